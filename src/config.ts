@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Everything Plaza reads from its environment, read once at start-up and passed down. */
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `undefined` means the embedded PGlite database under `dataDir/db`. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema to use (search_path); lets several deployments or test files share a server. */
+  databaseSchema: string;
+  databasePoolSize: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  jwtSecret: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  corsOrigins: readonly string[];
+  trustProxy: boolean;
+  bodyLimitBytes: number;
+  shutdownTimeoutMs: number;
+  loginRateLimit: Readonly<{ perIp: number; perAccount: number; windowSeconds: number }>;
+}>;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Builds the configuration from environment variables. Every problem is collected and reported at
+ * once, so an operator fixes a bad deployment in one round.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const dataDir = resolve(read.string('DATA_DIR', './data'));
+  const databaseUrl = read.optionalString('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  const databaseSchema = read.string('DATABASE_SCHEMA', 'public');
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) {
+    problems.push('DATABASE_SCHEMA must be a lower-case SQL identifier (letters, digits, _)');
+  }
+
+  const config = {
+    port: read.integer('PORT', 8080, 0, 65535),
+    host: read.string('HOST', '127.0.0.1'),
+    dataDir,
+    databaseUrl,
+    databaseSchema,
+    databasePoolSize: read.integer('DATABASE_POOL_SIZE', 10, 1, 500),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    jwtSecret: '',
+    accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL', 900, 30, 86_400),
+    refreshTokenTtlSeconds: read.integer('REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    corsOrigins: read.list('CORS_ORIGINS'),
+    trustProxy: read.boolean('TRUST_PROXY', false),
+    bodyLimitBytes: read.integer('BODY_LIMIT', 256 * 1024, 1024, 64 * 1024 * 1024),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    loginRateLimit: {
+      perIp: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
+      perAccount: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),
+      windowSeconds: read.integer('LOGIN_RATE_LIMIT_WINDOW', 900, 1, 86_400),
+    },
+  };
+  for (const origin of config.corsOrigins) {
+    if (origin !== '*' && !URL.canParse(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin URL`);
+  }
+
+  const secret = read.optionalString('JWT_SECRET');
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+    problems.push(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  } else if (secret === undefined && databaseUrl !== undefined) {
+    problems.push('JWT_SECRET is required when DATABASE_URL is set (several instances must share it)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  config.jwtSecret = secret ?? embeddedSecret(dataDir);
+  return Object.freeze(config);
+}
+
+/** The embedded profile keeps a generated secret under DATA_DIR, so restarts keep sessions valid. */
+function embeddedSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    writeFileSync(file, secret, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw error;
+  }
+}
+
+class EnvReader {
+  readonly #env: Env;
+  readonly #problems: string[];
+
+  constructor(env: Env, problems: string[]) {
+    this.#env = env;
+    this.#problems = problems;
+  }
+
+  optionalString(name: string): string | undefined {
+    const value = this.#env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.optionalString(name) ?? fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optionalString(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      this.#problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.optionalString(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    this.#problems.push(`${name} must be true or false (got "${raw}")`);
+    return fallback;
+  }
+
+  oneOf<const T extends readonly string[]>(name: string, allowed: T, fallback: T[number]): T[number] {
+    const raw = this.optionalString(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T[number];
+    this.#problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+    return fallback;
+  }
+
+  list(name: string): string[] {
+    return (this.optionalString(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  }
+}

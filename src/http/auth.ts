@@ -1,0 +1,30 @@
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { errors } from './errors.ts';
+
+/** Who is calling, once their access token has been verified. */
+export type Caller = { readonly userId: string; readonly sessionId: string };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | undefined;
+  }
+}
+
+export type VerifyAccessToken = (token: string) => Promise<Caller>;
+
+const BEARER = /^Bearer ([A-Za-z0-9\-_.~+/]+=*)$/;
+
+/** A preHandler that admits only requests with a valid, unrevoked bearer token. */
+export function requireCaller(verify: VerifyAccessToken): preHandlerAsyncHookHandler {
+  return async (request) => {
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    if (match?.[1] === undefined) throw errors.unauthorized();
+    request.caller = await verify(match[1]);
+  };
+}
+
+/** The caller of a route guarded by `requireCaller`. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (request.caller === undefined) throw errors.unauthorized();
+  return request.caller;
+}

@@ -1,0 +1,119 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import Type from 'typebox';
+import { AppError, errors, type FieldError } from './errors.ts';
+
+/** RFC 9457 problem document, as every error answer carries it. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.String(),
+    requestId: Type.String(),
+    errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  },
+  { title: 'Problem', additionalProperties: true },
+);
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  408: 'request_timeout',
+  409: 'conflict',
+  411: 'length_required',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  429: 'rate_limited',
+  431: 'headers_too_large',
+};
+
+type Validation = NonNullable<FastifyError['validation']>;
+
+/**
+ * Installs the one error handler and the not-found handler. Anything that is not a known client
+ * error is logged and answered as a bare 500, so no stack trace or internal message leaks.
+ */
+export function registerProblemHandlers(app: FastifyInstance): void {
+  const routes = FindMyWay();
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods.map((m) => m.toUpperCase() as HTTPMethod)) {
+      if (!routes.hasRoute(method, route.url)) routes.on(method, route.url, () => {});
+    }
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? '/';
+    const allowed = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
+      (method) => routes.find(method as HTTPMethod, path) !== null,
+    );
+    const error = allowed.length > 0 ? errors.methodNotAllowed(allowed) : errors.notFound('route');
+    sendProblem(request, reply, error);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    sendProblem(request, reply, toAppError(error, request));
+  });
+}
+
+function toAppError(error: FastifyError, request: FastifyRequest): AppError {
+  if (error instanceof AppError) return error;
+  if (error.validation) {
+    const fieldErrors = fieldErrorsOf(error.validation);
+    const where = error.validationContext ?? 'request';
+    return errors.invalidRequest(
+      `The ${where} is not valid: ${fieldErrors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+      fieldErrors,
+    );
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    if (status === 413) return errors.payloadTooLarge();
+    if (status === 415) return errors.unsupportedMediaType();
+    // Framework-detected client errors (malformed JSON, bad content length, …): their messages are
+    // written for clients and carry no internals.
+    return new AppError(status, CODE_BY_STATUS[status] ?? 'invalid_request', error.message);
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return new AppError(500, 'internal_error', 'Something went wrong on our side');
+}
+
+function fieldErrorsOf(validation: Validation): FieldError[] {
+  return validation.map((issue) => {
+    const params = issue.params as Record<string, unknown>;
+    const missing = params.missingProperty ?? params.additionalProperty;
+    const base = issue.instancePath ?? '';
+    if (typeof missing === 'string') {
+      const message = params.additionalProperty !== undefined ? 'is not an accepted field' : 'is required';
+      return { path: `${base}/${missing}`, message };
+    }
+    return { path: base === '' ? '/' : base, message: issue.message ?? 'is not valid' };
+  });
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): void {
+  const title = STATUS_CODES[error.status] ?? 'Error';
+  const body = {
+    type: `urn:plaza:problem:${error.code}`,
+    title,
+    status: error.status,
+    code: error.code,
+    detail: error.message,
+    requestId: String(request.id),
+    ...error.extra,
+  };
+  reply
+    .code(error.status)
+    .headers(error.headers)
+    .type('application/problem+json; charset=utf-8')
+    .send(JSON.stringify(body));
+}

@@ -1,0 +1,55 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import type { DatabaseHandle } from '#platform/db/database.ts';
+
+const READINESS_TIMEOUT_MS = 2_000;
+
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+  checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])),
+});
+
+/** Liveness, readiness and the plain-text ping load balancers and uptime checks use. */
+export function serviceRoutes(deps: { database: DatabaseHandle }): FastifyPluginAsync {
+  return async (plugin) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const tags = ['service'];
+
+    app.get('/ping', { schema: { tags, summary: 'Answers pong' } }, async (_request, reply) =>
+      reply.type('text/plain; charset=utf-8').send('pong'),
+    );
+
+    app.get(
+      '/healthz',
+      { schema: { tags, summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+      async () => ({ status: 'ok' as const }),
+    );
+
+    app.get(
+      '/readyz',
+      {
+        schema: {
+          tags,
+          summary: 'Every backing service answers',
+          response: { 200: Readiness, 503: Readiness },
+        },
+      },
+      async (_request, reply) => {
+        const database = await answersWithin(deps.database.ping(), READINESS_TIMEOUT_MS);
+        const checks = { database: database ? ('up' as const) : ('down' as const) };
+        return reply.code(database ? 200 : 503).send({ status: database ? 'ok' : 'unavailable', checks });
+      },
+    );
+  };
+}
+
+async function answersWithin(check: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([check.then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

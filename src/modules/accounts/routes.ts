@@ -1,0 +1,75 @@
+import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { callerOf } from '#http/auth.ts';
+import { Account, Bio, DisplayName, Handle, User } from './schemas.ts';
+import type { AccountsService } from './service.ts';
+
+const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export function accountRoutes(deps: {
+  accounts: AccountsService;
+  requireCaller: preHandlerAsyncHookHandler;
+}): FastifyPluginAsync {
+  const { accounts, requireCaller } = deps;
+  return async (plugin) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const signedIn = { preHandler: requireCaller } as const;
+    const bearer = [{ bearer: [] }];
+
+    app.get(
+      '/v1/account',
+      { ...signedIn, schema: { tags: ['account'], summary: 'Your account', security: bearer, response: { 200: Account } } },
+      async (request) => accounts.getAccount(callerOf(request).userId),
+    );
+
+    app.patch(
+      '/v1/account',
+      {
+        ...signedIn,
+        schema: {
+          tags: ['account'],
+          summary: 'Edit your profile',
+          security: bearer,
+          body: Type.Object(
+            { name: Type.Optional(DisplayName), bio: Type.Optional(Bio), handle: Type.Optional(Handle) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Account },
+        },
+      },
+      async (request) => accounts.updateProfile(callerOf(request).userId, request.body),
+    );
+
+    app.delete(
+      '/v1/account',
+      {
+        ...signedIn,
+        schema: {
+          tags: ['account'],
+          summary: 'Delete your account and everything it owns',
+          security: bearer,
+          body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await accounts.deleteAccount(callerOf(request).userId, request.body.password);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.get(
+      '/v1/users/:handle',
+      {
+        schema: {
+          tags: ['users'],
+          summary: 'A public profile',
+          params: HandleParams,
+          response: { 200: User },
+        },
+      },
+      async (request) => accounts.getUserByHandle(request.params.handle),
+    );
+  };
+}

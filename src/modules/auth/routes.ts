@@ -1,0 +1,119 @@
+import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { callerOf } from '#http/auth.ts';
+import { Account, DisplayName, Handle } from '../accounts/schemas.ts';
+import type { AuthService } from './service.ts';
+
+const Email = Type.String({ format: 'email', maxLength: 254 });
+const Password = Type.String({ minLength: 8, maxLength: 256 });
+const RefreshToken = Type.String({ minLength: 1, maxLength: 512 });
+
+const Session = Type.Object(
+  {
+    user: Account,
+    accessToken: Type.String(),
+    refreshToken: Type.String(),
+    expiresIn: Type.Integer({ description: 'Seconds until the access token expires' }),
+  },
+  { title: 'Session' },
+);
+
+const strict = { additionalProperties: false } as const;
+
+export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
+  const { auth, requireCaller } = deps;
+  return async (plugin) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post(
+      '/v1/auth/signup',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Create a password account and sign in',
+          body: Type.Object(
+            { email: Email, password: Password, name: DisplayName, handle: Type.Optional(Handle) },
+            strict,
+          ),
+          response: { 201: Session },
+        },
+      },
+      async (request, reply) => reply.code(201).send(await auth.signup(request.body)),
+    );
+
+    app.post(
+      '/v1/auth/login',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in with email and password',
+          body: Type.Object({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }, strict),
+          response: { 200: Session },
+        },
+      },
+      async (request) => auth.login(request.body.email, request.body.password, request.ip),
+    );
+
+    app.post(
+      '/v1/auth/refresh',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Trade a refresh token for a new token pair',
+          body: Type.Object({ refreshToken: RefreshToken }, strict),
+          response: { 200: Session },
+        },
+      },
+      async (request) => auth.refresh(request.body.refreshToken),
+    );
+
+    app.post(
+      '/v1/auth/logout',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'End the session a refresh token belongs to',
+          body: Type.Object({ refreshToken: RefreshToken }, strict),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await auth.logout(request.body.refreshToken);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.get(
+      '/v1/auth/providers',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'The social sign-in providers configured on this server',
+          response: {
+            200: Type.Object({ providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })) }),
+          },
+        },
+      },
+      async () => ({ providers: [] }),
+    );
+
+    app.put(
+      '/v1/account/password',
+      {
+        preHandler: requireCaller,
+        schema: {
+          tags: ['account'],
+          summary: 'Change the password; every other session is signed out',
+          security: [{ bearer: [] }],
+          body: Type.Object({ currentPassword: Type.String({ maxLength: 256 }), newPassword: Password }, strict),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await auth.changePassword(callerOf(request), request.body.currentPassword, request.body.newPassword);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}
