@@ -12,8 +12,8 @@ import { requireCaller } from './http/auth.ts';
 import { loggerOptions } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { registerProblemHandlers } from './http/problems.ts';
-import { validatorCompiler } from './http/validation.ts';
+import { frameworkErrors, registerProblemHandlers } from './http/problems.ts';
+import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
 import { authRoutes } from './modules/auth/routes.ts';
@@ -51,6 +51,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: loggerOptions(config.logLevel, deps.logStream),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    frameworkErrors,
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     },
   });
   app.setValidatorCompiler(validatorCompiler());
+  app.addHook('preValidation', rejectNulCharacters);
   // Only JSON bodies are parsed by default; upload routes add their own parsers.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);

@@ -60,9 +60,12 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     sendProblem(request, reply, error);
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    sendProblem(request, reply, toAppError(error, request));
-  });
+  app.setErrorHandler(frameworkErrors);
+}
+
+/** Renders any error as a problem document; also given to Fastify for errors raised before routing. */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(request, reply, toAppError(error, request));
 }
 
 function toAppError(error: FastifyError, request: FastifyRequest): AppError {
