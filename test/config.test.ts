@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'plaza-config-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('configuration', () => {
+  it('has working defaults for the embedded profile', () => {
+    const config = loadConfig({ DATA_DIR: dataDir });
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.accessTokenTtlSeconds, 900);
+    assert.deepEqual(config.corsOrigins, []);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('generates the JWT secret once and keeps it under DATA_DIR', () => {
+    const first = loadConfig({ DATA_DIR: dataDir });
+    const second = loadConfig({ DATA_DIR: dataDir });
+    assert.ok(first.jwtSecret.length >= 32);
+    assert.equal(first.jwtSecret, second.jwtSecret);
+    assert.equal(readFileSync(join(dataDir, 'jwt-secret'), 'utf8'), first.jwtSecret);
+    assert.equal(statSync(join(dataDir, 'jwt-secret')).mode & 0o777, 0o600);
+  });
+
+  it('requires JWT_SECRET in production', () => {
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, DATABASE_URL: 'postgres://db.internal/plaza' }),
+      (error: unknown) => error instanceof ConfigError && /JWT_SECRET is required/.test(error.message),
+    );
+  });
+
+  it('reports every bad value at once, by name', () => {
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        PORT: 'eighty',
+        LOG_LEVEL: 'loud',
+        JWT_SECRET: 'short',
+        DATABASE_URL: 'mysql://nope',
+        TRUST_PROXY: 'maybe',
+        CORS_ORIGINS: 'https://ok.example, not a url',
+        ACCESS_TOKEN_TTL: '5',
+      });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const names = ['PORT', 'LOG_LEVEL', 'JWT_SECRET', 'DATABASE_URL', 'TRUST_PROXY', 'CORS_ORIGINS', 'ACCESS_TOKEN_TTL'];
+      for (const name of names) assert.match(error.message, new RegExp(name));
+      assert.equal(error.problems.length, names.length);
+    }
+  });
+
+  it('reads lists and numbers', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      PORT: '9000',
+      CORS_ORIGINS: ' https://a.example ,https://b.example,',
+      TRUST_PROXY: 'true',
+      JWT_SECRET: 's'.repeat(40),
+    });
+    assert.equal(config.port, 9000);
+    assert.deepEqual(config.corsOrigins, ['https://a.example', 'https://b.example']);
+    assert.equal(config.trustProxy, true);
+    assert.equal(config.jwtSecret, 's'.repeat(40));
+  });
+});

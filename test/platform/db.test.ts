@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { loadConfig } from '../../src/config.ts';
+import { openDatabase, type DatabaseHandle } from '../../src/platform/db/database.ts';
+import { violatedUniqueConstraint } from '../../src/platform/db/errors.ts';
+import { migrateToLatest } from '../../src/platform/db/migrate.ts';
+import { migrations } from '../../src/db/migrations/index.ts';
+
+/**
+ * The database platform's contract. It runs on PGlite by default and on PostgreSQL when
+ * DATABASE_URL is set (the services run), and must hold on both.
+ */
+const dataDir = mkdtempSync(join(tmpdir(), 'plaza-db-'));
+const services = (process.env.DATABASE_URL ?? '') !== '';
+const config = loadConfig({
+  DATA_DIR: dataDir,
+  JWT_SECRET: 'x'.repeat(32),
+  ...(services && { DATABASE_URL: process.env.DATABASE_URL, DATABASE_SCHEMA: `dbtest_${randomBytes(5).toString('hex')}` }),
+});
+let database: DatabaseHandle;
+
+before(async () => {
+  database = await openDatabase(config);
+  await sql`create table counters (name text primary key, value integer not null)`.execute(database.db);
+  await sql`create table items (id text primary key)`.execute(database.db);
+});
+after(async () => {
+  if (services) await sql`drop schema ${sql.id(config.databaseSchema)} cascade`.execute(database.db);
+  await database.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const raw = (database: DatabaseHandle) => database.db as unknown as import('kysely').Kysely<any>;
+
+describe(`database platform (${services ? 'postgres' : 'pglite'})`, () => {
+  it('answers ping and reports its profile', async () => {
+    await database.ping();
+    assert.equal(database.profile, services ? 'postgres' : 'pglite');
+  });
+
+  it('applies every migration once, and a second run applies none', async () => {
+    const first = await migrateToLatest(database);
+    assert.deepEqual(
+      first.map((result) => result.migrationName),
+      Object.keys(migrations),
+    );
+    assert.ok(first.every((result) => result.status === 'Success'));
+    assert.deepEqual(await migrateToLatest(database), []);
+  });
+
+  it('commits a transaction as a whole, or nothing of it', async () => {
+    const db = raw(database);
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ id: 'committed-1' }).execute();
+      await trx.insertInto('items').values({ id: 'committed-2' }).execute();
+    });
+    await assert.rejects(
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('items').values({ id: 'rolled-back' }).execute();
+        throw new Error('changed my mind');
+      }),
+      /changed my mind/,
+    );
+    const ids = (await db.selectFrom('items').select('id').orderBy('id').execute()).map((row) => row.id);
+    assert.deepEqual(ids, ['committed-1', 'committed-2']);
+  });
+
+  it('never shows one transaction’s uncommitted writes to concurrent work', async () => {
+    const db = raw(database);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const writer = db.transaction().execute(async (trx) => {
+      await trx.insertInto('items').values({ id: 'in-flight' }).execute();
+      await held;
+      throw new Error('roll back');
+    });
+    // On PGlite this read must wait its turn; on PostgreSQL it runs beside the writer. Either way
+    // it must not see the row that is about to be rolled back.
+    const reader = db.selectFrom('items').select('id').where('id', '=', 'in-flight').execute();
+    setTimeout(release, 50);
+    await assert.rejects(writer, /roll back/);
+    assert.deepEqual(await reader, []);
+  });
+
+  it('keeps read-modify-write transactions from interleaving', async () => {
+    const db = raw(database);
+    await db.insertInto('counters').values({ name: 'hits', value: 0 }).execute();
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        db.transaction().execute(async (trx) => {
+          const row = await trx
+            .selectFrom('counters')
+            .select('value')
+            .where('name', '=', 'hits')
+            .forUpdate()
+            .executeTakeFirstOrThrow();
+          await new Promise((resolve) => setImmediate(resolve));
+          await trx.updateTable('counters').set({ value: row.value + 1 }).where('name', '=', 'hits').execute();
+        }),
+      ),
+    );
+    const final = await db.selectFrom('counters').select('value').where('name', '=', 'hits').executeTakeFirstOrThrow();
+    assert.equal(final.value, 20);
+  });
+
+  it('names the unique constraint a duplicate broke', async () => {
+    const db = raw(database);
+    await db.insertInto('items').values({ id: 'unique-1' }).execute();
+    const error = await db
+      .insertInto('items')
+      .values({ id: 'unique-1' })
+      .execute()
+      .then(() => undefined, (error: unknown) => error);
+    assert.equal(violatedUniqueConstraint(error), 'items_pkey');
+    assert.equal(violatedUniqueConstraint(new Error('other')), undefined);
+  });
+
+  it('returns timestamps as Dates and integers as numbers', async () => {
+    const row = await sql<{ at: Date; n: number }>`select now() as at, 41 + 1 as n`.execute(database.db);
+    assert.ok(row.rows[0]?.at instanceof Date);
+    assert.equal(row.rows[0]?.n, 42);
+  });
+});
