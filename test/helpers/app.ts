@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LogEvent } from 'kysely';
 import { buildApp, createDeps, type Deps } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { createTestDatabase, servicesDatabaseUrl } from './database.ts';
 
 export type TestApp = {
   readonly app: FastifyInstance;
@@ -21,26 +23,22 @@ export type TestApp = {
 
 /**
  * A real app on a real port with its own database: a fresh PGlite directory by default, or — when
- * DATABASE_URL is set (the services run) — a schema of its own on that server, so test files never
- * see each other's rows. Pair it with `after(() => testApp.close())`.
+ * DATABASE_URL is set (the services run) — a database of its own on that server. Pair it with `after(() => testApp.close())`.
  */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plaza-test-'));
-  const services = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
+  const database = servicesDatabaseUrl === undefined ? undefined : await createTestDatabase(servicesDatabaseUrl);
   const config = loadConfig({
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     JWT_SECRET: randomBytes(32).toString('hex'),
-    ...(services && {
-      DATABASE_URL: process.env.DATABASE_URL,
-      DATABASE_SCHEMA: `test_${randomBytes(6).toString('hex')}`,
-    }),
+    ...(database !== undefined && { DATABASE_URL: database.url }),
     ...env,
   });
   const queries: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const deps = await createDeps(config, { onQuery: (event: LogEvent) => queries.push(event.query.sql) });
-  const logStream = new (await import('node:stream')).Writable({
+  const logStream = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logs.push(JSON.parse(line));
       done();
@@ -56,19 +54,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     if (closed) return;
     closed = true;
     await app.close();
-    if (services) await dropSchema(config);
+    await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
   };
   return { app, config, deps, url: `http://127.0.0.1:${address.port}`, logs, queries, close };
-}
-
-async function dropSchema(config: Config): Promise<void> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: config.databaseUrl });
-  await client.connect();
-  try {
-    await client.query(`drop schema if exists "${config.databaseSchema}" cascade`);
-  } finally {
-    await client.end();
-  }
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,17 +9,20 @@ import { openDatabase, type DatabaseHandle } from '../../src/platform/db/databas
 import { violatedUniqueConstraint } from '../../src/platform/db/errors.ts';
 import { migrateToLatest } from '../../src/platform/db/migrate.ts';
 import { migrations } from '../../src/db/migrations/index.ts';
+import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
 
 /**
  * The database platform's contract. It runs on PGlite by default and on PostgreSQL when
  * DATABASE_URL is set (the services run), and must hold on both.
  */
 const dataDir = mkdtempSync(join(tmpdir(), 'plaza-db-'));
-const services = (process.env.DATABASE_URL ?? '') !== '';
+const services = servicesDatabaseUrl !== undefined;
+const testDatabase = servicesDatabaseUrl === undefined ? undefined : await createTestDatabase(servicesDatabaseUrl);
 const config = loadConfig({
   DATA_DIR: dataDir,
   JWT_SECRET: 'x'.repeat(32),
-  ...(services && { DATABASE_URL: process.env.DATABASE_URL, DATABASE_SCHEMA: `dbtest_${randomBytes(5).toString('hex')}` }),
+  // A schema other than public, as several deployments sharing one server would use.
+  ...(testDatabase !== undefined && { DATABASE_URL: testDatabase.url, DATABASE_SCHEMA: 'plaza_contract' }),
 });
 let database: DatabaseHandle;
 
@@ -30,8 +32,8 @@ before(async () => {
   await sql`create table items (id text primary key)`.execute(database.db);
 });
 after(async () => {
-  if (services) await sql`drop schema ${sql.id(config.databaseSchema)} cascade`.execute(database.db);
   await database.close();
+  await testDatabase?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
