@@ -25,6 +25,19 @@ describe('service routes', () => {
     assert.deepEqual(ready.body, { status: 'ok', checks: { database: 'up' } });
   });
 
+  it('reports not ready with 503 when the database stops answering', async () => {
+    const broken = await startApp();
+    try {
+      await broken.deps.database.close();
+      const ready = await client(broken).get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body, { status: 'unavailable', checks: { database: 'down' } });
+      assert.equal((await client(broken).get('/healthz')).status, 200, 'still alive');
+    } finally {
+      await broken.close();
+    }
+  });
+
   it('counts requests per route pattern in /metrics', async () => {
     await api.get('/v1/memos/some-id');
     await api.get('/v1/memos/other-id');
