@@ -9,6 +9,7 @@ import { migrateToLatest } from './platform/db/migrate.ts';
 import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
 import { requireCaller } from './http/auth.ts';
+import { trackHandlersInFlight } from './http/in-flight.ts';
 import { loggerOptions } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
@@ -18,6 +19,7 @@ import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
 import { authRoutes } from './modules/auth/routes.ts';
 import { createAuthService } from './modules/auth/service.ts';
+import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { createMemosService } from './modules/memos/service.ts';
@@ -67,7 +69,9 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const handlers = trackHandlersInFlight(app);
   app.addHook('onClose', async () => {
+    await handlers.drained(config.shutdownTimeoutMs);
     await deps.rateLimiter.close();
     await deps.database.close();
   });
@@ -88,6 +92,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     db,
     accounts,
     accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
+    accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
     rateLimiter: deps.rateLimiter,
     config,
   });

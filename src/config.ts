@@ -16,6 +16,8 @@ export type Config = Readonly<{
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** How long a verified access token's session is trusted before it is checked again (0: always check). */
+  authCacheSeconds: number;
   corsOrigins: readonly string[];
   trustProxy: boolean;
   bodyLimitBytes: number;
@@ -66,6 +68,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtSecret: '',
     accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL', 900, 30, 86_400),
     refreshTokenTtlSeconds: read.integer('REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
+    authCacheSeconds: read.integer('AUTH_CACHE_SECONDS', 10, 0, 300),
     corsOrigins: read.list('CORS_ORIGINS'),
     trustProxy: read.boolean('TRUST_PROXY', false),
     bodyLimitBytes: read.integer('BODY_LIMIT', 256 * 1024, 1024, 64 * 1024 * 1024),

@@ -278,6 +278,28 @@ describe('access tokens', () => {
   });
 });
 
+describe('session checks', () => {
+  it('notices a session revoked elsewhere within AUTH_CACHE_SECONDS, and at once when it is 0', async () => {
+    for (const seconds of ['1', '0']) {
+      const instance = await startApp({ AUTH_CACHE_SECONDS: seconds });
+      try {
+        const instanceApi = client(instance);
+        const session = await signUp(instanceApi);
+        assert.equal((await instanceApi.get('/v1/account', { token: session.accessToken })).status, 200);
+        // Another instance revokes the session: only the database knows.
+        await instance.deps.database.db.updateTable('auth_sessions').set({ revoked_at: new Date() }).execute();
+        if (seconds === '1') {
+          assert.equal((await instanceApi.get('/v1/account', { token: session.accessToken })).status, 200, 'cached');
+          await new Promise((resolve) => setTimeout(resolve, 1100));
+        }
+        assertProblem(await instanceApi.get('/v1/account', { token: session.accessToken }), 401, 'unauthorized');
+      } finally {
+        await instance.close();
+      }
+    }
+  });
+});
+
 describe('password change', () => {
   it('needs the current password, then signs out every other session', async () => {
     const session = await signUp(api, { password: 'old-password-1' });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
 import { client, type Client } from './helpers/http.ts';
@@ -175,5 +176,34 @@ describe('request handling', () => {
     assert.ok(!written.includes(session.accessToken), 'access token leaked');
     assert.ok(!written.includes(session.refreshToken), 'refresh token leaked');
     assert.ok(written.includes('access_token=%5Bredacted%5D'));
+  });
+});
+
+describe('shutdown', () => {
+  it('lets a handler whose client hung up finish before closing the database', async () => {
+    const closing = await startApp();
+    const closingApi = client(closing);
+    const session = await signUp(closingApi);
+    const { db } = closing.deps.database;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // Hold a lock the request's session check needs, so its handler is still running at close.
+    const holder = db.transaction().execute(async (trx) => {
+      await sql`lock table auth_sessions in access exclusive mode`.execute(trx);
+      await released;
+    });
+    const abandoned = new AbortController();
+    const request = fetch(`${closing.url}/v1/memos`, {
+      headers: { authorization: `Bearer ${session.accessToken}` },
+      signal: abandoned.signal,
+    }).catch(() => 'aborted');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    abandoned.abort();
+    assert.equal(await request, 'aborted');
+    const closed = closing.close();
+    setTimeout(release, 200);
+    await Promise.all([holder, closed]);
+    const failures = closing.logs.filter((line) => Number(line.level) >= 50);
+    assert.deepEqual(failures, []);
   });
 });

@@ -41,24 +41,6 @@ export function accountRoutes(deps: {
       async (request) => accounts.updateProfile(callerOf(request).userId, request.body),
     );
 
-    app.delete(
-      '/v1/account',
-      {
-        ...signedIn,
-        schema: {
-          tags: ['account'],
-          summary: 'Delete your account and everything it owns',
-          security: bearer,
-          body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
-          response: { 204: Type.Null() },
-        },
-      },
-      async (request, reply) => {
-        await accounts.deleteAccount(callerOf(request).userId, request.body.password);
-        return reply.code(204).send(null);
-      },
-    );
-
     app.get(
       '/v1/users/:handle',
       {

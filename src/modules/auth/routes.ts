@@ -98,6 +98,7 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
       async () => ({ providers: [] }),
     );
 
+    // Account actions that need the password again live here, beside the sessions they end.
     app.put(
       '/v1/account/password',
       {
@@ -112,6 +113,24 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
       },
       async (request, reply) => {
         await auth.changePassword(callerOf(request), request.body.currentPassword, request.body.newPassword);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.delete(
+      '/v1/account',
+      {
+        preHandler: requireCaller,
+        schema: {
+          tags: ['account'],
+          summary: 'Delete your account and everything it owns',
+          security: [{ bearer: [] }],
+          body: Type.Object({ password: Type.String({ maxLength: 256 }) }, strict),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        await auth.deleteAccount(callerOf(request), request.body.password);
         return reply.code(204).send(null);
       },
     );

@@ -7,6 +7,7 @@ import type { Config } from '../../config.ts';
 import type { Account } from '../accounts/schemas.ts';
 import type { AccountsService, NewPasswordAccount } from '../accounts/service.ts';
 import { hashPassword } from '../accounts/passwords.ts';
+import type { AccessCache } from './access-cache.ts';
 import * as store from './store.ts';
 import { hashRefreshToken, newRefreshToken, type AccessTokens } from './tokens.ts';
 
@@ -16,6 +17,7 @@ type AuthDeps = {
   db: Database;
   accounts: AccountsService;
   accessTokens: AccessTokens;
+  accessCache: AccessCache;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'refreshTokenTtlSeconds' | 'loginRateLimit'>;
 };
@@ -23,7 +25,12 @@ type AuthDeps = {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, accounts, accessTokens, rateLimiter, config } = deps;
+  const { db, accounts, accessTokens, accessCache, rateLimiter, config } = deps;
+
+  async function revokeSession(sessionId: string, at: Date): Promise<void> {
+    await store.revokeSession(db, sessionId, at);
+    accessCache.forgetSession(sessionId);
+  }
 
   /** Opens a new session family for a user and hands out its first token pair. */
   async function openSession(trx: Database, userId: string): Promise<Omit<Session, 'user'>> {
@@ -92,7 +99,7 @@ export function createAuthService(deps: AuthDeps) {
         return issueTokens(trx, found.user_id, found.session_id, now);
       });
       if (tokens === undefined) {
-        await store.revokeSession(db, found.session_id, now);
+        await revokeSession(found.session_id, now);
         throw errors.invalidRefreshToken();
       }
       return { user: await accounts.getAccount(found.user_id), ...tokens };
@@ -100,16 +107,20 @@ export function createAuthService(deps: AuthDeps) {
 
     async logout(refreshToken: string): Promise<void> {
       const found = await store.findRefreshToken(db, hashRefreshToken(refreshToken));
-      if (found !== undefined) await store.revokeSession(db, found.session_id, new Date());
+      if (found !== undefined) await revokeSession(found.session_id, new Date());
     },
 
     /** The caller behind an access token, if it is valid and its session was not revoked. */
     async authenticate(accessToken: string): Promise<Caller> {
+      const cached = accessCache.get(accessToken);
+      if (cached !== undefined) return cached;
       const claims = await accessTokens.verify(accessToken);
       if (claims === undefined || !(await store.isSessionActive(db, claims.sessionId, claims.userId))) {
         throw errors.unauthorized();
       }
-      return claims;
+      const caller = { userId: claims.userId, sessionId: claims.sessionId };
+      accessCache.remember(accessToken, caller, claims.expiresAtMs);
+      return caller;
     },
 
     /** Changes the password and signs out every other device. */
@@ -120,6 +131,14 @@ export function createAuthService(deps: AuthDeps) {
         await accounts.setPasswordHash(trx, caller.userId, passwordHash);
         await store.revokeSessionsExcept(trx, caller.userId, caller.sessionId, new Date());
       });
+      accessCache.forgetUser(caller.userId, caller.sessionId);
+    },
+
+    /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
+    async deleteAccount(caller: Caller, password: string): Promise<void> {
+      if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
+      await accounts.deleteAccount(caller.userId);
+      accessCache.forgetUser(caller.userId);
     },
   };
 }

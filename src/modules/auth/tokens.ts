@@ -5,6 +5,7 @@ const ISSUER = 'plaza';
 const AUDIENCE = 'plaza-api';
 
 export type AccessClaims = { userId: string; sessionId: string };
+export type VerifiedAccess = AccessClaims & { expiresAtMs: number };
 
 /** Signs and verifies short-lived HS256 access tokens. Only HS256 is accepted, never `none`. */
 export function createAccessTokens(secret: string, ttlSeconds: number) {
@@ -22,7 +23,7 @@ export function createAccessTokens(secret: string, ttlSeconds: number) {
         .sign(key);
     },
     /** The claims of a valid token, or `undefined` for anything expired, tampered or foreign. */
-    async verify(token: string): Promise<AccessClaims | undefined> {
+    async verify(token: string): Promise<VerifiedAccess | undefined> {
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ['HS256'],
@@ -30,8 +31,10 @@ export function createAccessTokens(secret: string, ttlSeconds: number) {
           audience: AUDIENCE,
           requiredClaims: ['sub', 'exp', 'sid'],
         });
-        if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') return undefined;
-        return { userId: payload.sub, sessionId: payload.sid };
+        if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string' || payload.exp === undefined) {
+          return undefined;
+        }
+        return { userId: payload.sub, sessionId: payload.sid, expiresAtMs: payload.exp * 1000 };
       } catch {
         return undefined;
       }

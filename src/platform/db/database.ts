@@ -34,7 +34,9 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
     const dataDir = join(config.dataDir, 'db');
     mkdirSync(dataDir, { recursive: true });
     const pglite = await PGlite.create({ dataDir });
-    return handle(new Kysely<DB>({ dialect: new PGliteDialect(pglite), log }), 'pglite', 'public');
+    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite), log });
+    const stopMaintenance = maintainPGlite(db);
+    return handle(db, 'pglite', 'public', stopMaintenance);
   }
 
   const schema = config.databaseSchema;
@@ -55,7 +57,7 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
   return handle(db, 'postgres', schema);
 }
 
-function handle(db: Database, profile: DatabaseProfile, schema: string): DatabaseHandle {
+function handle(db: Database, profile: DatabaseProfile, schema: string, beforeClose = () => {}): DatabaseHandle {
   return {
     db,
     profile,
@@ -63,6 +65,25 @@ function handle(db: Database, profile: DatabaseProfile, schema: string): Databas
     async ping() {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    async close() {
+      beforeClose();
+      await db.destroy();
+    },
+  };
+}
+
+const PGLITE_MAINTENANCE_MS = 10 * 60_000;
+
+/**
+ * PGlite has no autovacuum: without it, planner statistics never appear and dead rows pile up.
+ * Do its work at start-up and every ten minutes; it queues behind requests like any query.
+ */
+function maintainPGlite(db: Database): () => void {
+  const maintain = () => void sql`vacuum analyze`.execute(db).catch(() => {});
+  const first = setTimeout(maintain, 0).unref();
+  const every = setInterval(maintain, PGLITE_MAINTENANCE_MS).unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
   };
 }

@@ -1,0 +1,31 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+const POLL_MS = 10;
+
+/**
+ * Counts requests whose handlers have started and not yet answered. Closing the server waits for
+ * open connections only; a client that hung up leaves its handler running, and shutdown must let it
+ * finish before the database goes away.
+ */
+export function trackHandlersInFlight(app: FastifyInstance): { drained(timeoutMs: number): Promise<void> } {
+  const running = new WeakSet<FastifyRequest>();
+  let count = 0;
+
+  app.addHook('preHandler', async (request) => {
+    running.add(request);
+    count += 1;
+  });
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (running.delete(request)) count -= 1;
+    return payload;
+  });
+
+  return {
+    /** Resolves once no handler runs, or when the time is up. */
+    async drained(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (count > 0 && Date.now() < deadline) await sleep(POLL_MS);
+    },
+  };
+}
