@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { Config } from './config.ts';
 import { openDatabase, type DatabaseHandle, type DatabaseOptions } from './platform/db/database.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
@@ -14,6 +13,7 @@ import { loggerOptions } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { frameworkErrors, registerProblemHandlers } from './http/problems.ts';
+import { registerSecurityHeaders } from './http/security-headers.ts';
 import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
@@ -76,7 +76,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     await deps.database.close();
   });
 
-  await app.register(helmet, { global: true });
+  registerSecurityHeaders(app);
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],

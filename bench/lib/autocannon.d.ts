@@ -1,0 +1,32 @@
+// The part of autocannon's programmatic API the benches use (the package ships no types).
+declare module 'autocannon' {
+  namespace autocannon {
+    type Options = {
+      url: string;
+      connections?: number;
+      /** Seconds. */
+      duration?: number;
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+    };
+
+    type Result = {
+      /** Completed requests per second, sampled every second. */
+      requests: { average: number };
+      errors: number;
+      non2xx: number;
+      statusCodeStats: Record<string, { count: number }>;
+    };
+
+    interface Instance extends PromiseLike<Result> {
+      on(
+        event: 'response',
+        listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
+      ): this;
+    }
+  }
+
+  function autocannon(options: autocannon.Options): autocannon.Instance;
+  export = autocannon;
+}
