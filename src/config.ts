@@ -22,7 +22,7 @@ export type Config = Readonly<{
   trustProxy: boolean;
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
-  loginRateLimit: Readonly<{ perIp: number; perAccount: number; windowSeconds: number }>;
+  authRateLimit: Readonly<{ loginPerIp: number; loginPerAccount: number; signupPerIp: number; windowSeconds: number }>;
 }>;
 
 export class ConfigError extends Error {
@@ -73,10 +73,11 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: read.boolean('TRUST_PROXY', false),
     bodyLimitBytes: read.integer('BODY_LIMIT', 256 * 1024, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
-    loginRateLimit: {
-      perIp: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
-      perAccount: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),
-      windowSeconds: read.integer('LOGIN_RATE_LIMIT_WINDOW', 900, 1, 86_400),
+    authRateLimit: {
+      loginPerIp: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
+      loginPerAccount: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),
+      signupPerIp: read.integer('SIGNUP_RATE_LIMIT_PER_IP', 20, 1, 1_000_000),
+      windowSeconds: read.integer('AUTH_RATE_LIMIT_WINDOW', 900, 1, 86_400),
     },
   };
   for (const origin of config.corsOrigins) {

@@ -178,6 +178,22 @@ describe('login', () => {
   });
 });
 
+describe('signup throttling', () => {
+  it('limits signups per IP address, since they reveal which emails are taken', async () => {
+    const strict = await startApp({ SIGNUP_RATE_LIMIT_PER_IP: '2' });
+    try {
+      const strictApi = client(strict);
+      await signUp(strictApi);
+      await signUp(strictApi);
+      const limited = await strictApi.post('/v1/auth/signup', { email: 'late@example.test', password: 'password123', name: 'Late' });
+      assertProblem(limited, 429, 'rate_limited');
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('refresh tokens', () => {
   it('rotates: the new pair works and the old refresh token stops working', async () => {
     const session = await signUp(api);

@@ -17,8 +17,9 @@ export function plazaServer(profile: Profile): ServerSpec {
       LOG_LEVEL: 'warn',
       // Tokens made while seeding must outlive the whole run, however long BENCH_DURATION makes it.
       ACCESS_TOKEN_TTL: '86400',
-      // Seeding signs many users up from one address: keep per-IP sign-in limits out of its way.
+      // Seeding signs many users up from one address: keep per-IP limits out of its way.
       LOGIN_RATE_LIMIT_PER_IP: '1000000',
+      SIGNUP_RATE_LIMIT_PER_IP: '1000000',
     },
   };
 }

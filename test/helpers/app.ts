@@ -32,6 +32,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     JWT_SECRET: randomBytes(32).toString('hex'),
+    // Every test signs its users up from 127.0.0.1.
+    SIGNUP_RATE_LIMIT_PER_IP: '100000',
     ...(database !== undefined && { DATABASE_URL: database.url }),
     ...env,
   });

@@ -3,7 +3,7 @@ import type { Database } from '#platform/db/database.ts';
 import { violatedUniqueConstraint } from '#platform/db/errors.ts';
 import { errors } from '#http/errors.ts';
 import { newId } from '#db/ids.ts';
-import { verifyPassword } from './passwords.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Account, User } from './schemas.ts';
 import * as store from './store.ts';
 import type { UserRow } from './store.ts';
@@ -42,6 +42,9 @@ export function createAccountsService(deps: { db: Database }) {
         }),
       );
     },
+
+    /** Hashes a password for `createWithPasswordHash` or `setPasswordHash`, outside any transaction. */
+    hashPassword,
 
     /** The account behind an email and password, or `undefined`; takes as long whether or not the email exists. */
     async findByCredentials(email: string, password: string): Promise<UserRow | undefined> {

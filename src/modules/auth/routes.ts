@@ -39,7 +39,7 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
           response: { 201: Session },
         },
       },
-      async (request, reply) => reply.code(201).send(await auth.signup(request.body)),
+      async (request, reply) => reply.code(201).send(await auth.signup(request.body, request.ip)),
     );
 
     app.post(

@@ -6,7 +6,6 @@ import { newId } from '#db/ids.ts';
 import type { Config } from '../../config.ts';
 import type { Account } from '../accounts/schemas.ts';
 import type { AccountsService, NewPasswordAccount } from '../accounts/service.ts';
-import { hashPassword } from '../accounts/passwords.ts';
 import type { AccessCache } from './access-cache.ts';
 import * as store from './store.ts';
 import { hashRefreshToken, newRefreshToken, type AccessTokens } from './tokens.ts';
@@ -19,7 +18,7 @@ type AuthDeps = {
   accessTokens: AccessTokens;
   accessCache: AccessCache;
   rateLimiter: RateLimiter;
-  config: Pick<Config, 'refreshTokenTtlSeconds' | 'loginRateLimit'>;
+  config: Pick<Config, 'refreshTokenTtlSeconds' | 'authRateLimit'>;
 };
 
 export type AuthService = ReturnType<typeof createAuthService>;
@@ -55,20 +54,20 @@ export function createAuthService(deps: AuthDeps) {
     };
   }
 
-  async function enforceLoginLimits(email: string, ip: string): Promise<void> {
-    const { perIp, perAccount, windowSeconds } = config.loginRateLimit;
-    const decisions = await Promise.all([
-      rateLimiter.hit(`login:ip:${ip}`, perIp, windowSeconds),
-      rateLimiter.hit(`login:account:${email.trim().toLowerCase()}`, perAccount, windowSeconds),
-    ]);
+  /** Counts one attempt against each limit; refused when any is exceeded. */
+  async function enforceLimits(limits: [key: string, limit: number][]): Promise<void> {
+    const { windowSeconds } = config.authRateLimit;
+    const decisions = await Promise.all(limits.map(([key, limit]) => rateLimiter.hit(key, limit, windowSeconds)));
     const retryAfter = Math.max(0, ...decisions.map((d) => (d.allowed ? 0 : d.retryAfterSeconds)));
     if (retryAfter > 0) throw errors.rateLimited(retryAfter);
   }
 
   return {
-    async signup(input: NewPasswordAccount): Promise<Session> {
+    async signup(input: NewPasswordAccount, ip: string): Promise<Session> {
+      // Signup answers whether an email is taken, so it is throttled like login.
+      await enforceLimits([[`signup:ip:${ip}`, config.authRateLimit.signupPerIp]]);
       // Hash before the transaction: it takes tens of milliseconds and must not hold a connection.
-      const passwordHash = await hashPassword(input.password);
+      const passwordHash = await accounts.hashPassword(input.password);
       return db.transaction().execute(async (trx) => {
         const user = await accounts.createWithPasswordHash(trx, input, passwordHash);
         return { user: accounts.toAccount(user), ...(await openSession(trx, user.id)) };
@@ -76,7 +75,10 @@ export function createAuthService(deps: AuthDeps) {
     },
 
     async login(email: string, password: string, ip: string): Promise<Session> {
-      await enforceLoginLimits(email, ip);
+      await enforceLimits([
+        [`login:ip:${ip}`, config.authRateLimit.loginPerIp],
+        [`login:account:${email.trim().toLowerCase()}`, config.authRateLimit.loginPerAccount],
+      ]);
       const user = await accounts.findByCredentials(email, password);
       if (user === undefined) throw errors.invalidCredentials();
       const tokens = await db.transaction().execute((trx) => openSession(trx, user.id));
@@ -126,7 +128,7 @@ export function createAuthService(deps: AuthDeps) {
     /** Changes the password and signs out every other device. */
     async changePassword(caller: Caller, currentPassword: string, newPassword: string): Promise<void> {
       if (!(await accounts.passwordMatches(caller.userId, currentPassword))) throw errors.wrongPassword();
-      const passwordHash = await hashPassword(newPassword);
+      const passwordHash = await accounts.hashPassword(newPassword);
       await db.transaction().execute(async (trx) => {
         await accounts.setPasswordHash(trx, caller.userId, passwordHash);
         await store.revokeSessionsExcept(trx, caller.userId, caller.sessionId, new Date());
