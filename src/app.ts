@@ -12,8 +12,9 @@ import { trackHandlersInFlight } from './http/in-flight.ts';
 import { loggerOptions } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { frameworkErrors, registerProblemHandlers } from './http/problems.ts';
+import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
 import { registerSecurityHeaders } from './http/security-headers.ts';
+import { serviceRoutes } from './http/service-routes.ts';
 import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
@@ -23,7 +24,6 @@ import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { createMemosService } from './modules/memos/service.ts';
-import { serviceRoutes } from './http/service-routes.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
 export type Deps = {
@@ -53,7 +53,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: loggerOptions(config.logLevel, deps.logStream),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    frameworkErrors,
+    frameworkErrors: sendErrorAsProblem,
     requestIdHeader: false,
     genReqId: (request) => {
       const given = request.headers['x-request-id'];

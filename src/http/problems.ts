@@ -60,11 +60,11 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     sendProblem(request, reply, error);
   });
 
-  app.setErrorHandler(frameworkErrors);
+  app.setErrorHandler(sendErrorAsProblem);
 }
 
 /** Renders any error as a problem document; also given to Fastify for errors raised before routing. */
-export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function sendErrorAsProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   sendProblem(request, reply, toAppError(error, request));
 }
 
