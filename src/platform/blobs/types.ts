@@ -1,0 +1,40 @@
+import type { Readable } from 'node:stream';
+
+/** Inclusive byte offsets, as in an HTTP `Range: bytes=start-end` header. */
+export type ByteRange = { readonly start: number; readonly end: number };
+
+export type BlobInfo = { readonly size: number; readonly modifiedAt: Date };
+
+export type ListedBlob = BlobInfo & { readonly key: string };
+
+export type PutOptions = {
+  /** More bytes than this and the write is refused with a BlobTooLargeError. */
+  readonly maxBytes: number;
+  /** Stored with the object where the backend keeps metadata (S3); the database is the record of it. */
+  readonly contentType?: string;
+};
+
+/**
+ * Bytes by key. Keys are made by the server: `/`-separated segments of letters, digits, `.`, `_`
+ * and `-`, none starting with a dot (e.g. `media/01HZX…/original`); any other key throws.
+ * The local directory store and the S3 store hold the same contract (test/platform/blobs.test.ts).
+ */
+export interface BlobStore {
+  /**
+   * Streams `body` to `key` and resolves with its byte count once it is stored whole. A failed write
+   * (more than `maxBytes`, `body` erroring, the backend failing) leaves nothing new under `key`, and,
+   * as with `stream.pipeline`, destroys `body`.
+   */
+  put(key: string, body: Readable, options: PutOptions): Promise<{ size: number }>;
+  /**
+   * The whole blob, or the bytes of `range` (its end is clamped to the last byte); `size` is always
+   * the size of the whole blob. `undefined` when absent; a RangeError when `range` starts past the end.
+   */
+  get(key: string, range?: ByteRange): Promise<{ body: Readable; size: number } | undefined>;
+  head(key: string): Promise<BlobInfo | undefined>;
+  /** Removes `key`; removing an absent key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Every blob whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ListedBlob>;
+  close(): Promise<void>;
+}
