@@ -14,13 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Service } from './common.ts';
 
 const BUCKET = 'plaza';
 const CREDENTIALS = 'S3RVER'; // s3rver accepts only this key id and secret
 
-export type S3Service = { readonly url: string; stop(): Promise<void>; readonly env: Record<string, string> };
-
-export async function startS3(signal: AbortSignal): Promise<S3Service> {
+export async function startS3(signal: AbortSignal): Promise<Service> {
   const directory = mkdtempSync(join(tmpdir(), 'plaza-s3-'));
   // s3rver's list continuation tokens use DES, which OpenSSL 3 leaves out unless asked for: without
   // the legacy provider every listing longer than one page fails with a 500.
