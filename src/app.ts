@@ -1,15 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { join } from 'node:path';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
+import type { LogEvent } from 'kysely';
 import type { Config } from './config.ts';
-import { openDatabase, type DatabaseHandle, type DatabaseOptions } from './platform/db/database.ts';
+import { openBlobStore } from './platform/blobs/open.ts';
+import type { BlobStore } from './platform/blobs/types.ts';
+import { openDatabase, type DatabaseHandle } from './platform/db/database.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
+import { BullMQJobQueue } from './platform/queue/bullmq.ts';
+import { MemoryJobQueue } from './platform/queue/memory.ts';
+import type { JobQueue } from './platform/queue/types.ts';
 import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
 import { requireCaller } from './http/auth.ts';
 import { trackHandlersInFlight } from './http/in-flight.ts';
-import { loggerOptions } from './http/logging.ts';
+import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
@@ -27,30 +34,51 @@ import { createMemosService } from './modules/memos/service.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
 export type Deps = {
+  logger: FastifyBaseLogger;
   database: DatabaseHandle;
+  blobs: BlobStore;
+  queue: JobQueue;
   rateLimiter: RateLimiter;
+};
+
+export type DepsOptions = {
   /** Where logs go; standard output when absent. */
   logStream?: NodeJS.WritableStream;
+  /** Called after every SQL statement; tests count queries with it. */
+  onQuery?: (event: LogEvent) => void;
 };
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 
 /** Opens the adapters the configuration asks for and brings the database schema up to date. */
-export async function createDeps(config: Config, options: DatabaseOptions = {}): Promise<Deps> {
-  const database = await openDatabase(config, options);
+export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
+  const logger = createLogger(config.logLevel, options.logStream);
+  const database = await openDatabase(config, { onQuery: options.onQuery });
   try {
     await migrateToLatest(database);
+    const blobs = await openBlobStore({ localDir: join(config.dataDir, 'blobs'), s3: config.s3 });
+    return { logger, database, blobs, queue: openJobQueue(config, logger), rateLimiter: new MemoryRateLimiter() };
   } catch (error) {
     await database.close();
     throw error;
   }
-  return { database, rateLimiter: new MemoryRateLimiter() };
+}
+
+function openJobQueue(config: Config, logger: FastifyBaseLogger): JobQueue {
+  const closeTimeoutMs = config.shutdownTimeoutMs;
+  if (config.redisUrl === undefined) return new MemoryJobQueue({ closeTimeoutMs });
+  return new BullMQJobQueue({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    closeTimeoutMs,
+    onError: (error) => logger.error({ err: error }, 'job queue: Redis error'),
+  });
 }
 
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: loggerOptions(config.logLevel, deps.logStream),
+    loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     frameworkErrors: sendErrorAsProblem,
@@ -72,6 +100,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const handlers = trackHandlersInFlight(app);
   app.addHook('onClose', async () => {
     await handlers.drained(config.shutdownTimeoutMs);
+    await deps.queue.close();
+    await deps.blobs.close();
     await deps.rateLimiter.close();
     await deps.database.close();
   });
@@ -99,7 +129,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const memos = createMemosService({ db });
   const signedIn = requireCaller(auth.authenticate);
 
-  await app.register(serviceRoutes({ database: deps.database }));
+  const readinessChecks = {
+    database: deps.database.ping,
+    storage: deps.blobs.ping.bind(deps.blobs),
+    ...(config.redisUrl !== undefined && { redis: deps.queue.ping.bind(deps.queue) }),
+  };
+  await app.register(serviceRoutes({ readinessChecks }));
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));

@@ -12,6 +12,12 @@ export type Config = Readonly<{
   /** PostgreSQL schema to use (search_path); lets several deployments or test files share a server. */
   databaseSchema: string;
   databasePoolSize: number;
+  /** `undefined` means the in-process job queue; set, jobs go through BullMQ on this Redis. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key Plaza writes, so deployments can share a Redis. */
+  redisPrefix: string;
+  /** `undefined` means blobs live under `dataDir/blobs`. */
+  s3: S3Config | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   jwtSecret: string;
   accessTokenTtlSeconds: number;
@@ -23,6 +29,14 @@ export type Config = Readonly<{
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   authRateLimit: Readonly<{ loginPerIp: number; loginPerAccount: number; signupPerIp: number; windowSeconds: number }>;
+}>;
+
+export type S3Config = Readonly<{
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  credentials: Readonly<{ accessKeyId: string; secretAccessKey: string }> | undefined;
+  forcePathStyle: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -57,6 +71,9 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('DATABASE_SCHEMA must be a lower-case SQL identifier (letters, digits, _)');
   }
 
+  const redisUrl = read.optionalString('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+
   const config = {
     port: read.integer('PORT', 8080, 0, 65535),
     host: read.string('HOST', '127.0.0.1'),
@@ -64,6 +81,9 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     databaseSchema,
     databasePoolSize: read.integer('DATABASE_POOL_SIZE', 10, 1, 500),
+    redisUrl,
+    redisPrefix: read.string('REDIS_PREFIX', 'plaza'),
+    s3: readS3(read, problems),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     jwtSecret: '',
     accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL', 900, 30, 86_400),
@@ -94,6 +114,27 @@ export function loadConfig(env: Env = process.env): Config {
 
   config.jwtSecret = secret ?? embeddedSecret(dataDir);
   return Object.freeze(config);
+}
+
+/** S3 is on when S3_BUCKET is set; credentials come as a pair, or from the SDK's default chain. */
+function readS3(read: EnvReader, problems: string[]): S3Config | undefined {
+  const bucket = read.optionalString('S3_BUCKET');
+  if (bucket === undefined) return undefined;
+  const endpoint = read.optionalString('S3_ENDPOINT');
+  if (endpoint !== undefined && !URL.canParse(endpoint)) problems.push('S3_ENDPOINT must be a URL');
+  const accessKeyId = read.optionalString('S3_ACCESS_KEY_ID');
+  const secretAccessKey = read.optionalString('S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  }
+  return {
+    bucket,
+    region: read.string('S3_REGION', 'us-east-1'),
+    endpoint,
+    credentials:
+      accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+    forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', false),
+  };
 }
 
 /** The embedded profile keeps a generated secret under DATA_DIR, so restarts keep sessions valid. */

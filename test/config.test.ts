@@ -57,6 +57,34 @@ describe('configuration', () => {
     }
   });
 
+  it('turns on Redis and S3 only when configured, and checks their settings', () => {
+    const embedded = loadConfig({ DATA_DIR: dataDir });
+    assert.equal(embedded.redisUrl, undefined);
+    assert.equal(embedded.s3, undefined);
+    const scaled = loadConfig({
+      DATA_DIR: dataDir,
+      REDIS_URL: 'redis://cache.internal:6379',
+      S3_BUCKET: 'media',
+      S3_ENDPOINT: 'http://minio.internal:9000',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    assert.equal(scaled.redisUrl, 'redis://cache.internal:6379');
+    assert.deepEqual(scaled.s3, {
+      bucket: 'media',
+      region: 'us-east-1',
+      endpoint: 'http://minio.internal:9000',
+      credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
+      forcePathStyle: true,
+    });
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, REDIS_URL: 'http://cache', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'only-half' }),
+      (error: unknown) =>
+        error instanceof ConfigError && /REDIS_URL/.test(error.message) && /S3_SECRET_ACCESS_KEY/.test(error.message),
+    );
+  });
+
   it('reads lists and numbers', () => {
     const config = loadConfig({
       DATA_DIR: dataDir,

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
@@ -23,7 +25,8 @@ describe('service routes', () => {
     assert.deepEqual((await api.get('/healthz')).body, { status: 'ok' });
     const ready = await api.get('/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body, { status: 'ok', checks: { database: 'up' } });
+    const redis = testApp.config.redisUrl === undefined ? {} : { redis: 'up' };
+    assert.deepEqual(ready.body, { status: 'ok', checks: { database: 'up', storage: 'up', ...redis } });
   });
 
   it('reports not ready with 503 when the database stops answering', async () => {
@@ -32,8 +35,25 @@ describe('service routes', () => {
       await broken.deps.database.close();
       const ready = await client(broken).get('/readyz');
       assert.equal(ready.status, 503);
-      assert.deepEqual(ready.body, { status: 'unavailable', checks: { database: 'down' } });
+      assert.equal(ready.body.status, 'unavailable');
+      assert.equal(ready.body.checks.database, 'down');
+      assert.equal(ready.body.checks.storage, 'up');
       assert.equal((await client(broken).get('/healthz')).status, 200, 'still alive');
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('reports not ready with 503 when object storage cannot be written', async () => {
+    // On S3, a bucket that does not exist; on local files, a blob directory that vanished.
+    const s3 = process.env.S3_ENDPOINT !== undefined;
+    const broken = await startApp(s3 ? { S3_BUCKET: 'plaza-no-such-bucket' } : {});
+    try {
+      if (!s3) rmSync(join(broken.config.dataDir, 'blobs'), { recursive: true });
+      const ready = await client(broken).get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.checks.storage, 'down');
+      assert.equal(ready.body.checks.database, 'up');
     } finally {
       await broken.close();
     }

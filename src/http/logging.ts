@@ -1,4 +1,4 @@
-import type { FastifyServerOptions } from 'fastify';
+import { pino, type Logger } from 'pino';
 
 /** Query parameters that may carry credentials (event-stream tokens, signed links, OAuth codes). */
 const SECRET_QUERY_PARAMS = new Set(['access_token', 'token', 'refresh_token', 'sig', 'signature', 'code', 'state']);
@@ -17,22 +17,25 @@ const REDACT_PATHS = [
   '*.token',
 ];
 
-export function loggerOptions(
-  level: string,
-  stream: NodeJS.WritableStream | undefined,
-): NonNullable<Exclude<FastifyServerOptions['logger'], boolean>> {
-  return {
+/**
+ * The process's logger: JSON lines, credentials redacted wherever they appear. Built before the app
+ * so adapters (the job queue) can report through it too.
+ */
+export function createLogger(level: string, stream: NodeJS.WritableStream | undefined): Logger {
+  const options = {
     level,
-    ...(stream !== undefined && { stream }),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
-      req: (request: { method: string; url: string; ip?: string; id?: string }) => ({
+      req: (request: { method: string; url: string; ip?: string }) => ({
         method: request.method,
         url: redactUrl(request.url),
         remoteAddress: request.ip,
       }),
+      res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+      err: pino.stdSerializers.err,
     },
   };
+  return stream === undefined ? pino(options) : pino(options, stream);
 }
 
 export function redactUrl(url: string): string {

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import type { DatabaseHandle } from '#platform/db/database.ts';
 
 const READINESS_TIMEOUT_MS = 2_000;
 
@@ -10,8 +9,11 @@ const Readiness = Type.Object({
   checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])),
 });
 
+/** A dependency's health check: resolves when it answers. */
+export type ReadinessCheck = () => Promise<void>;
+
 /** Liveness, readiness and the plain-text ping load balancers and uptime checks use. */
-export function serviceRoutes(deps: { database: DatabaseHandle }): FastifyPluginAsync {
+export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessCheck> }): FastifyPluginAsync {
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['service'];
@@ -36,9 +38,13 @@ export function serviceRoutes(deps: { database: DatabaseHandle }): FastifyPlugin
         },
       },
       async (_request, reply) => {
-        const database = await answersWithin(deps.database.ping(), READINESS_TIMEOUT_MS);
-        const checks = { database: database ? ('up' as const) : ('down' as const) };
-        return reply.code(database ? 200 : 503).send({ status: database ? 'ok' : 'unavailable', checks });
+        const names = Object.keys(deps.readinessChecks);
+        const results = await Promise.all(
+          Object.values(deps.readinessChecks).map((check) => answersWithin(check(), READINESS_TIMEOUT_MS)),
+        );
+        const checks = Object.fromEntries(names.map((name, i) => [name, results[i] ? ('up' as const) : ('down' as const)]));
+        const ready = results.every(Boolean);
+        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
       },
     );
   };

@@ -8,6 +8,7 @@ import type { LogEvent } from 'kysely';
 import { buildApp, createDeps, type Deps } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createTestDatabase, servicesDatabaseUrl } from './database.ts';
+import { servicesForTestApp } from './services.ts';
 
 export type TestApp = {
   readonly app: FastifyInstance;
@@ -22,12 +23,14 @@ export type TestApp = {
 };
 
 /**
- * A real app on a real port with its own database: a fresh PGlite directory by default, or — when
- * DATABASE_URL is set (the services run) — a database of its own on that server. Pair it with `after(() => testApp.close())`.
+ * A real app on a real port with its own database: a fresh PGlite directory by default, or — in the
+ * services run — a PostgreSQL database, a Redis key prefix and an S3 bucket of its own.
+ * Pair it with `after(() => testApp.close())`.
  */
 export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plaza-test-'));
   const database = servicesDatabaseUrl === undefined ? undefined : await createTestDatabase(servicesDatabaseUrl);
+  const services = await servicesForTestApp();
   const config = loadConfig({
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
@@ -35,18 +38,19 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     // Every test signs its users up from 127.0.0.1.
     SIGNUP_RATE_LIMIT_PER_IP: '100000',
     ...(database !== undefined && { DATABASE_URL: database.url }),
+    ...services.env,
     ...env,
   });
   const queries: string[] = [];
   const logs: Record<string, unknown>[] = [];
-  const deps = await createDeps(config, { onQuery: (event: LogEvent) => queries.push(event.query.sql) });
   const logStream = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logs.push(JSON.parse(line));
       done();
     },
   });
-  const app = await buildApp(config, { ...deps, logStream });
+  const deps = await createDeps(config, { logStream, onQuery: (event: LogEvent) => queries.push(event.query.sql) });
+  const app = await buildApp(config, deps);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
@@ -57,6 +61,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     closed = true;
     await app.close();
     await database?.drop();
+    await services.release();
     rmSync(dataDir, { recursive: true, force: true });
   };
   return { app, config, deps, url: `http://127.0.0.1:${address.port}`, logs, queries, close };

@@ -43,6 +43,10 @@ for (const [name, store, tempFiles] of implementations) {
       assert.deepEqual(tempFiles(), []);
     }
 
+    it('answers ping while it can be written to', async () => {
+      await store.ping();
+    });
+
     it('streams a multi-MiB body in and back out whole, up to exactly the limit', async () => {
       const size = 12 * MiB + 5; // several S3 parts, the last a short one
       assert.deepEqual(await store.put('roundtrip/big', patterned(size), { maxBytes: size }), { size });

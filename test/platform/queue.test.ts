@@ -45,6 +45,13 @@ describe('job queue (bullmq)', { skip: bullmqSkip }, () => {
 describe('job queue (memory)', () => contract(memory));
 
 function contract(create: QueueFactory): void {
+  it('answers ping while open, and not once closed', async () => {
+    const queue = create();
+    await queue.ping();
+    await queue.close();
+    await assert.rejects(queue.ping());
+  });
+
   it('runs a job with its payload', async () => {
     await using queue = closing(create());
     const seen: unknown[] = [];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { access, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -98,6 +98,10 @@ export class LocalBlobStore implements BlobStore {
       const info = await fileInfo(join(entry.parentPath, entry.name)); // undefined if deleted meanwhile
       if (info !== undefined) yield { key, ...info };
     }
+  }
+
+  async ping(): Promise<void> {
+    await access(this.#tempDir, constants.W_OK);
   }
 
   async close(): Promise<void> {}

@@ -36,5 +36,7 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Every blob whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ListedBlob>;
+  /** Resolves when the store can be written to; rejects otherwise (for readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

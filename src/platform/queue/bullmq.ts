@@ -84,6 +84,10 @@ export class BullMQJobQueue implements JobQueue {
     };
   }
 
+  async ping(): Promise<void> {
+    await this.#connection.ping();
+  }
+
   async close(): Promise<void> {
     const workers = [...this.#workers.values()];
     const finishing = Promise.all(workers.map((worker) => worker.close()));

@@ -89,6 +89,10 @@ export class MemoryJobQueue implements JobQueue {
     return counts;
   }
 
+  async ping(): Promise<void> {
+    if (this.#closed) throw new Error('the job queue is closed');
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const lane of this.#lanes.values()) for (const job of lane.jobs.values()) clearTimeout(job.timer);

@@ -50,5 +50,7 @@ export interface JobQueue {
   /** How many jobs of `name` are in each state (finished ones: as many as are kept). */
   counts(name: string): Promise<JobCounts>;
   /** Takes no more jobs and waits for running ones, up to the queue's close timeout. */
+  /** Resolves when jobs can be enqueued (Redis answers); rejects otherwise (for readiness checks). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
