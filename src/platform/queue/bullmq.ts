@@ -108,7 +108,6 @@ export class BullMQJobQueue implements JobQueue {
     }
     return queue;
   }
-
 }
 
 /** BullMQ states this interface does not use (priorities, flows) count as waiting. */
