@@ -14,7 +14,7 @@ import { MemoryJobQueue } from './platform/queue/memory.ts';
 import type { JobQueue } from './platform/queue/types.ts';
 import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
-import { requireCaller } from './http/auth.ts';
+import { identifyCaller, requireCaller } from './http/auth.ts';
 import { trackHandlersInFlight } from './http/in-flight.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
@@ -22,6 +22,7 @@ import { registerOpenApi } from './http/openapi.ts';
 import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
 import { registerSecurityHeaders } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
+import { createLinkSigner } from './http/signed-links.ts';
 import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
@@ -29,7 +30,12 @@ import { authRoutes } from './modules/auth/routes.ts';
 import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
+import { registerMediaJobs } from './modules/media/jobs.ts';
+import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
+import { mediaRoutes } from './modules/media/routes.ts';
+import { createMediaService } from './modules/media/service.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
+import { recordingRoutes } from './modules/recordings/routes.ts';
 import { createMemosService } from './modules/memos/service.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
@@ -39,6 +45,8 @@ export type Deps = {
   blobs: BlobStore;
   queue: JobQueue;
   rateLimiter: RateLimiter;
+  /** Undefined when ffmpeg/ffprobe are not installed: audio and video then get fewer details. */
+  ffmpeg: FfmpegTools | undefined;
 };
 
 export type DepsOptions = {
@@ -58,7 +66,16 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
   try {
     await migrateToLatest(database);
     const blobs = await openBlobStore({ localDir: join(config.dataDir, 'blobs'), s3: config.s3 });
-    return { logger, database, blobs, queue: openJobQueue(config, logger), rateLimiter: new MemoryRateLimiter() };
+    const ffmpeg = await findFfmpeg({
+      FFMPEG_PATH: config.media.ffmpegPath,
+      FFPROBE_PATH: config.media.ffprobePath,
+      PATH: process.env.PATH,
+    });
+    if (ffmpeg === undefined) {
+      logger.warn('ffmpeg/ffprobe not found (PATH, FFMPEG_PATH, FFPROBE_PATH): audio gets no waveform, video no duration, size or poster');
+    }
+    const queue = openJobQueue(config, logger);
+    return { logger, database, blobs, queue, rateLimiter: new MemoryRateLimiter(), ffmpeg };
   } catch (error) {
     await database.close();
     throw error;
@@ -83,6 +100,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     trustProxy: config.trustProxy,
     frameworkErrors: sendErrorAsProblem,
     requestIdHeader: false,
+    // Recordings are named in their path, and a client's file name may be long.
+    routerOptions: { maxParamLength: 8192 },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -127,7 +146,19 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     config,
   });
   const memos = createMemosService({ db });
+  const media = createMediaService({
+    db,
+    blobs: deps.blobs,
+    queue: deps.queue,
+    signer: createLinkSigner(config.jwtSecret, config.media.signedUrlTtlSeconds),
+    config: config.media,
+    publicUrl: config.publicUrl,
+    ffmpeg: deps.ffmpeg,
+    logger: deps.logger,
+  });
+  registerMediaJobs(deps.queue, { db, blobs: deps.blobs, ffmpeg: deps.ffmpeg, logger: deps.logger });
   const signedIn = requireCaller(auth.authenticate);
+  const maybeSignedIn = identifyCaller(auth.authenticate);
 
   const readinessChecks = {
     database: deps.database.ping,
@@ -138,5 +169,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
+  await app.register(mediaRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
+  await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
 }

@@ -29,6 +29,28 @@ export type Config = Readonly<{
   bodyLimitBytes: number;
   shutdownTimeoutMs: number;
   authRateLimit: Readonly<{ loginPerIp: number; loginPerAccount: number; signupPerIp: number; windowSeconds: number }>;
+  /** Prefix of the links Plaza hands out (`url`, `avatarUrl`); empty means links relative to the API. */
+  publicUrl: string;
+  media: MediaConfig;
+}>;
+
+export type MediaConfig = Readonly<{
+  /** Largest upload of each kind, in bytes. */
+  maxBytes: Readonly<{ image: number; audio: number; video: number }>;
+  /** Largest profile image, in bytes. */
+  avatarMaxBytes: number;
+  /** What one user's uploads may add up to, in bytes. */
+  quotaBytes: number;
+  /** Largest resumable (tus) upload, in bytes. */
+  resumableMaxBytes: number;
+  /** How long a signed media link works. */
+  signedUrlTtlSeconds: number;
+  /** Bytes no row points to are removed once they are this old. */
+  sweepGraceSeconds: number;
+  sweepIntervalSeconds: number;
+  /** Explicit ffmpeg/ffprobe executables; otherwise they are looked for on PATH. */
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
 }>;
 
 export type S3Config = Readonly<{
@@ -99,7 +121,12 @@ export function loadConfig(env: Env = process.env): Config {
       signupPerIp: read.integer('SIGNUP_RATE_LIMIT_PER_IP', 20, 1, 1_000_000),
       windowSeconds: read.integer('AUTH_RATE_LIMIT_WINDOW', 900, 1, 86_400),
     },
+    publicUrl: (read.optionalString('PUBLIC_URL') ?? '').replace(/\/+$/, ''),
+    media: readMedia(read),
   };
+  if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
+    problems.push('PUBLIC_URL must be an http:// or https:// URL');
+  }
   for (const origin of config.corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin URL`);
   }
@@ -134,6 +161,28 @@ function readS3(read: EnvReader, problems: string[]): S3Config | undefined {
     credentials:
       accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', false),
+  };
+}
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const TiB = 1024 * GiB;
+
+function readMedia(read: EnvReader): MediaConfig {
+  return {
+    maxBytes: {
+      image: read.integer('MEDIA_MAX_IMAGE_BYTES', 50 * MiB, 1, TiB),
+      audio: read.integer('MEDIA_MAX_AUDIO_BYTES', 1 * GiB, 1, TiB),
+      video: read.integer('MEDIA_MAX_VIDEO_BYTES', 2 * GiB, 1, TiB),
+    },
+    avatarMaxBytes: read.integer('AVATAR_MAX_BYTES', 10 * MiB, 1, GiB),
+    quotaBytes: read.integer('MEDIA_QUOTA_BYTES', 20 * GiB, 1, 1024 * TiB),
+    resumableMaxBytes: read.integer('UPLOAD_MAX_BYTES', 2 * GiB, 1, TiB),
+    signedUrlTtlSeconds: read.integer('SIGNED_URL_TTL', 3600, 60, 7 * 86_400),
+    sweepGraceSeconds: read.integer('MEDIA_SWEEP_GRACE', 86_400, 60, 30 * 86_400),
+    sweepIntervalSeconds: read.integer('MEDIA_SWEEP_INTERVAL', 3600, 10, 86_400),
+    ffmpegPath: read.optionalString('FFMPEG_PATH'),
+    ffprobePath: read.optionalString('FFPROBE_PATH'),
   };
 }
 

@@ -23,6 +23,19 @@ export function requireCaller(verify: VerifyAccessToken): preHandlerAsyncHookHan
   };
 }
 
+/**
+ * A preHandler for routes open to anonymous callers too (signed links): a bearer token, when sent,
+ * must still be valid.
+ */
+export function identifyCaller(verify: VerifyAccessToken): preHandlerAsyncHookHandler {
+  return async (request) => {
+    if (request.headers.authorization === undefined) return;
+    const match = BEARER.exec(request.headers.authorization);
+    if (match?.[1] === undefined) throw errors.unauthorized();
+    request.caller = await verify(match[1]);
+  };
+}
+
 /** The caller of a route guarded by `requireCaller`. */
 export function callerOf(request: FastifyRequest): Caller {
   if (request.caller === undefined) throw errors.unauthorized();

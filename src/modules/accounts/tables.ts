@@ -7,6 +7,8 @@ export type UsersTable = {
   bio: Generated<string>;
   email: string | null;
   password_hash: string | null;
+  /** The current profile image's id (its bytes live under avatars/{user}/{avatar_id}/); null without one. */
+  avatar_id: Generated<string | null>;
   followers_count: Generated<number>;
   following_count: Generated<number>;
   posts_count: Generated<number>;

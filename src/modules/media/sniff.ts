@@ -95,7 +95,9 @@ function isAudioOnlyMp4(head: Uint8Array): boolean {
  */
 export async function sniffStream(source: Readable): Promise<SniffedUpload> {
   const head = await readHead(source, SNIFF_HEAD_BYTES);
-  const type = await sniffBytes(Buffer.concat(head));
+  const bytes = Buffer.concat(head);
+  if (bytes.length === 0) throw errors.invalidRequest('The upload is empty');
+  const type = await sniffBytes(bytes);
   if (!type) throw errors.unsupportedMediaType(REFUSAL);
   return { ...type, stream: replay(head, source) };
 }

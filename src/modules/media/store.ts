@@ -1,0 +1,118 @@
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Database } from '#platform/db/database.ts';
+import type { MediaPurpose, MediaTable, StoredVariant, VariantName } from './tables.ts';
+
+export type MediaRow = Selectable<MediaTable>;
+
+export type ProcessedFields = {
+  width?: number | undefined;
+  height?: number | undefined;
+  durationMs?: number | undefined;
+  blurhash?: string | undefined;
+  waveform?: number[] | undefined;
+  variants: Partial<Record<VariantName, StoredVariant>>;
+};
+
+export async function insertMedia(db: Database, row: Insertable<MediaTable>): Promise<MediaRow> {
+  return db.insertInto('media').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findMedia(db: Database, id: string): Promise<MediaRow | undefined> {
+  return db.selectFrom('media').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function findOwnMedia(
+  db: Database,
+  ownerId: string,
+  purpose: MediaPurpose,
+  id: string,
+): Promise<MediaRow | undefined> {
+  return db
+    .selectFrom('media')
+    .selectAll()
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .where('purpose', '=', purpose)
+    .executeTakeFirst();
+}
+
+/** One keyset page of an owner's items of one purpose, newest first. */
+export async function listOwnMedia(
+  db: Database,
+  query: { ownerId: string; purpose: MediaPurpose; limit: number; beforeId?: string | undefined },
+): Promise<MediaRow[]> {
+  let select = db
+    .selectFrom('media')
+    .selectAll()
+    .where('owner_id', '=', query.ownerId)
+    .where('purpose', '=', query.purpose);
+  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
+  return select.orderBy('id', 'desc').limit(query.limit).execute();
+}
+
+/** Bytes of originals an owner stores now. */
+export async function storageUsed(db: Database, ownerId: string): Promise<number> {
+  const row = await db
+    .selectFrom('media')
+    .select(sql<string>`coalesce(sum(size), 0)`.as('used'))
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirstOrThrow();
+  return Number(row.used);
+}
+
+/** Holds the owner's row until the transaction ends, so concurrent uploads check the quota one at a time. */
+export async function lockOwner(trx: Database, ownerId: string): Promise<boolean> {
+  const row = await trx.selectFrom('users').select('id').where('id', '=', ownerId).forUpdate().executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Records the outcome of processing; false when the item was deleted meanwhile or already settled. */
+export async function markReady(db: Database, id: string, fields: ProcessedFields, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('media')
+    .set({
+      status: 'ready',
+      width: fields.width ?? null,
+      height: fields.height ?? null,
+      duration_ms: fields.durationMs ?? null,
+      blurhash: fields.blurhash ?? null,
+      waveform: fields.waveform === undefined ? null : JSON.stringify(fields.waveform),
+      variants: JSON.stringify(fields.variants),
+      updated_at: at,
+    })
+    .where('id', '=', id)
+    .where('status', '=', 'processing')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function markFailed(db: Database, id: string, failure: string, at: Date): Promise<void> {
+  await db
+    .updateTable('media')
+    .set({ status: 'failed', failure, updated_at: at })
+    .where('id', '=', id)
+    .where('status', '=', 'processing')
+    .execute();
+}
+
+export async function deleteOwnMedia(
+  db: Database,
+  ownerId: string,
+  purpose: MediaPurpose,
+  id: string,
+): Promise<MediaRow | undefined> {
+  return db
+    .deleteFrom('media')
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .where('purpose', '=', purpose)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Which of `ids` still have a row (for the sweeper). */
+export async function existingMediaIds(db: Database, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db.selectFrom('media').select('id').where('id', 'in', ids).execute();
+  return new Set(rows.map((row) => row.id));
+}
