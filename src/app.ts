@@ -11,6 +11,7 @@ import { openDatabase, type DatabaseHandle } from './platform/db/database.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
 import { BullMQJobQueue } from './platform/queue/bullmq.ts';
 import { MemoryJobQueue } from './platform/queue/memory.ts';
+import { schedulePeriodicJob } from './platform/queue/periodic.ts';
 import type { JobQueue } from './platform/queue/types.ts';
 import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
@@ -27,13 +28,16 @@ import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
 import { authRoutes } from './modules/auth/routes.ts';
+import { avatarRoutes } from './modules/avatars/routes.ts';
+import { createAvatarsService } from './modules/avatars/service.ts';
 import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
 import { registerMediaJobs } from './modules/media/jobs.ts';
 import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
 import { mediaRoutes } from './modules/media/routes.ts';
-import { createMediaService } from './modules/media/service.ts';
+import { createMediaService, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB } from './modules/media/service.ts';
+import { registerSweeper, SWEEP_MEDIA_JOB } from './modules/media/sweeper.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
 import { createMemosService } from './modules/memos/service.ts';
@@ -133,18 +137,10 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     maxAge: 600,
   });
   await registerOpenApi(app, VERSION);
-  registerMetrics(app);
+  registerMetrics(app, { queue: deps.queue, names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB] });
 
   const { db } = deps.database;
-  const accounts = createAccountsService({ db });
-  const auth = createAuthService({
-    db,
-    accounts,
-    accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
-    accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
-    rateLimiter: deps.rateLimiter,
-    config,
-  });
+  const accounts = createAccountsService({ db, publicUrl: config.publicUrl });
   const memos = createMemosService({ db });
   const media = createMediaService({
     db,
@@ -156,7 +152,20 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ffmpeg: deps.ffmpeg,
     logger: deps.logger,
   });
+  const auth = createAuthService({
+    db,
+    accounts,
+    media,
+    accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
+    accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
+    rateLimiter: deps.rateLimiter,
+    config,
+  });
+  const avatars = createAvatarsService({ accounts, blobs: deps.blobs, maxBytes: config.media.avatarMaxBytes, logger: deps.logger });
   registerMediaJobs(deps.queue, { db, blobs: deps.blobs, ffmpeg: deps.ffmpeg, logger: deps.logger });
+  registerSweeper(deps.queue, { db, blobs: deps.blobs, accounts, graceSeconds: config.media.sweepGraceSeconds, logger: deps.logger });
+  const sweeps = schedulePeriodicJob(deps.queue, SWEEP_MEDIA_JOB, config.media.sweepIntervalSeconds * 1000, deps.logger);
+  app.addHook('onClose', async () => sweeps.stop());
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
 
@@ -170,6 +179,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
   await app.register(mediaRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
+  await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
 }

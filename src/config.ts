@@ -45,7 +45,7 @@ export type MediaConfig = Readonly<{
   resumableMaxBytes: number;
   /** How long a signed media link works. */
   signedUrlTtlSeconds: number;
-  /** Bytes no row points to are removed once they are this old. */
+  /** Bytes no row points to are removed once they are this old; keep it above the longest upload. */
   sweepGraceSeconds: number;
   sweepIntervalSeconds: number;
   /** Explicit ffmpeg/ffprobe executables; otherwise they are looked for on PATH. */
@@ -179,7 +179,7 @@ function readMedia(read: EnvReader): MediaConfig {
     quotaBytes: read.integer('MEDIA_QUOTA_BYTES', 20 * GiB, 1, 1024 * TiB),
     resumableMaxBytes: read.integer('UPLOAD_MAX_BYTES', 2 * GiB, 1, TiB),
     signedUrlTtlSeconds: read.integer('SIGNED_URL_TTL', 3600, 60, 7 * 86_400),
-    sweepGraceSeconds: read.integer('MEDIA_SWEEP_GRACE', 86_400, 60, 30 * 86_400),
+    sweepGraceSeconds: read.integer('MEDIA_SWEEP_GRACE', 86_400, 0, 30 * 86_400),
     sweepIntervalSeconds: read.integer('MEDIA_SWEEP_INTERVAL', 3600, 10, 86_400),
     ffmpegPath: read.optionalString('FFMPEG_PATH'),
     ffprobePath: read.optionalString('FFPROBE_PATH'),

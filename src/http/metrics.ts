@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobQueue } from '#platform/queue/types.ts';
 
 /**
  * Prometheus metrics for one app: request counts and latency by route pattern (never by raw URL,
- * which would let clients grow the label set without bound), plus the process defaults.
+ * which would let clients grow the label set without bound), jobs by name and state, plus the
+ * process defaults.
  */
-export function registerMetrics(app: FastifyInstance): Registry {
+export function registerMetrics(app: FastifyInstance, jobs: { queue: JobQueue; names: readonly string[] }): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
@@ -21,6 +23,19 @@ export function registerMetrics(app: FastifyInstance): Registry {
     labelNames,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
+  });
+
+  new Gauge({
+    name: 'jobs',
+    help: 'Background jobs by name and state (waiting is the queue depth; finished ones as many as are kept)',
+    labelNames: ['name', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const name of jobs.names) {
+        for (const [state, count] of Object.entries(await jobs.queue.counts(name))) this.set({ name, state }, count);
+      }
+    },
   });
 
   app.addHook('onResponse', async (request, reply) => {

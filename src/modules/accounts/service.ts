@@ -15,8 +15,10 @@ const HANDLE_ATTEMPTS = 8;
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
 
-export function createAccountsService(deps: { db: Database }) {
+export function createAccountsService(deps: { db: Database; /** Prefix of the links handed out ('' for relative ones). */ publicUrl: string }) {
   const { db } = deps;
+  const toUser = (row: UserRow) => userOf(row, deps.publicUrl);
+  const toAccount = (row: UserRow) => accountOf(row, deps.publicUrl);
 
   return {
     /** Creates a password account inside the caller's transaction. The password must already be hashed. */
@@ -87,29 +89,49 @@ export function createAccountsService(deps: { db: Database }) {
       return toAccount(user);
     },
 
+    /** Points the user at a new profile image (or none); resolves with the one it replaces. */
+    async swapAvatar(userId: string, avatarId: string | null): Promise<{ previous: string | null }> {
+      const previous = await store.swapAvatar(db, userId, avatarId, new Date());
+      if (previous === undefined) throw errors.unauthorized('This account no longer exists');
+      return { previous };
+    },
+
+    /** The current profile image of the user with this handle, if they have one. */
+    async avatarOf(handle: string): Promise<{ userId: string; avatarId: string } | undefined> {
+      const user = await store.findUserByHandle(db, handle.toLowerCase());
+      return user?.avatar_id == null ? undefined : { userId: user.id, avatarId: user.avatar_id };
+    },
+
+    /** User id → current avatar id, for those of `userIds` that exist and have one. */
+    async currentAvatarIds(userIds: readonly string[]): Promise<Map<string, string>> {
+      return store.avatarIdsOf(db, userIds);
+    },
+
     /** Deletes the account and, through foreign keys, everything it owns, in one statement. */
     async deleteAccount(userId: string): Promise<void> {
       await store.deleteUser(db, userId);
     },
 
+    toUser,
     toAccount,
   };
 }
 
-export function toUser(row: UserRow): User {
+function userOf(row: UserRow, publicUrl: string): User {
   return {
     id: row.id,
     handle: row.handle,
     name: row.name,
     bio: row.bio,
-    avatarUrl: null,
+    // The id in the query changes with the image, so the bytes behind one URL never change.
+    avatarUrl: row.avatar_id === null ? null : `${publicUrl}/v1/users/${row.handle}/avatar?v=${row.avatar_id}`,
     createdAt: row.created_at.toISOString(),
     counts: { followers: row.followers_count, following: row.following_count, posts: row.posts_count },
   };
 }
 
-function toAccount(row: UserRow): Account {
-  return { ...toUser(row), email: row.email, providers: row.password_hash === null ? [] : ['password'] };
+function accountOf(row: UserRow, publicUrl: string): Account {
+  return { ...userOf(row, publicUrl), email: row.email, providers: row.password_hash === null ? [] : ['password'] };
 }
 
 /** Runs an insert or update of a user and turns a lost race on a unique column into its 409. */

@@ -41,3 +41,29 @@ export async function deleteUser(db: Database, id: string): Promise<boolean> {
   const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
+
+/** Sets the user's avatar id under a row lock and returns the previous one (undefined: no such user). */
+export async function swapAvatar(
+  db: Database,
+  userId: string,
+  avatarId: string | null,
+  at: Date,
+): Promise<string | null | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom('users').select('avatar_id').where('id', '=', userId).forUpdate().executeTakeFirst();
+    if (user === undefined) return undefined;
+    await trx.updateTable('users').set({ avatar_id: avatarId, updated_at: at }).where('id', '=', userId).execute();
+    return user.avatar_id;
+  });
+}
+
+export async function avatarIdsOf(db: Database, userIds: readonly string[]): Promise<Map<string, string>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'avatar_id'])
+    .where('id', 'in', userIds)
+    .where('avatar_id', 'is not', null)
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.avatar_id as string]));
+}

@@ -6,6 +6,7 @@ import { newId } from '#db/ids.ts';
 import type { Config } from '../../config.ts';
 import type { Account } from '../accounts/schemas.ts';
 import type { AccountsService, NewPasswordAccount } from '../accounts/service.ts';
+import type { MediaService } from '../media/service.ts';
 import type { AccessCache } from './access-cache.ts';
 import * as store from './store.ts';
 import { hashRefreshToken, newRefreshToken, type AccessTokens } from './tokens.ts';
@@ -15,6 +16,8 @@ export type Session = { user: Account; accessToken: string; refreshToken: string
 type AuthDeps = {
   db: Database;
   accounts: AccountsService;
+  /** Told when an account is deleted, so the bytes it stored go too. */
+  media: Pick<MediaService, 'forgetOwner'>;
   accessTokens: AccessTokens;
   accessCache: AccessCache;
   rateLimiter: RateLimiter;
@@ -24,7 +27,7 @@ type AuthDeps = {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, accounts, accessTokens, accessCache, rateLimiter, config } = deps;
+  const { db, accounts, media, accessTokens, accessCache, rateLimiter, config } = deps;
 
   async function revokeSession(sessionId: string, at: Date): Promise<void> {
     await store.revokeSession(db, sessionId, at);
@@ -141,6 +144,7 @@ export function createAuthService(deps: AuthDeps) {
       if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
       await accounts.deleteAccount(caller.userId);
       accessCache.forgetUser(caller.userId);
+      await media.forgetOwner(caller.userId);
     },
   };
 }

@@ -1,13 +1,11 @@
 import { Readable } from 'node:stream';
 import type { JobInfo, JobQueue } from '#platform/queue/types.ts';
 import { describeMedia } from './describe.ts';
-import { mediaKey, ownerMediaPrefix } from './keys.ts';
+import { mediaKey, ownerPrefixes } from './keys.ts';
 import { MediaProcessingError } from './processing/errors.ts';
-import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, type MediaDeps } from './service.ts';
+import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, type MediaDeps } from './service.ts';
 import * as store from './store.ts';
 import type { StoredVariant, VariantName } from './tables.ts';
-
-export const PURGE_OWNER_MEDIA_JOB = 'media.purge-owner';
 
 type JobDeps = Pick<MediaDeps, 'db' | 'blobs' | 'ffmpeg' | 'logger'>;
 
@@ -54,5 +52,7 @@ async function processMedia(deps: JobDeps, mediaId: string, job: JobInfo): Promi
 
 /** Removes every byte stored for an account that is gone (its rows went with it). */
 async function purgeOwnerMedia(deps: JobDeps, ownerId: string): Promise<void> {
-  for await (const blob of deps.blobs.list(ownerMediaPrefix(ownerId))) await deps.blobs.delete(blob.key);
+  for (const prefix of ownerPrefixes(ownerId)) {
+    for await (const blob of deps.blobs.list(prefix)) await deps.blobs.delete(blob.key);
+  }
 }

@@ -1,3 +1,4 @@
+import type { AvatarSize } from './processing/image.ts';
 import type { VariantName } from './tables.ts';
 
 /** What a media item's files are called: the upload as it came, and the variants made from it. */
@@ -12,3 +13,12 @@ export const mediaKey = (ownerId: string, mediaId: string, file: MediaFile) => `
 export const ownerMediaPrefix = (ownerId: string) => `media/${ownerId}/`;
 
 export const MEDIA_FILES: readonly MediaFile[] = ['original', 'thumbnail', 'small', 'large'];
+
+/** A profile image: the upload (kept only while it is processed) and its square sizes. */
+export const avatarKey = (userId: string, avatarId: string, file: 'original' | AvatarSize) =>
+  `avatars/${userId}/${avatarId}/${file}`;
+
+export const AVATAR_FILES = ['original', 'small', 'medium', 'large'] as const;
+
+/** Every prefix under which a user's bytes live, for removing them all with the account. */
+export const ownerPrefixes = (userId: string) => [ownerMediaPrefix(userId), `avatars/${userId}/`];

@@ -22,6 +22,7 @@ import type { MediaPurpose, StoredVariant } from './tables.ts';
 
 export const PROCESS_MEDIA_JOB = 'media.process';
 export const PROCESS_MEDIA_ATTEMPTS = 3;
+export const PURGE_OWNER_MEDIA_JOB = 'media.purge-owner';
 
 export type MediaDeps = {
   db: Database;
@@ -75,14 +76,8 @@ export function createMediaService(deps: MediaDeps) {
     const now = new Date();
     const id = newId(now.getTime());
     const key = mediaKey(ownerId, id, 'original');
-    try {
-      const { size } = await blobs.put(key, upload.stream, { maxBytes, contentType: upload.contentType });
-      return { id, key, size, upload, createdAt: now };
-    } catch (error) {
-      if (error instanceof BlobTooLargeError) throw errors.payloadTooLarge(maxBytes);
-      if (source.body.destroyed && !source.body.readableEnded) throw uploadCutOff();
-      throw error;
-    }
+    const { size } = await putUpload(blobs, key, upload, source.body, maxBytes);
+    return { id, key, size, upload, createdAt: now };
   }
 
   /**
@@ -165,6 +160,11 @@ export function createMediaService(deps: MediaDeps) {
 
   return {
     toMedia,
+
+    /** Removes, in the background, every byte an account stored; call once the account is deleted. */
+    async forgetOwner(ownerId: string): Promise<void> {
+      await queue.enqueue(PURGE_OWNER_MEDIA_JOB, { ownerId });
+    },
 
     /** A media item for posts: stored now, processed in the background (`status: processing`). */
     async upload(ownerId: string, source: UploadSource): Promise<Media> {
@@ -295,8 +295,24 @@ function refuseIfDeclaredTooLarge(declared: number | undefined, maxBytes: number
   throw errors.payloadTooLarge(maxBytes);
 }
 
-function uploadCutOff(): AppError {
-  return errors.invalidRequest('The upload ended before all its bytes arrived');
+/**
+ * Streams a sniffed upload to `key`. Too many bytes answer 413; a client that went away mid-upload
+ * gets a 400 (nobody will read it, but it is not a server fault). Nothing is left under `key` either way.
+ */
+export async function putUpload(
+  blobs: BlobStore,
+  key: string,
+  upload: SniffedUpload,
+  source: Readable,
+  maxBytes: number,
+): Promise<{ size: number }> {
+  try {
+    return await blobs.put(key, upload.stream, { maxBytes, contentType: upload.contentType });
+  } catch (error) {
+    if (error instanceof BlobTooLargeError) throw errors.payloadTooLarge(maxBytes);
+    if (source.destroyed && !source.readableEnded) throw errors.invalidRequest('The upload ended before all its bytes arrived');
+    throw error;
+  }
 }
 
 function quotaExceeded(quotaBytes: number): AppError {

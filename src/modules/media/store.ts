@@ -110,9 +110,16 @@ export async function deleteOwnMedia(
     .executeTakeFirst();
 }
 
-/** Which of `ids` still have a row (for the sweeper). */
-export async function existingMediaIds(db: Database, ids: readonly string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await db.selectFrom('media').select('id').where('id', 'in', ids).execute();
-  return new Set(rows.map((row) => row.id));
+/** Which of these (owner, id) pairs still have a row (for the sweeper). */
+export async function existingMedia(
+  db: Database,
+  items: readonly { ownerId: string; id: string }[],
+): Promise<{ ownerId: string; id: string }[]> {
+  if (items.length === 0) return [];
+  const rows = await db
+    .selectFrom('media')
+    .select(['owner_id', 'id'])
+    .where('id', 'in', items.map((item) => item.id))
+    .execute();
+  return rows.map((row) => ({ ownerId: row.owner_id, id: row.id }));
 }

@@ -39,6 +39,29 @@ export async function processImage(source: Readable): Promise<ProcessedImage> {
   }
 }
 
+export type AvatarSize = 'small' | 'medium' | 'large';
+
+/** Profile images are square, cropped to the middle; a small source is not enlarged (its sizes are smaller). */
+const AVATAR_SIDES: Record<AvatarSize, number> = { small: 128, medium: 400, large: 1024 };
+
+/** Decodes a profile image into upright, metadata-free square WebP sizes. */
+export async function processAvatar(source: Readable): Promise<Record<AvatarSize, ImageVariant>> {
+  const input = await buffer(source);
+  try {
+    const image = sharp(input, INPUT_OPTIONS);
+    const { autoOrient } = await image.metadata();
+    const shortSide = Math.min(autoOrient.width, autoOrient.height);
+    const square = (side: number) => {
+      const fitted = Math.min(side, shortSide);
+      return toVariant(image.clone().resize(fitted, fitted, { fit: 'cover' }));
+    };
+    const [small, medium, large] = await Promise.all([square(AVATAR_SIDES.small), square(AVATAR_SIDES.medium), square(AVATAR_SIDES.large)]);
+    return { small, medium, large };
+  } catch (error) {
+    throw new MediaProcessingError(`image could not be processed: ${messageOf(error)}`, { cause: error });
+  }
+}
+
 async function describe(image: Sharp): Promise<ProcessedImage> {
   const { autoOrient } = await image.metadata();
   const [thumbnail, small, large, blurhash] = await Promise.all([

@@ -1,0 +1,60 @@
+import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { callerOf } from '#http/auth.ts';
+import { sendByteContent } from '#http/byte-content.ts';
+import { acceptStreamedUploads, uploadBodyOf } from '#http/uploads.ts';
+import { Account } from '../accounts/schemas.ts';
+import type { AvatarsService } from './service.ts';
+
+const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
+const AvatarQuery = Type.Object(
+  {
+    size: Type.Union([Type.Literal('small'), Type.Literal('medium'), Type.Literal('large')], { default: 'medium' }),
+    v: Type.Optional(Type.String({ maxLength: 64, description: 'The image id from avatarUrl; makes the answer cacheable for good' })),
+  },
+  { additionalProperties: false },
+);
+
+export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
+  const { avatars, requireCaller } = deps;
+  return async (plugin) => {
+    await acceptStreamedUploads(plugin);
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const bearer = [{ bearer: [] }];
+
+    app.put(
+      '/v1/account/avatar',
+      {
+        preHandler: requireCaller,
+        schema: {
+          tags: ['account'],
+          summary: 'Set your profile image (JPEG, PNG, WebP, GIF or AVIF bytes)',
+          security: bearer,
+          consumes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'multipart/form-data'],
+          response: { 200: Account },
+        },
+      },
+      async (request) => avatars.set(callerOf(request).userId, await uploadBodyOf(request, undefined)),
+    );
+
+    app.delete(
+      '/v1/account/avatar',
+      { preHandler: requireCaller, schema: { tags: ['account'], summary: 'Remove your profile image', security: bearer, response: { 204: Type.Null() } } },
+      async (request, reply) => {
+        await avatars.remove(callerOf(request).userId);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.get(
+      '/v1/users/:handle/avatar',
+      { schema: { tags: ['users'], summary: "A user's profile image (square WebP)", params: HandleParams, querystring: AvatarQuery } },
+      async (request, reply) => {
+        const content = await avatars.content(request.params.handle, request.query.size);
+        const cache = request.query.v === content.avatarId ? 'public, max-age=31536000, immutable' : 'public, max-age=60';
+        return sendByteContent(request, reply, content, cache);
+      },
+    );
+  };
+}
