@@ -151,6 +151,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     publicUrl: config.publicUrl,
     ffmpeg: deps.ffmpeg,
     logger: deps.logger,
+    redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
   const auth = createAuthService({
     db,
@@ -161,7 +162,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     rateLimiter: deps.rateLimiter,
     config,
   });
-  const avatars = createAvatarsService({ accounts, blobs: deps.blobs, maxBytes: config.media.avatarMaxBytes, logger: deps.logger });
+  const avatars = createAvatarsService({
+    accounts,
+    blobs: deps.blobs,
+    maxBytes: config.media.avatarMaxBytes,
+    logger: deps.logger,
+    redirectDownloads: config.s3?.redirectDownloads ?? false,
+  });
   registerMediaJobs(deps.queue, { db, blobs: deps.blobs, ffmpeg: deps.ffmpeg, logger: deps.logger });
   registerSweeper(deps.queue, { db, blobs: deps.blobs, accounts, graceSeconds: config.media.sweepGraceSeconds, logger: deps.logger });
   const sweeps = schedulePeriodicJob(deps.queue, SWEEP_MEDIA_JOB, config.media.sweepIntervalSeconds * 1000, deps.logger);

@@ -59,6 +59,8 @@ export type S3Config = Readonly<{
   endpoint: string | undefined;
   credentials: Readonly<{ accessKeyId: string; secretAccessKey: string }> | undefined;
   forcePathStyle: boolean;
+  /** Media content answers redirect to presigned URLs of the bucket instead of passing the bytes through. */
+  redirectDownloads: boolean;
 }>;
 
 export class ConfigError extends Error {
@@ -161,6 +163,7 @@ function readS3(read: EnvReader, problems: string[]): S3Config | undefined {
     credentials:
       accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
     forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', false),
+    redirectDownloads: read.boolean('S3_REDIRECT_DOWNLOADS', false),
   };
 }
 

@@ -57,6 +57,35 @@ describe('configuration', () => {
     }
   });
 
+  it('reads media limits, links and clean-up settings', () => {
+    const defaults = loadConfig({ DATA_DIR: dataDir });
+    assert.equal(defaults.publicUrl, '');
+    assert.deepEqual(defaults.media.maxBytes, { image: 50 * 2 ** 20, audio: 2 ** 30, video: 2 ** 31 });
+    assert.equal(defaults.media.resumableMaxBytes, 2 ** 31);
+    const tuned = loadConfig({
+      DATA_DIR: dataDir,
+      PUBLIC_URL: 'https://api.example.com/',
+      MEDIA_MAX_IMAGE_BYTES: '1000',
+      MEDIA_QUOTA_BYTES: '5000',
+      SIGNED_URL_TTL: '600',
+      MEDIA_SWEEP_GRACE: '0',
+    });
+    assert.equal(tuned.publicUrl, 'https://api.example.com', 'no trailing slash');
+    assert.equal(tuned.media.maxBytes.image, 1000);
+    assert.equal(tuned.media.quotaBytes, 5000);
+    assert.equal(tuned.media.signedUrlTtlSeconds, 600);
+    assert.equal(tuned.media.sweepGraceSeconds, 0);
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'ftp://x', MEDIA_MAX_VIDEO_BYTES: '-1', SIGNED_URL_TTL: '5' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 3 &&
+        /PUBLIC_URL/.test(error.message) &&
+        /MEDIA_MAX_VIDEO_BYTES/.test(error.message) &&
+        /SIGNED_URL_TTL/.test(error.message),
+    );
+  });
+
   it('turns on Redis and S3 only when configured, and checks their settings', () => {
     const embedded = loadConfig({ DATA_DIR: dataDir });
     assert.equal(embedded.redisUrl, undefined);
@@ -69,6 +98,7 @@ describe('configuration', () => {
       S3_ACCESS_KEY_ID: 'key',
       S3_SECRET_ACCESS_KEY: 'secret',
       S3_FORCE_PATH_STYLE: 'true',
+      S3_REDIRECT_DOWNLOADS: 'yes',
     });
     assert.equal(scaled.redisUrl, 'redis://cache.internal:6379');
     assert.deepEqual(scaled.s3, {
@@ -77,6 +107,7 @@ describe('configuration', () => {
       endpoint: 'http://minio.internal:9000',
       credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
       forcePathStyle: true,
+      redirectDownloads: true,
     });
     assert.throws(
       () => loadConfig({ DATA_DIR: dataDir, REDIS_URL: 'http://cache', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'only-half' }),

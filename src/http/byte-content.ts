@@ -12,10 +12,12 @@ export type ByteContent = {
   etag: string;
   fileName: string;
   open(range?: { start: number; end: number }): Promise<Readable>;
+  /** Where the storage backend serves the same bytes itself; when present, the answer redirects there. */
+  directLink?: (headers: { contentType: string; contentDisposition: string }) => Promise<string>;
 };
 
 /**
- * Answers with `content`: `304` when the client has it, `206` for one satisfiable range, `416` for an
+ * Answers with `content`: a `302` to the storage backend when it serves the bytes itself, `304` when the client has it, `206` for one satisfiable range, `416` for an
  * unsatisfiable one, `200` otherwise (a malformed or multi-part Range is ignored, as RFC 9110 allows).
  * The bytes are never sniffed by the browser nor shown as a page of this origin.
  */
@@ -25,11 +27,16 @@ export async function sendByteContent(
   content: ByteContent,
   cacheControl: string,
 ): Promise<FastifyReply> {
+  const disposition = contentDisposition(content.fileName, { type: 'inline' });
+  if (content.directLink !== undefined) {
+    const location = await content.directLink({ contentType: content.contentType, contentDisposition: disposition });
+    return reply.header('cache-control', 'private, no-store').redirect(location, 302);
+  }
   reply
     .header('etag', content.etag)
     .header('accept-ranges', 'bytes')
     .header('cache-control', cacheControl)
-    .header('content-disposition', contentDisposition(content.fileName, { type: 'inline' }))
+    .header('content-disposition', disposition)
     .header('x-content-type-options', 'nosniff')
     // Signed links are meant for <img>, <audio> and <video> on the app's own origin.
     .header('cross-origin-resource-policy', 'cross-origin');

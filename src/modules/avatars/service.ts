@@ -15,6 +15,9 @@ import { sniffStream } from '../media/sniff.ts';
 /** The image types a profile picture may be (API.md); HEIC is not among them. */
 const AVATAR_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
 
+/** Profile images are public: a presigned link to one may live as long as S3 allows (7 days). */
+const DIRECT_LINK_SECONDS = 7 * 86_400;
+
 export type AvatarsService = ReturnType<typeof createAvatarsService>;
 
 /**
@@ -26,8 +29,11 @@ export function createAvatarsService(deps: {
   blobs: BlobStore;
   maxBytes: number;
   logger: FastifyBaseLogger;
+  /** Image answers redirect to the blob store's own links where it has them (S3 presigned URLs). */
+  redirectDownloads: boolean;
 }) {
   const { accounts, blobs, maxBytes, logger } = deps;
+  const directLink = deps.redirectDownloads ? blobs.directLink?.bind(blobs) : undefined;
 
   async function removeFiles(userId: string, avatarId: string): Promise<void> {
     await Promise.all(
@@ -98,6 +104,9 @@ export function createAvatarsService(deps: {
           if (blob === undefined) throw errors.notFound('profile image');
           return blob.body;
         },
+        ...(directLink !== undefined && {
+          directLink: (headers) => directLink(key, { ...headers, expiresInSeconds: DIRECT_LINK_SECONDS }),
+        }),
       };
     },
   };

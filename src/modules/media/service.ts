@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaConfig } from '../../config.ts';
-import type { BlobStore, ByteRange } from '#platform/blobs/types.ts';
+import type { BlobStore } from '#platform/blobs/types.ts';
 import { BlobTooLargeError } from '#platform/blobs/errors.ts';
 import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
 import type { Database } from '#platform/db/database.ts';
 import { AppError, errors } from '#http/errors.ts';
 import { decodeCursor, toPage, type Page } from '#http/pagination.ts';
+import type { ByteContent } from '#http/byte-content.ts';
 import type { LinkSignature, LinkSigner } from '#http/signed-links.ts';
 import { newId } from '#db/ids.ts';
 import { describeMedia } from './describe.ts';
@@ -34,6 +35,8 @@ export type MediaDeps = {
   publicUrl: string;
   ffmpeg: FfmpegTools | undefined;
   logger: FastifyBaseLogger;
+  /** Content answers redirect to the blob store's own links where it has them (S3 presigned URLs). */
+  redirectDownloads: boolean;
 };
 
 /** An upload as the routes hand it over: its bytes, unread, and what the client said about them. */
@@ -48,18 +51,13 @@ export type UploadSource = {
 export type ContentAccess = { callerId: string | undefined; signature: LinkSignature | undefined };
 
 /** The bytes of one media file, ready to serve: `open` reads all of them or a range. */
-export type MediaContent = {
-  contentType: string;
-  size: number;
-  etag: string;
-  fileName: string;
-  open(range?: ByteRange): Promise<Readable>;
-};
+export type MediaContent = ByteContent;
 
 export type MediaService = ReturnType<typeof createMediaService>;
 
 export function createMediaService(deps: MediaDeps) {
   const { db, blobs, queue, signer, config, logger } = deps;
+  const directLink = deps.redirectDownloads ? blobs.directLink?.bind(blobs) : undefined;
 
   /** Streams an upload into storage under a new id, within the kind's size limit and the owner's quota. */
   async function storeOriginal(ownerId: string, source: UploadSource, accepts: (kind: MediaKind) => boolean) {
@@ -247,6 +245,9 @@ export function createMediaService(deps: MediaDeps) {
           if (blob === undefined) throw errors.notFound(what);
           return blob.body;
         },
+        ...(directLink !== undefined && {
+          directLink: (headers) => directLink(key, { ...headers, expiresInSeconds: config.signedUrlTtlSeconds }),
+        }),
       };
     },
 

@@ -8,11 +8,12 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteLimit } from './byte-limit.ts';
 import { assertValidKey, assertValidPrefix, assertValidRange } from './keys.ts';
-import type { BlobInfo, BlobStore, ByteRange, ListedBlob, PutOptions } from './types.ts';
+import type { BlobInfo, BlobStore, ByteRange, DirectLinkOptions, ListedBlob, PutOptions } from './types.ts';
 
 export type S3BlobStoreOptions = {
   readonly bucket: string;
@@ -93,6 +94,17 @@ export class S3BlobStore implements BlobStore {
       if (isMissing(error)) return undefined;
       throw error;
     }
+  }
+
+  async directLink(key: string, options: DirectLinkOptions): Promise<string> {
+    assertValidKey(key);
+    const command = new GetObjectCommand({
+      Bucket: this.#bucket,
+      Key: key,
+      ResponseContentType: options.contentType,
+      ResponseContentDisposition: options.contentDisposition,
+    });
+    return getSignedUrl(this.#client, command, { expiresIn: options.expiresInSeconds });
   }
 
   async delete(key: string): Promise<void> {

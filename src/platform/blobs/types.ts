@@ -7,6 +7,13 @@ export type BlobInfo = { readonly size: number; readonly modifiedAt: Date };
 
 export type ListedBlob = BlobInfo & { readonly key: string };
 
+/** How a direct link to a blob answers: for how long it works, and the headers it sends. */
+export type DirectLinkOptions = {
+  readonly expiresInSeconds: number;
+  readonly contentType: string;
+  readonly contentDisposition: string;
+};
+
 export type PutOptions = {
   /** More bytes than this and the write is refused with a BlobTooLargeError. */
   readonly maxBytes: number;
@@ -36,6 +43,11 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Every blob whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ListedBlob>;
+  /**
+   * A URL that serves the blob straight from the backend, without Plaza in the path (S3 presigned
+   * GET). Absent where the backend has no such URLs (the local directory).
+   */
+  directLink?(key: string, options: DirectLinkOptions): Promise<string>;
   /** Resolves when the store can be written to; rejects otherwise (for readiness checks). */
   ping(): Promise<void>;
   close(): Promise<void>;
