@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
-import { errors } from './errors.ts';
+import { AppError, errors } from './errors.ts';
 
 /** An upload's bytes, unread, and what the client said about them. */
 export type UploadBody = {
@@ -18,19 +18,46 @@ export type UploadBody = {
 export async function acceptStreamedUploads(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  await app.register(multipart, { limits: { files: 1, fields: 10, fieldSize: 1024, parts: 11 } });
+  // The file's size is limited where it is stored (per kind, and by the quota), not by the form parser
+  // (whose default would be BODY_LIMIT).
+  await app.register(multipart, {
+    limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10, fieldSize: 1024, parts: 11 },
+  });
   // A refused upload is answered before its body is read: close the connection rather than drain it.
   app.addHook('onSend', async (request, reply) => {
     if (reply.statusCode >= 400 && !request.raw.complete) reply.header('connection', 'close');
   });
 }
 
-/** The upload in `request`: a raw body, or the `file` field of a multipart form. */
-export async function uploadBodyOf(request: FastifyRequest, fileName: string | undefined): Promise<UploadBody> {
+/**
+ * Hands the upload in `request` — a raw body, or the `file` field of a multipart form — to `store`.
+ * A failure of the client's own stream (cut off mid-upload, a malformed form) is a `400`, not a
+ * server error, whatever it broke on the way.
+ */
+export async function receiveUpload<T>(
+  request: FastifyRequest,
+  fileName: string | undefined,
+  store: (upload: UploadBody) => Promise<T>,
+): Promise<T> {
+  const upload = await uploadBodyOf(request, fileName);
+  let clientFault = false;
+  upload.body.once('error', () => (clientFault = true));
+  request.raw.once('aborted', () => (clientFault = true));
+  try {
+    return await store(upload);
+  } catch (error) {
+    if (error instanceof AppError || !clientFault) throw error;
+    throw errors.invalidRequest('The upload was cut off or is malformed');
+  }
+}
+
+async function uploadBodyOf(request: FastifyRequest, fileName: string | undefined): Promise<UploadBody> {
   if (!request.isMultipart()) {
     return { body: request.raw, fileName, declaredBytes: declaredLength(request) };
   }
-  const part = await request.file();
+  const part = await request.file().catch((error: unknown) => {
+    throw errors.invalidRequest(`The multipart body is malformed: ${error instanceof Error ? error.message : String(error)}`);
+  });
   if (part === undefined || part.fieldname !== 'file') {
     throw errors.invalidRequest('A multipart upload needs its bytes in the field "file"', [
       { path: '/file', message: 'is required' },

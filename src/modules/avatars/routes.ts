@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
-import { acceptStreamedUploads, uploadBodyOf } from '#http/uploads.ts';
+import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { Account } from '../accounts/schemas.ts';
 import type { AvatarsService } from './service.ts';
 
@@ -35,7 +35,10 @@ export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: pre
           response: { 200: Account },
         },
       },
-      async (request) => avatars.set(callerOf(request).userId, await uploadBodyOf(request, undefined)),
+      async (request) => {
+        const { userId } = callerOf(request);
+        return receiveUpload(request, undefined, (upload) => avatars.set(userId, upload));
+      },
     );
 
     app.delete(

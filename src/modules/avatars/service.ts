@@ -53,7 +53,7 @@ export function createAvatarsService(deps: {
       throw errors.unsupportedMediaType('A profile image must be a JPEG, PNG, WebP, GIF or AVIF image');
     }
     const originalKey = avatarKey(userId, avatarId, 'original');
-    await putUpload(blobs, originalKey, upload, source.body, maxBytes);
+    await putUpload(blobs, originalKey, upload, maxBytes);
     const original = await blobs.get(originalKey);
     if (original === undefined) throw new Error(`stored avatar ${originalKey} vanished`);
     const sizes = await processAvatar(original.body);

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
-import { acceptStreamedUploads, uploadBodyOf } from '#http/uploads.ts';
+import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { errors } from '#http/errors.ts';
 import { Media, VariantQuery } from './schemas.ts';
 import type { ContentAccess, MediaService } from './service.ts';
@@ -49,8 +49,8 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const upload = await uploadBodyOf(request, request.query.fileName);
-        const created = await media.upload(callerOf(request).userId, upload);
+        const { userId } = callerOf(request);
+        const created = await receiveUpload(request, request.query.fileName, (upload) => media.upload(userId, upload));
         return reply.code(created.status === 'processing' ? 202 : 201).send(created);
       },
     );

@@ -74,7 +74,7 @@ export function createMediaService(deps: MediaDeps) {
     const now = new Date();
     const id = newId(now.getTime());
     const key = mediaKey(ownerId, id, 'original');
-    const { size } = await putUpload(blobs, key, upload, source.body, maxBytes);
+    const { size } = await putUpload(blobs, key, upload, maxBytes);
     return { id, key, size, upload, createdAt: now };
   }
 
@@ -296,22 +296,12 @@ function refuseIfDeclaredTooLarge(declared: number | undefined, maxBytes: number
   throw errors.payloadTooLarge(maxBytes);
 }
 
-/**
- * Streams a sniffed upload to `key`. Too many bytes answer 413; a client that went away mid-upload
- * gets a 400 (nobody will read it, but it is not a server fault). Nothing is left under `key` either way.
- */
-export async function putUpload(
-  blobs: BlobStore,
-  key: string,
-  upload: SniffedUpload,
-  source: Readable,
-  maxBytes: number,
-): Promise<{ size: number }> {
+/** Streams a sniffed upload to `key`; more than `maxBytes` is a 413. Nothing is left under `key` on failure. */
+export async function putUpload(blobs: BlobStore, key: string, upload: SniffedUpload, maxBytes: number): Promise<{ size: number }> {
   try {
     return await blobs.put(key, upload.stream, { maxBytes, contentType: upload.contentType });
   } catch (error) {
     if (error instanceof BlobTooLargeError) throw errors.payloadTooLarge(maxBytes);
-    if (source.destroyed && !source.readableEnded) throw errors.invalidRequest('The upload ended before all its bytes arrived');
     throw error;
   }
 }

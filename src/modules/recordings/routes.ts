@@ -5,7 +5,7 @@ import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
 import { errors } from '#http/errors.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
-import { acceptStreamedUploads, uploadBodyOf } from '#http/uploads.ts';
+import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { contentAccess, IdParams, privateCache, SignedLinkQuery } from '../media/routes.ts';
 import { Recording } from '../media/schemas.ts';
 import type { MediaService } from '../media/service.ts';
@@ -42,8 +42,9 @@ export function recordingRoutes(deps: {
         if (!RECORDING_CONTENT_TYPE.test(request.headers['content-type'] ?? '')) {
           throw errors.unsupportedMediaType('Send a recording as audio/* or application/octet-stream');
         }
-        const upload = await uploadBodyOf(request, request.params.fileName);
-        return reply.code(201).send(await media.record(callerOf(request).userId, upload));
+        const { userId } = callerOf(request);
+        const recording = await receiveUpload(request, request.params.fileName, (upload) => media.record(userId, upload));
+        return reply.code(201).send(recording);
       },
     );
 
