@@ -40,6 +40,9 @@ import { createMediaService, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB } from './
 import { registerSweeper, SWEEP_MEDIA_JOB } from './modules/media/sweeper.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
+import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
+import { uploadRoutes } from './modules/uploads/routes.ts';
+import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
@@ -133,11 +136,19 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['retry-after', 'x-request-id', 'location'],
+    exposedHeaders: [
+      'retry-after', 'x-request-id', 'location',
+      // what tus clients read
+      'upload-offset', 'upload-length', 'upload-expires', 'upload-metadata', 'upload-defer-length',
+      'tus-resumable', 'tus-version', 'tus-extension', 'tus-max-size',
+    ],
     maxAge: 600,
   });
   await registerOpenApi(app, VERSION);
-  registerMetrics(app, { queue: deps.queue, names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB] });
+  registerMetrics(app, {
+    queue: deps.queue,
+    names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB],
+  });
 
   const { db } = deps.database;
   const accounts = createAccountsService({ db, publicUrl: config.publicUrl });
@@ -171,8 +182,11 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   });
   registerMediaJobs(deps.queue, { db, blobs: deps.blobs, ffmpeg: deps.ffmpeg, logger: deps.logger });
   registerSweeper(deps.queue, { db, blobs: deps.blobs, accounts, graceSeconds: config.media.sweepGraceSeconds, logger: deps.logger });
-  const sweeps = schedulePeriodicJob(deps.queue, SWEEP_MEDIA_JOB, config.media.sweepIntervalSeconds * 1000, deps.logger);
-  app.addHook('onClose', async () => sweeps.stop());
+  const uploads = createUploadsService({ db, media, blobs: deps.blobs, config, logger: deps.logger });
+  registerUploadJobs(deps.queue, uploads);
+  const sweepEveryMs = config.media.sweepIntervalSeconds * 1000;
+  const schedules = [SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB].map((job) => schedulePeriodicJob(deps.queue, job, sweepEveryMs, deps.logger));
+  app.addHook('onClose', async () => schedules.forEach((schedule) => schedule.stop()));
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
 
@@ -188,5 +202,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(mediaRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
+  await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));
   return app;
 }

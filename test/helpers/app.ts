@@ -20,6 +20,12 @@ export type TestApp = {
   /** Every SQL statement the app ran, in order. */
   readonly queries: string[];
   close(): Promise<void>;
+  /**
+   * A server restart: closes this app but keeps everything it stored (data directory, database,
+   * Redis prefix, bucket) and starts a new app, on a new port, with the same configuration. The new
+   * app's `close()` removes it all; this one's does nothing more once restarted.
+   */
+  restart(): Promise<TestApp>;
 };
 
 /**
@@ -41,6 +47,16 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     ...services.env,
     ...env,
   });
+  const release = async () => {
+    await database?.drop();
+    await services.release();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return launch(config, release);
+}
+
+/** Builds and starts an app on `config`; `release` removes what it stored, once it is closed for good. */
+async function launch(config: Config, release: () => Promise<void>): Promise<TestApp> {
   const queries: string[] = [];
   const logs: Record<string, unknown>[] = [];
   const logStream = new Writable({
@@ -56,13 +72,18 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
   if (address === null || typeof address === 'string') throw new Error('no address');
 
   let closed = false;
+  let restarted = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     await app.close();
-    await database?.drop();
-    await services.release();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!restarted) await release();
   };
-  return { app, config, deps, url: `http://127.0.0.1:${address.port}`, logs, queries, close };
+  const restart = async () => {
+    if (closed) throw new Error('restart() after close()');
+    restarted = true;
+    await close();
+    return launch(config, release);
+  };
+  return { app, config, deps, url: `http://127.0.0.1:${address.port}`, logs, queries, close, restart };
 }

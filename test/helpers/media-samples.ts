@@ -96,11 +96,23 @@ const RECIPES = {
   /** Long enough that the sniffer sees only its head. */
   longWebmAudio: ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=20', '-c:a', 'libopus', 'out.webm'],
   flac: [...SINE, '-c:a', 'flac', 'out.flac'],
+  /**
+   * What Android's MediaRecorder (MPEG_4 + AAC) and many recorder apps write: audio-only MP4 with a
+   * generic brand and its track list (`moov`) at the end, a minute long so the track list is far past
+   * the sniffed head.
+   */
+  androidM4a: ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=60', '-c:a', 'aac', '-b:a', '24k', '-brand', 'mp42', 'out.mp4'],
   mp4: [...TEST_PICTURE, ...SINE, '-c:v', 'H264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', 'out.mp4'],
   /** Track list at the start, so the sniffer sees its video handler. */
   faststartMp4: [...TEST_PICTURE, ...SINE, '-c:v', 'H264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-movflags', '+faststart', 'out.mp4'],
   webm: [...TEST_PICTURE, ...SINE, '-c:v', 'libvpx', '-c:a', 'libopus', '-shortest', 'out.webm'],
   mov: [...TEST_PICTURE, '-c:v', 'H264', '-pix_fmt', 'yuv420p', 'out.mov'],
+  /**
+   * WebM as a browser's MediaRecorder streams it: written live, so no Duration, no Cues and sizes left
+   * unknown; only decoding tells how long it is.
+   */
+  liveWebm: [...TEST_PICTURE, ...SINE, '-c:v', 'libvpx', '-c:a', 'libopus', '-shortest', '-live', '1', 'out.webm'],
+  liveWebmAudio: [...SINE, '-c:a', 'libopus', '-live', '1', 'out.webm'],
 } as const;
 
 export type FfmpegSampleName = keyof typeof RECIPES;

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import type { TestApp } from './app.ts';
 import type { Answer, Client } from './http.ts';
 
@@ -50,13 +52,26 @@ export async function uploadMultipart(
   });
 }
 
+/** `POST /v1/media` streamed chunked, without a Content-Length: the server learns the size only by reading. */
+export async function uploadStreamed(testApp: TestApp, token: string, bytes: Buffer, path = '/v1/media'): Promise<Answer> {
+  const response = await fetch(new URL(path, testApp.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    body: new Blob([bytes]).stream(),
+    duplex: 'half',
+  } as RequestInit);
+  const text = await response.text();
+  const body = (response.headers.get('content-type') ?? '').includes('json') && text !== '' ? JSON.parse(text) : text;
+  return { status: response.status, headers: response.headers, body, text };
+}
+
 /** `PUT /v1/recordings/{fileName}`; `fileName` goes into the path as given (encode it yourself). */
 export function putRecording(api: Client, token: string | undefined, pathName: string, bytes: Buffer, contentType = 'audio/wav'): Promise<Answer> {
   return api.call('PUT', `/v1/recordings/${pathName}`, { token, raw: bytes, headers: { 'content-type': contentType } });
 }
 
 /** Polls `GET /v1/media/{id}` until it leaves `processing`; returns the settled Media. */
-export async function waitForMedia(api: Client, token: string, id: string, timeoutMs = 15_000): Promise<any> {
+export async function waitForMedia(api: Client, token: string, id: string, timeoutMs = 30_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const answer = await api.get(`/v1/media/${id}`, { token });
@@ -82,13 +97,23 @@ export async function blobKeys(testApp: TestApp, prefix = 'media/'): Promise<str
   return keys.sort();
 }
 
-/** Media rows (posts' media and recordings) of one owner, straight from the database. */
+/** Media rows (posts' media and recordings) of one owner, straight from the database, oldest first. */
 export async function mediaRowsOf(testApp: TestApp, ownerId: string): Promise<{ id: string; purpose: string; file_name: string }[]> {
   return testApp.deps.database.db
     .selectFrom('media')
     .select(['id', 'purpose', 'file_name'])
     .where('owner_id', '=', ownerId)
+    .orderBy('id')
     .execute();
+}
+
+/** Runs background job `name` now (as its schedule would) and waits for it to complete. */
+export async function runJob(testApp: TestApp, name: string, payload: unknown = {}): Promise<void> {
+  const id = await testApp.deps.queue.enqueue(name, payload);
+  await eventually(async () => {
+    const status = await testApp.deps.queue.status(name, id);
+    assert.equal(status?.state, 'completed', JSON.stringify(status));
+  }, 10_000);
 }
 
 /** Retries `check` until it stops throwing (or `timeoutMs` passes, then throws its last error). */
@@ -146,3 +171,8 @@ export function assertNoErrorLogs(testApp: TestApp): void {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Files of writes in progress in the local blob store (none on S3, where there is no such directory). */
+export async function pendingBlobWrites(testApp: TestApp): Promise<string[]> {
+  return readdir(join(testApp.config.dataDir, 'blobs', '.tmp')).catch(() => []);
+}

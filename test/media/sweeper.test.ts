@@ -6,16 +6,8 @@ import { SWEEP_MEDIA_JOB } from '../../src/modules/media/sweeper.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { signUp, type TestSession } from '../helpers/factories.ts';
 import { client, type Client } from '../helpers/http.ts';
-import { blobKeys, eventually, uploadAndSettle } from '../helpers/media.ts';
+import { blobKeys, eventually, runJob, uploadAndSettle } from '../helpers/media.ts';
 import { imageSample, wavSample } from '../helpers/media-samples.ts';
-
-async function runJob(testApp: TestApp, name: string, payload: unknown = {}): Promise<void> {
-  const id = await testApp.deps.queue.enqueue(name, payload);
-  await eventually(async () => {
-    const status = await testApp.deps.queue.status(name, id);
-    assert.equal(status?.state, 'completed', JSON.stringify(status));
-  }, 10_000);
-}
 
 const put = (testApp: TestApp, key: string) =>
   testApp.deps.blobs.put(key, Readable.from([Buffer.from('orphan')]), { maxBytes: 100 });

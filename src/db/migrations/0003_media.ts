@@ -28,13 +28,24 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema.alterTable('users').addColumn('avatar_id', 'text').execute();
 
+  // tus uploads in progress: whose they are, and what became of them. The status lets only one
+  // request turn an upload's bytes into a media item (a second final PATCH, or another instance,
+  // sees `completing`); `failure` keeps the problem a refused upload was answered with.
   await db.schema
     .createTable('resumable_uploads')
     .addColumn('id', 'text', (col) => col.primaryKey())
     .addColumn('owner_id', 'text', (col) => col.notNull().references('users.id').onDelete('cascade'))
     .addColumn('media_id', 'text', (col) => col.references('media.id').onDelete('set null'))
+    .addColumn('status', 'text', (col) =>
+      col.notNull().defaultTo('uploading').check(sql`status in ('uploading', 'completing', 'done', 'failed')`),
+    )
+    .addColumn('length', 'bigint') // the declared Upload-Length; null while deferred
+    .addColumn('failure', 'jsonb')
     .addColumn('created_at', 'timestamptz', (col) => col.notNull())
+    .addColumn('updated_at', 'timestamptz')
     .execute();
+  await db.schema.createIndex('resumable_uploads_owner').on('resumable_uploads').column('owner_id').execute();
+  await db.schema.createIndex('resumable_uploads_created').on('resumable_uploads').column('created_at').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -59,11 +59,17 @@ export function createMediaService(deps: MediaDeps) {
   const { db, blobs, queue, signer, config, logger } = deps;
   const directLink = deps.redirectDownloads ? blobs.directLink?.bind(blobs) : undefined;
 
+  /** The owner's storage left; 413 when an upload of `declaredBytes` could not fit whatever its kind. */
+  async function roomFor(ownerId: string, declaredBytes: number | undefined): Promise<number> {
+    const remaining = config.quotaBytes - (await store.storageUsed(db, ownerId));
+    if (remaining <= 0 || (declaredBytes ?? 0) > remaining) throw quotaExceeded(config.quotaBytes);
+    refuseIfDeclaredTooLarge(declaredBytes, largestLimit(config));
+    return remaining;
+  }
+
   /** Streams an upload into storage under a new id, within the kind's size limit and the owner's quota. */
   async function storeOriginal(ownerId: string, source: UploadSource, accepts: (kind: MediaKind) => boolean) {
-    const remaining = config.quotaBytes - (await store.storageUsed(db, ownerId));
-    if (remaining <= 0) throw quotaExceeded(config.quotaBytes);
-    refuseIfDeclaredTooLarge(source.declaredBytes, Math.min(largestLimit(config), remaining));
+    const remaining = await roomFor(ownerId, source.declaredBytes);
     const upload = await sniffStream(source.body);
     if (!accepts(upload.kind)) {
       upload.stream.destroy();
@@ -158,6 +164,11 @@ export function createMediaService(deps: MediaDeps) {
 
   return {
     toMedia,
+
+    /** Refuses (413) an upload of this many bytes before it is sent, if it could not be kept. */
+    async assertRoomFor(ownerId: string, bytes: number): Promise<void> {
+      await roomFor(ownerId, bytes);
+    },
 
     /** Removes, in the background, every byte an account stored; call once the account is deleted. */
     async forgetOwner(ownerId: string): Promise<void> {

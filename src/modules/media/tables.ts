@@ -28,11 +28,4 @@ export type MediaTable = {
   updated_at: Date;
 };
 
-export type ResumableUploadsTable = {
-  id: string;
-  owner_id: string;
-  media_id: string | null;
-  created_at: Date;
-};
-
-export type MediaTables = { media: MediaTable; resumable_uploads: ResumableUploadsTable };
+export type MediaTables = { media: MediaTable };
