@@ -60,6 +60,9 @@ export async function sendByteContent(
 
 function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined;
+  // RFC 9110 §14.1.2: a suffix longer than the file selects all of it (range-parser says unsatisfiable).
+  const suffix = /^bytes=-(\d+)$/.exec(header.trim());
+  if (suffix !== null && Number(suffix[1]) >= size && Number(suffix[1]) > 0) return { start: 0, end: size - 1 };
   const ranges = parseRange(size, header, { combine: true });
   if (ranges === -1) return 'unsatisfiable';
   if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return undefined;
