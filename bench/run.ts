@@ -4,6 +4,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { memosSuite } from './memos.ts';
+import { runMediaSuite } from './media.ts';
+import { renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
+import { readMediaSettings, type MediaSettings } from './lib/media-settings.ts';
 import { cleanUpOnSignals } from './lib/cleanup.ts';
 import { withProfile, type Profile } from './lib/profiles.ts';
 import { renderReport, summarize, type ProfileReport, type ScenarioSummary } from './lib/report.ts';
@@ -11,13 +14,27 @@ import { readSettings, type Settings } from './lib/settings.ts';
 import { runSuite } from './lib/suite.ts';
 
 const SUITES = [memosSuite];
+/** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
+const SUITE_NAMES = [...SUITES.map((suite) => suite.name), 'media'];
 /** Plaza should keep at least this share of the floor's throughput on PostgreSQL. */
 const POSTGRES_TARGET_RATIO = 0.6;
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 
-async function benchProfile(profile: Profile, settings: Settings): Promise<ProfileReport> {
+async function benchProfile(
+  profile: Profile,
+  settings: Settings,
+  suites: readonly string[],
+  media: { settings: MediaSettings; sections: string[] },
+): Promise<ProfileReport> {
   const summaries: ScenarioSummary[] = [];
-  for (const suite of SUITES) summaries.push(...(await runSuite(suite, profile, settings)).map(summarize));
+  for (const suite of SUITES.filter((suite) => suites.includes(suite.name))) {
+    summaries.push(...(await runSuite(suite, profile, settings)).map(summarize));
+  }
+  if (suites.includes('media')) {
+    const results = await runMediaSuite(profile, settings, media.settings);
+    summaries.push(summarize(results.rangedReads));
+    media.sections.push('', ...renderMediaSection(profile.title, results));
+  }
   return profile.kind === 'postgres'
     ? { title: profile.title, summaries, verdict: postgresVerdict(summaries) }
     : { title: profile.title, summaries };
@@ -30,15 +47,29 @@ function postgresVerdict(summaries: readonly ScenarioSummary[]): string {
   return `${target}: **not met** by ${missed.map((s) => `${s.scenario} (${s.ratio.toFixed(2)})`).join(', ')}.`;
 }
 
+/** BENCH_SUITES: a comma-separated list of suite names; all by default. */
+function selectedSuites(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return SUITE_NAMES;
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !SUITE_NAMES.includes(name));
+  if (unknown.length > 0) throw new Error(`BENCH_SUITES takes ${SUITE_NAMES.join(', ')} (got "${unknown.join(', ')}")`);
+  return names;
+}
+
 async function main(): Promise<void> {
   cleanUpOnSignals();
   const settings = readSettings();
+  const suites = selectedSuites(process.env.BENCH_SUITES);
   const started = performance.now();
   const reports: ProfileReport[] = [];
+  const media = { settings: readMediaSettings(), sections: [] as string[] };
   for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings)));
+    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media)));
   }
-  const report = renderReport(settings, reports, (performance.now() - started) / 1000);
+  let report = renderReport(settings, reports, (performance.now() - started) / 1000);
+  if (media.sections.length > 0) {
+    report += ['', '## Media', '', ...renderMediaIntro(media.settings), ...media.sections, ''].join('\n');
+  }
   console.log(`\n${report}`);
   // A run that measured nothing must not replace the last real results.
   if (reports.every((profile) => 'skipped' in profile)) return;

@@ -20,7 +20,7 @@ import { trackHandlersInFlight } from './http/in-flight.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
+import { answerClientError, registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
 import { registerSecurityHeaders } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
 import { createLinkSigner } from './http/signed-links.ts';
@@ -106,6 +106,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     frameworkErrors: sendErrorAsProblem,
+    clientErrorHandler: answerClientError,
     requestIdHeader: false,
     // Recordings are named in their path, and a client's file name may be long.
     routerOptions: { maxParamLength: 8192 },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { sql } from 'kysely';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
@@ -136,6 +137,15 @@ describe('problem documents', () => {
     }
   });
 
+  it('answers requests the HTTP parser refuses (oversized headers, garbage) with problem documents', async () => {
+    const huge = await api.get(`/v1/media?fileName=${'x'.repeat(110_000)}`);
+    assertProblem(huge, 431, 'headers_too_large');
+    const garbage = await rawExchange(testApp.url, 'NOT HTTP AT ALL\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 400 /);
+    assert.match(garbage, /application\/problem\+json/);
+    assert.match(garbage, /"code":"invalid_request"/);
+  });
+
   it('lists each invalid field with its path', async () => {
     const answer = await api.post('/v1/auth/signup', { email: 'not-an-email', password: 'longenough', name: 'N' });
     assertProblem(answer, 400, 'invalid_request');
@@ -227,3 +237,15 @@ describe('shutdown', () => {
     assert.deepEqual(failures, []);
   });
 });
+
+/** Sends raw bytes on a fresh connection and resolves with everything the server answered. */
+function rawExchange(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(request));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}

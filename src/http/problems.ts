@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import Type from 'typebox';
@@ -119,4 +120,28 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     .headers(error.headers)
     .type('application/problem+json; charset=utf-8')
     .send(JSON.stringify(body));
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before Fastify saw it (headers too large, a malformed
+ * request line) with a problem document too, then closes the connection.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const code = CODE_BY_STATUS[status] ?? 'invalid_request';
+  const body = JSON.stringify({
+    type: `urn:plaza:problem:${code}`,
+    title: STATUS_CODES[status],
+    status,
+    code,
+    detail: status === 431 ? 'The request line or headers are too large' : 'The request could not be parsed',
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

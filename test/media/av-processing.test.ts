@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { processAudio } from '../../src/modules/media/processing/audio.ts';
 import { MediaProcessingError } from '../../src/modules/media/processing/errors.ts';
 import { findFfmpeg, INPUT_ARGS, runTool, type FfmpegTools } from '../../src/modules/media/processing/ffmpeg.ts';
-import { processVideo } from '../../src/modules/media/processing/video.ts';
+import { processVideo, type ProcessedVideo } from '../../src/modules/media/processing/video.ts';
 import { ffmpegSample, rotatedMp4Sample, wavSample, type FfmpegSampleName } from '../helpers/media-samples.ts';
 
 const fromBytes = (bytes: Buffer) => Readable.from([bytes]);
@@ -73,10 +73,17 @@ describe('processAudio', () => {
   });
 });
 
+/** processVideo's answer for a file that has a picture. */
+async function pictureOf(source: Readable): Promise<ProcessedVideo> {
+  const video = await processVideo(source, ffmpeg);
+  assert.notEqual(video, 'audio-only');
+  return video as ProcessedVideo;
+}
+
 describe('processVideo', () => {
   for (const name of ['mp4', 'webm', 'mov'] as const) {
     test(`${name}: duration, dimensions and a poster`, async () => {
-      const video = await processVideo(fromBytes(await ffmpegSample(name)), ffmpeg);
+      const video = await pictureOf(fromBytes(await ffmpegSample(name)));
       assertAbout(video.durationMs, 1000, 0.1);
       assert.deepEqual([video.width, video.height], [320, 240]);
       const poster = await sharp(video.poster?.data).metadata();
@@ -85,7 +92,7 @@ describe('processVideo', () => {
   }
 
   test('a video recorded sideways reports its upright dimensions and poster', async () => {
-    const video = await processVideo(fromBytes(await rotatedMp4Sample()), ffmpeg);
+    const video = await pictureOf(fromBytes(await rotatedMp4Sample()));
     assert.deepEqual([video.width, video.height], [240, 320]);
     const poster = await sharp(video.poster?.data).metadata();
     assert.deepEqual([poster.width, poster.height], [240, 320]);
@@ -95,6 +102,10 @@ describe('processVideo', () => {
     const mp4 = await ffmpegSample('mp4');
     await assert.rejects(processVideo(fromBytes(mp4.subarray(0, 300)), ffmpeg), MediaProcessingError);
     await assert.rejects(processVideo(fromBytes(Buffer.from('not a video')), ffmpeg), MediaProcessingError);
+  });
+
+  test('a container with sound and no picture is called audio-only', async () => {
+    assert.equal(await processVideo(fromBytes(await ffmpegSample('m4a')), ffmpeg), 'audio-only');
   });
 
   test('without ffmpeg every field is empty', async () => {

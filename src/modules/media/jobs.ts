@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { JobInfo, JobQueue } from '#platform/queue/types.ts';
-import { describeMedia } from './describe.ts';
+import { describeMedia, storedBytes } from './describe.ts';
 import { mediaKey, ownerPrefixes } from './keys.ts';
 import { MediaProcessingError } from './processing/errors.ts';
 import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, type MediaDeps } from './service.ts';
@@ -29,16 +29,15 @@ async function processMedia(deps: JobDeps, mediaId: string, job: JobInfo): Promi
   const row = await store.findMedia(db, mediaId);
   if (row === undefined || row.status !== 'processing') return;
   try {
-    const original = await blobs.get(mediaKey(row.owner_id, row.id, 'original'));
-    if (original === undefined) throw new MediaProcessingError('the uploaded bytes are missing');
-    const { fields, variants } = await describeMedia(row.kind, original.body, deps.ffmpeg);
+    const original = storedBytes(blobs, mediaKey(row.owner_id, row.id, 'original'));
+    const { fields, variants, retyped } = await describeMedia(row.kind, row.content_type, original, deps.ffmpeg);
     const stored: Partial<Record<VariantName, StoredVariant>> = {};
     for (const [name, variant] of Object.entries(variants) as [VariantName, (typeof variants)[VariantName] & {}][]) {
       const key = mediaKey(row.owner_id, row.id, name);
       await blobs.put(key, Readable.from([variant.data]), { maxBytes: variant.data.length, contentType: variant.contentType });
       stored[name] = { contentType: variant.contentType, size: variant.data.length };
     }
-    if (!(await store.markReady(db, row.id, { ...fields, variants: stored }, new Date()))) {
+    if (!(await store.markReady(db, row.id, { ...fields, variants: stored, retyped }, new Date()))) {
       // Deleted while processing: its variants must not outlive it.
       await Promise.all(Object.keys(stored).map((name) => blobs.delete(mediaKey(row.owner_id, row.id, name as VariantName))));
     }

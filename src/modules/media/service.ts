@@ -11,7 +11,7 @@ import { decodeCursor, toPage, type Page } from '#http/pagination.ts';
 import type { ByteContent } from '#http/byte-content.ts';
 import type { LinkSignature, LinkSigner } from '#http/signed-links.ts';
 import { newId } from '#db/ids.ts';
-import { describeMedia } from './describe.ts';
+import { describeMedia, storedBytes } from './describe.ts';
 import { MEDIA_FILES, mediaKey, type MediaFile } from './keys.ts';
 import type { FfmpegTools } from './processing/ffmpeg.ts';
 import { MediaProcessingError } from './processing/errors.ts';
@@ -68,10 +68,14 @@ export function createMediaService(deps: MediaDeps) {
   }
 
   /** Streams an upload into storage under a new id, within the kind's size limit and the owner's quota. */
-  async function storeOriginal(ownerId: string, source: UploadSource, accepts: (kind: MediaKind) => boolean) {
+  async function storeOriginal(
+    ownerId: string,
+    source: UploadSource,
+    accepts: (kind: MediaKind, contentType: string) => boolean,
+  ) {
     const remaining = await roomFor(ownerId, source.declaredBytes);
     const upload = await sniffStream(source.body);
-    if (!accepts(upload.kind)) {
+    if (!accepts(upload.kind, upload.contentType)) {
       upload.stream.destroy();
       throw errors.unsupportedMediaType(`A ${upload.kind} file is not accepted here`);
     }
@@ -184,23 +188,27 @@ export function createMediaService(deps: MediaDeps) {
 
     /**
      * A recording: audio only, and measured before the answer, so the recorder's list shows its
-     * duration and waveform at once. Audio that cannot be decoded is refused and not kept.
+     * duration and waveform at once. Audio that cannot be decoded is refused and not kept. An MP4
+     * whose head shows no tracks is taken on trial: it is kept only if it turns out to be sound alone.
      */
     async record(ownerId: string, source: UploadSource): Promise<Recording> {
-      const stored = await storeOriginal(ownerId, source, (kind) => kind === 'audio');
-      let fields;
+      const stored = await storeOriginal(ownerId, source, (kind, contentType) => kind === 'audio' || contentType === 'video/mp4');
+      let description;
       try {
-        const original = await blobs.get(stored.key);
-        if (original === undefined) throw new Error(`stored recording ${stored.key} vanished`);
-        fields = (await describeMedia('audio', original.body, deps.ffmpeg)).fields;
+        const { kind, contentType } = stored.upload;
+        description = await describeMedia(kind, contentType, storedBytes(blobs, stored.key), deps.ffmpeg);
+        if ((description.retyped?.kind ?? kind) !== 'audio') throw errors.unsupportedMediaType('A video file is not accepted here');
       } catch (error) {
         await blobs.delete(stored.key).catch(() => {});
-        if (error instanceof MediaProcessingError) throw errors.unsupportedMediaType('The recording is not decodable audio');
-        throw error;
+        if (!(error instanceof MediaProcessingError)) throw error;
+        logger.info({ err: error, ownerId }, 'media: refused a recording that could not be decoded');
+        throw errors.unsupportedMediaType('The recording is not decodable audio');
       }
+      const { fields, retyped } = description;
       const row = await insertUploaded(
         {
           ...newRow(ownerId, 'recording', source, stored),
+          ...(retyped !== undefined && { kind: retyped.kind, content_type: retyped.contentType }),
           status: 'ready',
           duration_ms: fields.durationMs ?? null,
           waveform: fields.waveform === undefined ? null : JSON.stringify(fields.waveform),

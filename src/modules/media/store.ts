@@ -1,5 +1,6 @@
 import { sql, type Insertable, type Selectable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
+import type { MediaKind } from './sniff.ts';
 import type { MediaPurpose, MediaTable, StoredVariant, VariantName } from './tables.ts';
 
 export type MediaRow = Selectable<MediaTable>;
@@ -11,6 +12,8 @@ export type ProcessedFields = {
   blurhash?: string | undefined;
   waveform?: number[] | undefined;
   variants: Partial<Record<VariantName, StoredVariant>>;
+  /** What the item turned out to be, when reading it whole corrected what its head suggested. */
+  retyped?: { kind: MediaKind; contentType: string } | undefined;
 };
 
 export async function insertMedia(db: Database, row: Insertable<MediaTable>): Promise<MediaRow> {
@@ -72,6 +75,7 @@ export async function markReady(db: Database, id: string, fields: ProcessedField
     .updateTable('media')
     .set({
       status: 'ready',
+      ...(fields.retyped !== undefined && { kind: fields.retyped.kind, content_type: fields.retyped.contentType }),
       width: fields.width ?? null,
       height: fields.height ?? null,
       duration_ms: fields.durationMs ?? null,

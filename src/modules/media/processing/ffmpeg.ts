@@ -56,7 +56,8 @@ const STDERR_TAIL_BYTES = 2048;
 
 /**
  * Runs a tool with an argument array (no shell), killing it when it outlives `timeoutMs` or writes too
- * much. A non-zero exit, a timeout or a failed callback rejects with a MediaProcessingError.
+ * much. A non-zero exit, a timeout or a failed callback rejects with a MediaProcessingError; a
+ * process that could not start or was killed by someone else rejects with a plain Error.
  */
 export function runTool(command: string, args: string[], options: RunOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -91,9 +92,11 @@ export function runTool(command: string, args: string[], options: RunOptions): P
       clearTimeout(timer);
       reject(new Error(`could not run ${command}: ${error.message}`, { cause: error }));
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (failure) return reject(failure);
+      // Killed from outside (out of memory, shutdown): not the file's fault, so worth retrying.
+      if (code === null) return reject(new Error(`${command} was killed by ${signal}`));
       if (code !== 0) return reject(new MediaProcessingError(`${command} failed: ${lastLines(stderrTail) || `exit code ${code}`}`));
       resolve(Buffer.concat(collected));
     });

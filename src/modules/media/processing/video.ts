@@ -22,23 +22,39 @@ const MAX_PROBE_BYTES = 1024 * 1024;
 
 type ProbedVideo = { durationMs: number | undefined; width: number; height: number };
 
-/** Probes a video and grabs a poster frame. Pass `ffmpeg: undefined` when it is not installed. */
-export async function processVideo(source: Readable, ffmpeg: FfmpegTools | undefined): Promise<ProcessedVideo> {
+/**
+ * Probes a video and grabs a poster frame. Pass `ffmpeg: undefined` when it is not installed.
+ * `'audio-only'` when the container holds sound and no picture: an MP4 recording whose track list
+ * comes after its data (Android's MediaRecorder) looks like video until it is read whole.
+ */
+export async function processVideo(source: Readable, ffmpeg: FfmpegTools | undefined): Promise<ProcessedVideo | 'audio-only'> {
   if (!ffmpeg) {
     source.destroy(); // nothing will read the bytes
     return { durationMs: undefined, width: undefined, height: undefined, poster: undefined };
   }
   return withTempFile(source, async (path) => {
     const probed = await probe(ffmpeg.ffprobe, path);
-    const poster = await grabPoster(ffmpeg.ffmpeg, path, posterTimeSeconds(probed.durationMs));
-    return { ...probed, poster };
+    if (probed === 'audio-only') return probed;
+    // A MediaRecorder WebM is written live: its header has no duration, so the packets are counted.
+    const durationMs = probed.durationMs ?? (await measureDurationMs(ffmpeg.ffmpeg, path));
+    const poster = await grabPoster(ffmpeg.ffmpeg, path, posterTimeSeconds(durationMs));
+    return { ...probed, durationMs, poster };
   });
 }
 
-async function probe(ffprobe: string, path: string): Promise<ProbedVideo> {
+async function probe(ffprobe: string, path: string): Promise<ProbedVideo | 'audio-only'> {
   const args = [...INPUT_ARGS, '-print_format', 'json', '-show_streams', '-show_format', path];
   const output = await runTool(ffprobe, args, { timeoutMs: PROBE_TIMEOUT_MS, maxOutputBytes: MAX_PROBE_BYTES });
   return readProbe(JSON.parse(output.toString('utf8')) as ProbeOutput);
+}
+
+/** Reads every packet without decoding (`-c copy`) and takes the last timestamp ffmpeg reports. */
+async function measureDurationMs(ffmpeg: string, path: string): Promise<number | undefined> {
+  const args = [...INPUT_ARGS, '-nostdin', '-i', path, '-map', '0', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-nostats', '-'];
+  const output = await runTool(ffmpeg, args, { timeoutMs: POSTER_TIMEOUT_MS, maxOutputBytes: MAX_PROBE_BYTES });
+  const times = [...output.toString('utf8').matchAll(/^out_time_us=(\d+)$/gm)].map((match) => Number(match[1]));
+  const last = times.at(-1);
+  return last === undefined || last <= 0 ? undefined : Math.round(last / 1000);
 }
 
 type ProbeStream = {
@@ -51,8 +67,9 @@ type ProbeStream = {
 };
 type ProbeOutput = { streams?: ProbeStream[]; format?: { duration?: string } };
 
-function readProbe(output: ProbeOutput): ProbedVideo {
+function readProbe(output: ProbeOutput): ProbedVideo | 'audio-only' {
   const stream = output.streams?.find((candidate) => candidate.codec_type === 'video');
+  if (stream === undefined && output.streams?.some((candidate) => candidate.codec_type === 'audio')) return 'audio-only';
   if (!stream?.width || !stream.height) throw new MediaProcessingError('video has no picture that ffprobe can read');
   const seconds = Number(output.format?.duration ?? stream.duration);
   const durationMs = Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined;
