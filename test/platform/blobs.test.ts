@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { buffer } from 'node:stream/consumers';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -194,6 +195,28 @@ describe('local blob store', () => {
       writeFileSync(join(dir, '.tmp', 'in-flight'), 'still writing');
       await LocalBlobStore.open(dir);
       assert.deepEqual(readdirSync(join(dir, '.tmp')), ['in-flight']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stores a local file by hard link: no copy, within the limit, independent of the file afterwards', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plaza-blobs-'));
+    try {
+      const store = await LocalBlobStore.open(dir);
+      const source = join(dir, 'finished-upload');
+      const bytes = randomBytes(3000);
+      writeFileSync(source, bytes);
+      assert.deepEqual(await store.putLocalFile('media/u/one/original', source, { maxBytes: 3000 }), { size: 3000 });
+      assert.equal(statSync(join(dir, 'media/u/one/original')).ino, statSync(source).ino, 'the same file, not a copy');
+      rmSync(source);
+      const stored = await store.get('media/u/one/original');
+      assert.deepEqual(await buffer(stored!.body), bytes);
+
+      writeFileSync(source, bytes);
+      await assert.rejects(store.putLocalFile('media/u/two/original', source, { maxBytes: 2999 }), BlobTooLargeError);
+      assert.equal(await store.head('media/u/two/original'), undefined);
+      assert.deepEqual(readdirSync(join(dir, '.tmp')), []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MediaConfig } from '../../config.ts';
@@ -16,7 +18,7 @@ import { MEDIA_FILES, mediaKey, type MediaFile } from './keys.ts';
 import type { FfmpegTools } from './processing/ffmpeg.ts';
 import { MediaProcessingError } from './processing/errors.ts';
 import type { Media, Recording } from './schemas.ts';
-import { safeFileName, sniffStream, type MediaKind, type SniffedUpload } from './sniff.ts';
+import { safeFileName, sniffFile, sniffStream, type MediaKind, type MediaType, type SniffedUpload } from './sniff.ts';
 import * as store from './store.ts';
 import type { MediaRow } from './store.ts';
 import type { MediaPurpose, StoredVariant } from './tables.ts';
@@ -182,7 +184,34 @@ export function createMediaService(deps: MediaDeps) {
     /** A media item for posts: stored now, processed in the background (`status: processing`). */
     async upload(ownerId: string, source: UploadSource): Promise<Media> {
       const stored = await storeOriginal(ownerId, source, () => true);
-      const row = await insertUploaded(newRow(ownerId, 'post', source, stored), stored.key, true);
+      const row = await insertUploaded(newRow(ownerId, 'post', source.fileName, stored), stored.key, true);
+      return toMedia(row);
+    },
+
+    /**
+     * A media item from a finished file on this machine (a completed resumable upload), with the
+     * checks of `upload`. Where the blob store can take the file as it is (the local store links it),
+     * no byte is copied; otherwise it is streamed like any upload. The file itself is left in place.
+     */
+    async uploadFile(ownerId: string, file: { path: string; fileName: string | undefined }): Promise<Media> {
+      const { size } = await stat(file.path);
+      if (blobs.putLocalFile === undefined) {
+        return this.upload(ownerId, { body: createReadStream(file.path), fileName: file.fileName, declaredBytes: size });
+      }
+      const remaining = await roomFor(ownerId, size);
+      const type = await sniffFile(file.path);
+      const maxBytes = Math.min(config.maxBytes[type.kind], remaining);
+      refuseIfDeclaredTooLarge(size, maxBytes);
+      const createdAt = new Date();
+      const id = newId(createdAt.getTime());
+      const key = mediaKey(ownerId, id, 'original');
+      try {
+        await blobs.putLocalFile(key, file.path, { maxBytes, contentType: type.contentType });
+      } catch (error) {
+        if (error instanceof BlobTooLargeError) throw errors.payloadTooLarge(maxBytes);
+        throw error;
+      }
+      const row = await insertUploaded(newRow(ownerId, 'post', file.fileName, { id, size, upload: type, createdAt }), key, true);
       return toMedia(row);
     },
 
@@ -207,7 +236,7 @@ export function createMediaService(deps: MediaDeps) {
       const { fields, retyped } = description;
       const row = await insertUploaded(
         {
-          ...newRow(ownerId, 'recording', source, stored),
+          ...newRow(ownerId, 'recording', source.fileName, stored),
           ...(retyped !== undefined && { kind: retyped.kind, content_type: retyped.contentType }),
           status: 'ready',
           duration_ms: fields.durationMs ?? null,
@@ -282,8 +311,8 @@ export function createMediaService(deps: MediaDeps) {
 function newRow(
   ownerId: string,
   purpose: MediaPurpose,
-  source: UploadSource,
-  stored: { id: string; size: number; upload: SniffedUpload; createdAt: Date },
+  fileName: string | undefined,
+  stored: { id: string; size: number; upload: MediaType; createdAt: Date },
 ) {
   return {
     id: stored.id,
@@ -292,7 +321,7 @@ function newRow(
     kind: stored.upload.kind,
     content_type: stored.upload.contentType,
     size: stored.size,
-    file_name: safeFileName(source.fileName ?? '', `${purpose === 'recording' ? 'recording' : 'upload'}.${stored.upload.extension}`),
+    file_name: safeFileName(fileName ?? '', `${purpose === 'recording' ? 'recording' : 'upload'}.${stored.upload.extension}`),
     status: 'processing' as const,
     created_at: stored.createdAt,
     updated_at: stored.createdAt,

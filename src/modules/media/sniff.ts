@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { fileTypeFromBuffer } from 'file-type';
 import { parseBuffer } from 'music-metadata';
@@ -95,11 +96,26 @@ function isAudioOnlyMp4(head: Uint8Array): boolean {
  */
 export async function sniffStream(source: Readable): Promise<SniffedUpload> {
   const head = await readHead(source, SNIFF_HEAD_BYTES);
-  const bytes = Buffer.concat(head);
-  if (bytes.length === 0) throw errors.invalidRequest('The upload is empty');
-  const type = await sniffBytes(bytes);
-  if (!type) throw errors.unsupportedMediaType(REFUSAL);
+  const type = await classify(Buffer.concat(head));
   return { ...type, stream: replay(head, source) };
+}
+
+/** Classifies a whole file on this machine from its head, with the same refusals as `sniffStream`. */
+export async function sniffFile(path: string): Promise<MediaType> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read({ buffer: Buffer.alloc(SNIFF_HEAD_BYTES), position: 0 });
+    return await classify(buffer.subarray(0, bytesRead));
+  } finally {
+    await file.close();
+  }
+}
+
+async function classify(head: Buffer): Promise<MediaType> {
+  if (head.length === 0) throw errors.invalidRequest('The upload is empty');
+  const type = await sniffBytes(head);
+  if (!type) throw errors.unsupportedMediaType(REFUSAL);
+  return type;
 }
 
 /** Reads chunks until at least `size` bytes or the end; the source stays usable for the rest. */

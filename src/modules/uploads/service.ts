@@ -26,7 +26,7 @@ const STUCK_COMPLETION_MS = HOUR_MS;
 
 export type UploadsDeps = {
   db: Database;
-  media: Pick<MediaService, 'upload' | 'assertRoomFor'>;
+  media: Pick<MediaService, 'upload' | 'uploadFile' | 'assertRoomFor'>;
   /** The app's blob store: with S3 configured, uploads in progress live in its bucket under `uploads/`. */
   blobs: BlobStore;
   config: Pick<Config, 'dataDir' | 's3' | 'trustProxy' | 'publicUrl' | 'media'>;
@@ -66,6 +66,8 @@ export type UploadsService = ReturnType<typeof createUploadsService>;
 export function createUploadsService(deps: UploadsDeps) {
   const { db, media, config, logger } = deps;
   const expirationMs = deps.expirationMs ?? DEFAULT_UPLOAD_EXPIRATION_MS;
+  /** Where the file store keeps uploads (each one a file named by its id); undefined with S3. */
+  const fileDirectory = config.s3 === undefined ? join(config.dataDir, 'uploads') : undefined;
   const datastore: TusStore = openStore();
 
   /** Who sent each tus request, and the refusal (if any) it is to be answered with. */
@@ -75,7 +77,7 @@ export function createUploadsService(deps: UploadsDeps) {
   const finished = new WeakMap<object, string>();
 
   function openStore(): TusStore {
-    if (config.s3 !== undefined) {
+    if (fileDirectory === undefined) {
       return new BlobTusStore({
         blobs: deps.blobs,
         prefix: 'uploads/',
@@ -83,10 +85,9 @@ export function createUploadsService(deps: UploadsDeps) {
         expirationPeriodInMilliseconds: expirationMs,
       });
     }
-    const directory = join(config.dataDir, 'uploads');
     // Created here: FileStore creates it too, but asynchronously and throwing where nothing catches it.
-    mkdirSync(directory, { recursive: true });
-    return new FileStore({ directory, expirationPeriodInMilliseconds: expirationMs });
+    mkdirSync(fileDirectory, { recursive: true });
+    return new FileStore({ directory: fileDirectory, expirationPeriodInMilliseconds: expirationMs });
   }
 
   function refuse(request: object, error: AppError): AppError {
@@ -111,12 +112,12 @@ export function createUploadsService(deps: UploadsDeps) {
     }
     let body: Readable | undefined;
     try {
-      body = await datastore.read(upload.id);
-      const created = await media.upload(ownerId, {
-        body,
-        fileName: upload.metadata?.filename ?? undefined,
-        declaredBytes: upload.size,
-      });
+      const fileName = upload.metadata?.filename ?? undefined;
+      // A file-store upload is a whole file on this machine: the media store may take it without a copy.
+      const created =
+        fileDirectory !== undefined
+          ? await media.uploadFile(ownerId, { path: join(fileDirectory, upload.id), fileName })
+          : await media.upload(ownerId, { body: (body = await datastore.read(upload.id)), fileName, declaredBytes: upload.size });
       await store.moveUpload(db, upload.id, 'completing', 'done', new Date(), { mediaId: created.id, length: upload.size ?? upload.offset });
       // Not removed yet: after this hook, a creation request still reads the upload for its answer.
       finished.set(request, upload.id);

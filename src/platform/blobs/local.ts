@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { constants, createWriteStream } from 'node:fs';
-import { access, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { access, link, mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteLimit } from './byte-limit.ts';
+import { BlobTooLargeError } from './errors.ts';
 import { assertValidKey, assertValidPrefix, assertValidRange } from './keys.ts';
 import type { BlobInfo, BlobStore, ByteRange, ListedBlob, PutOptions } from './types.ts';
 
@@ -50,6 +51,37 @@ export class LocalBlobStore implements BlobStore {
       throw error;
     }
     return { size: limit.bytes };
+  }
+
+  /**
+   * Stores a finished local file under `key` by hard-linking it (no byte is copied; the file may then
+   * be removed under its own name), or by copying it when it lives on another filesystem.
+   */
+  async putLocalFile(key: string, sourcePath: string, options: PutOptions): Promise<{ size: number }> {
+    const path = this.#path(key);
+    const source = await open(sourcePath, 'r');
+    let size: number;
+    try {
+      size = (await source.stat()).size;
+      if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
+      await source.sync(); // on disk before it becomes visible under the key, as `put` guarantees
+    } finally {
+      await source.close();
+    }
+    const temp = join(this.#tempDir, randomUUID());
+    try {
+      await link(sourcePath, temp);
+    } catch (error) {
+      if (errorCode(error) !== 'EXDEV') throw error;
+      return this.put(key, createReadStream(sourcePath), options);
+    }
+    try {
+      await this.#moveIntoPlace(temp, path);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return { size };
   }
 
   async get(key: string, range?: ByteRange): Promise<{ body: Readable; size: number } | undefined> {

@@ -44,6 +44,12 @@ export interface BlobStore {
   /** Every blob whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<ListedBlob>;
   /**
+   * Stores a whole file of this machine under `key`, without streaming it through (the local store
+   * hard-links it). Same guarantees as `put`; the file itself is left where it is. Absent where the
+   * backend cannot do better than `put` with a read stream.
+   */
+  putLocalFile?(key: string, sourcePath: string, options: PutOptions): Promise<{ size: number }>;
+  /**
    * A URL that serves the blob straight from the backend, without Plaza in the path (S3 presigned
    * GET). Absent where the backend has no such URLs (the local directory).
    */
