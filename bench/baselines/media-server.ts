@@ -65,7 +65,8 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       // A load generator closes its connections mid-answer when its time is up: nothing to report.
-      if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error(error);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_STREAM_PREMATURE_CLOSE' && code !== 'ERR_STREAM_UNABLE_TO_PIPE') console.error(error);
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });

@@ -19,7 +19,8 @@ export const Problem = Type.Object(
   { title: 'Problem', additionalProperties: true },
 );
 
-const CODE_BY_STATUS: Record<number, string> = {
+/** The stable `code` of each client-error status, where nothing more specific is known. */
+export const CODE_BY_STATUS: Record<number, string> = {
   400: 'invalid_request',
   401: 'unauthorized',
   403: 'forbidden',
@@ -28,7 +29,9 @@ const CODE_BY_STATUS: Record<number, string> = {
   406: 'not_acceptable',
   408: 'request_timeout',
   409: 'conflict',
+  410: 'gone',
   411: 'length_required',
+  412: 'precondition_failed',
   413: 'payload_too_large',
   414: 'uri_too_long',
   415: 'unsupported_media_type',

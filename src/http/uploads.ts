@@ -23,7 +23,11 @@ export async function acceptStreamedUploads(app: FastifyInstance): Promise<void>
   await app.register(multipart, {
     limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10, fieldSize: 1024, parts: 11 },
   });
-  // A refused upload is answered before its body is read: close the connection rather than drain it.
+  closeConnectionOnEarlyRefusal(app);
+}
+
+/** A refused upload is answered before its body is read: close the connection rather than drain it. */
+export function closeConnectionOnEarlyRefusal(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply) => {
     if (reply.statusCode >= 400 && !request.raw.complete) reply.header('connection', 'close');
   });

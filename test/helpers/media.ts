@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { TestApp } from './app.ts';
+import { signUp, type TestSession } from './factories.ts';
 import type { Answer, Client } from './http.ts';
 
 /** Helpers for the media and recordings tests: uploads, polling for processing, what storage holds. */
@@ -175,4 +176,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Files of writes in progress in the local blob store (none on S3, where there is no such directory). */
 export async function pendingBlobWrites(testApp: TestApp): Promise<string[]> {
   return readdir(join(testApp.config.dataDir, 'blobs', '.tmp')).catch(() => []);
+}
+
+/** Has a fresh user's upload refused, and checks it left no row and no bytes behind. */
+export async function assertRefusedLeavesNothing(
+  testApp: TestApp,
+  api: Client,
+  refuse: (session: TestSession) => Promise<void>,
+): Promise<void> {
+  const user = await signUp(api);
+  const blobsBefore = await blobKeys(testApp, '');
+  await refuse(user);
+  assert.deepEqual(await mediaRowsOf(testApp, user.user.id), [], 'no row');
+  const added = (await blobKeys(testApp, '')).filter((key) => !blobsBefore.includes(key) && key.includes(user.user.id));
+  assert.deepEqual(added, [], 'no bytes');
 }

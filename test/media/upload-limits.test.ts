@@ -5,6 +5,7 @@ import { client, type Client } from '../helpers/http.ts';
 import { assertProblem, signUp, type TestSession } from '../helpers/factories.ts';
 import {
   assertNoErrorLogs,
+  assertRefusedLeavesNothing,
   blobKeys,
   cutOffUpload,
   eventually,
@@ -39,22 +40,13 @@ after(async () => {
   await testApp.close();
 });
 
-/** A user of its own, its rows and bytes checked to be untouched by a refused upload. */
-async function assertRefusedLeavesNothing(refuse: (session: TestSession) => Promise<void>) {
-  const user = await signUp(api);
-  const blobsBefore = await blobKeys(testApp);
-  await refuse(user);
-  assert.deepEqual(await mediaRowsOf(testApp, user.user.id), [], 'no row');
-  assert.deepEqual(await blobKeys(testApp, `media/${user.user.id}/`), [], 'no bytes');
-  assert.deepEqual((await blobKeys(testApp)).filter((key) => !blobsBefore.includes(key) && key.includes(user.user.id)), []);
-}
 
 describe('POST /v1/media within its limits', () => {
   it('refuses an upload over its kind\'s limit with 413, declared or streamed', async () => {
     const bigImage = Buffer.concat([await samples.imageSample('png'), Buffer.alloc(IMAGE_LIMIT)]);
     const bigAudio = samples.wavSample(4); // 64 kB, under the audio limit but over the image one
     const hugeAudio = samples.wavSample(20); // 320 kB
-    await assertRefusedLeavesNothing(async (user) => {
+    await assertRefusedLeavesNothing(testApp, api, async (user) => {
       assertProblem(await uploadRaw(api, user.accessToken, bigImage), 413, 'payload_too_large');
       assertProblem(await uploadRaw(api, user.accessToken, hugeAudio), 413, 'payload_too_large');
       assertProblem(await uploadMultipart(api, user.accessToken, bigImage), 413, 'payload_too_large');

@@ -5,6 +5,7 @@ import { client, type Client } from '../helpers/http.ts';
 import { assertProblem, signUp, type TestSession } from '../helpers/factories.ts';
 import {
   assertNoErrorLogs,
+  assertRefusedLeavesNothing,
   blobKeys,
   mediaRowsOf,
   uploadAndSettle,
@@ -34,15 +35,6 @@ function assertAbout(actual: number | undefined, expected: number, tolerance = 0
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= expected * tolerance, `${actual} is not about ${expected}`);
 }
 
-/** A user of its own, its rows and bytes checked to be untouched by a refused upload. */
-async function assertRefusedLeavesNothing(refuse: (session: TestSession) => Promise<void>) {
-  const user = await signUp(api);
-  const blobsBefore = await blobKeys(testApp);
-  await refuse(user);
-  assert.deepEqual(await mediaRowsOf(testApp, user.user.id), [], 'no row');
-  assert.deepEqual(await blobKeys(testApp, `media/${user.user.id}/`), [], 'no bytes');
-  assert.deepEqual((await blobKeys(testApp)).filter((key) => !blobsBefore.includes(key) && key.includes(user.user.id)), []);
-}
 
 describe('POST /v1/media accepts every allowed type, sniffed from its bytes', () => {
   type Case = [string, () => Promise<Buffer> | Buffer, 'image' | 'audio' | 'video', string];
@@ -169,7 +161,7 @@ describe('POST /v1/media refuses bad uploads and keeps nothing of them', () => {
       ['PDF as PNG', samples.pdfSample, 'image/png', 'scan.png'],
       ['plain text', Buffer.from('hello there\n'), 'audio/mpeg', 'song.mp3'],
     ];
-    await assertRefusedLeavesNothing(async (user) => {
+    await assertRefusedLeavesNothing(testApp, api, async (user) => {
       for (const [name, bytes, contentType, fileName] of refused) {
         const raw = await uploadRaw(api, user.accessToken, bytes, { contentType, fileName });
         assert.equal(raw.status, 415, `${name}: ${raw.text}`);
@@ -183,7 +175,7 @@ describe('POST /v1/media refuses bad uploads and keeps nothing of them', () => {
 
   it('refuses an empty body, a malformed form and one without the field "file" with 400', async () => {
     const png = await samples.imageSample('png');
-    await assertRefusedLeavesNothing(async (user) => {
+    await assertRefusedLeavesNothing(testApp, api, async (user) => {
       assertProblem(await uploadRaw(api, user.accessToken, Buffer.alloc(0)), 400, 'invalid_request');
       assertProblem(await uploadRaw(api, user.accessToken, Buffer.alloc(0), { contentType: 'image/png' }), 400, 'invalid_request');
       const wrongField = await uploadMultipart(api, user.accessToken, png, { field: 'photo', fileName: 'a.png' });
@@ -259,7 +251,7 @@ describe('fileName is a label, never a path', () => {
 
   it('refuses a NUL byte with 400, in the query or in a form\'s file name', async () => {
     const webp = await samples.imageSample('webp');
-    await assertRefusedLeavesNothing(async (user) => {
+    await assertRefusedLeavesNothing(testApp, api, async (user) => {
       assertProblem(await uploadRaw(api, user.accessToken, webp, { fileName: 'a\u0000.webp' }), 400, 'invalid_request');
     });
     // In a multipart header a NUL cannot reach the database either: refused or stripped.

@@ -4,6 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { AppError } from '#http/errors.ts';
+import { CODE_BY_STATUS } from '#http/problems.ts';
+import { closeConnectionOnEarlyRefusal } from '#http/uploads.ts';
 import { UPLOADS_PATH, type UploadsService } from './service.ts';
 
 export type UploadRouteDeps = {
@@ -34,18 +36,6 @@ const UploadState = Type.Object(
 /** tus's own headers go back to the client; CORS headers are the app's, lengths are Fastify's. */
 const DROPPED_HEADERS = /^(access-control-|content-length$|content-type$|connection$)/i;
 
-const CODE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  410: 'gone',
-  412: 'precondition_failed',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-};
-
 /**
  * tus 1.0 at `/v1/uploads` (creation, creation-with-upload, termination, expiration), for signed-in
  * callers only, plus `GET /v1/uploads/{uploadId}` telling where an upload stands. The tus methods go
@@ -58,10 +48,7 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
     // Bodies stay unread: tus streams them to storage.
     plugin.removeAllContentTypeParsers();
     plugin.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    // A request refused before its body was read: close the connection rather than drain the body.
-    plugin.addHook('onSend', async (request, reply) => {
-      if (reply.statusCode >= 400 && !request.raw.complete) reply.header('connection', 'close');
-    });
+    closeConnectionOnEarlyRefusal(plugin);
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const common = { tags: ['uploads'], security: [{ bearer: [] }] };
     const tusHeaders = 'tus 1.0 headers: `Tus-Resumable: 1.0.0`, and as the protocol asks for the method';
