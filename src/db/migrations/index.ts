@@ -2,10 +2,12 @@ import type { Migration } from 'kysely/migration';
 import * as accounts from './0001_accounts.ts';
 import * as memos from './0002_memos.ts';
 import * as media from './0003_media.ts';
+import * as homeFeeds from './0004_home_feeds.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
   '0001_accounts': accounts,
   '0002_memos': memos,
   '0003_media': media,
+  '0004_home_feeds': homeFeeds,
 };

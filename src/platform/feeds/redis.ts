@@ -1,0 +1,178 @@
+import { Redis, type ChainableCommander } from 'ioredis';
+import { DEFAULT_FEED_MAX_LENGTH, type FeedEntry, type FeedPage, type FeedPageQuery, type FeedStore } from './types.ts';
+
+export type RedisFeedStoreOptions = {
+  redisUrl: string;
+  /** Namespaces every key, so deployments and test runs can share one Redis. */
+  prefix: string;
+  /** Entries kept per feed (default 800); older ones are dropped, and read from PostgreSQL. */
+  maxLength?: number;
+  /** A feed nobody reads for this long expires (default 7 days); it is rebuilt when next read. */
+  idleTtlSeconds?: number;
+  /** Connection trouble (ioredis reconnects by itself). */
+  onError?: (error: Error) => void;
+};
+
+/** Users per pipeline in a fan-out: 10,000 followers take 10 round trips. */
+const USERS_PER_ROUND_TRIP = 1000;
+
+/**
+ * Each feed is one sorted set, every score 0 so it orders by member, as bytes. A member is
+ * `<postId>:<authorId>`; post ids are ULIDs (fixed length, time-ordered, no `:`, never starting
+ * with a character below `"`), so members sort by age. Besides entries, a built feed always holds
+ * one marker, which sorts below every entry:
+ *
+ * - `""`: the feed is whole — nothing older than its oldest entry exists.
+ * - `"!" + member`: the feed was cut at the cap; entries older than `member` are unknown, so a page
+ *   reaching below the oldest entry is incomplete, and older entries are not added back.
+ *
+ * A missing key is a feed not built (never, expired or lost with the cache): its pages are
+ * incomplete and writes skip it, until `replace` builds it. An empty feed keeps its marker, so
+ * "built but empty" stays distinct from "missing". Needs Redis 6.2 (ZRANGE … BYLEX REV).
+ */
+export class RedisFeedStore implements FeedStore {
+  readonly maxLength: number;
+  readonly #prefix: string;
+  readonly #idleTtlSeconds: number;
+  readonly #redis: Redis;
+
+  constructor(options: RedisFeedStoreOptions) {
+    this.maxLength = options.maxLength ?? DEFAULT_FEED_MAX_LENGTH;
+    if (!Number.isInteger(this.maxLength) || this.maxLength < 1) throw new Error('maxLength must be a positive integer');
+    this.#prefix = options.prefix;
+    this.#idleTtlSeconds = options.idleTtlSeconds ?? 7 * 24 * 3600;
+    this.#redis = new Redis(options.redisUrl, { lazyConnect: true });
+    this.#redis.on('error', (error: Error) => options.onError?.(error));
+    this.#redis.defineCommand('plazaFeedAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+    this.#redis.defineCommand('plazaFeedRemoveAuthor', { numberOfKeys: 1, lua: REMOVE_AUTHOR_SCRIPT });
+  }
+
+  async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
+    const member = toMember(entry);
+    for (let start = 0; start < userIds.length; start += USERS_PER_ROUND_TRIP) {
+      const pipeline = this.#redis.pipeline() as FeedPipeline;
+      for (const userId of userIds.slice(start, start + USERS_PER_ROUND_TRIP)) {
+        pipeline.plazaFeedAdd(this.#key(userId), this.maxLength, member);
+      }
+      await exec(pipeline);
+    }
+  }
+
+  async addMany(userId: string, entries: readonly FeedEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await (this.#redis as unknown as FeedCommands).plazaFeedAdd(this.#key(userId), this.maxLength, ...entries.map(toMember));
+  }
+
+  async removePost(postId: string, userIds: readonly string[]): Promise<void> {
+    // Every member of this post, whoever wrote it: from "<postId>:" up to (not including) "<postId>;".
+    for (let start = 0; start < userIds.length; start += USERS_PER_ROUND_TRIP) {
+      const pipeline = this.#redis.pipeline();
+      for (const userId of userIds.slice(start, start + USERS_PER_ROUND_TRIP)) {
+        pipeline.zremrangebylex(this.#key(userId), `[${postId}:`, `(${postId};`);
+      }
+      await exec(pipeline);
+    }
+  }
+
+  async removeAuthor(userId: string, authorId: string): Promise<void> {
+    await (this.#redis as unknown as FeedCommands).plazaFeedRemoveAuthor(this.#key(userId), authorId);
+  }
+
+  async page(userId: string, query: FeedPageQuery): Promise<FeedPage> {
+    const key = this.#key(userId);
+    const newest = query.beforeId === undefined ? '+' : `(${query.beforeId}`;
+    const limit = Math.max(0, query.limit);
+    const replies = await exec(
+      this.#redis
+        .multi()
+        .zrange(key, '0', '0')
+        .zrange(key, newest, FIRST_ENTRY, 'BYLEX', 'REV', 'LIMIT', 0, limit)
+        .expire(key, this.#idleTtlSeconds),
+    );
+    const [marker] = replies[0] as string[];
+    if (marker === undefined) return { postIds: [], complete: false };
+    const members = replies[1] as string[];
+    const postIds = members.map((member) => member.slice(0, member.indexOf(':')));
+    return { postIds, complete: members.length === limit || marker === WHOLE };
+  }
+
+  async replace(userId: string, entries: readonly FeedEntry[]): Promise<void> {
+    const members = [...new Set(entries.map(toMember))].sort().reverse().slice(0, this.maxLength);
+    const oldest = members.at(-1);
+    const marker = entries.length < this.maxLength || oldest === undefined ? WHOLE : `!${oldest}`;
+    const key = this.#key(userId);
+    const scored = [marker, ...members].flatMap((member) => ['0', member]);
+    await exec(this.#redis.multi().del(key).zadd(key, ...scored).expire(key, this.#idleTtlSeconds));
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  async close(): Promise<void> {
+    this.#redis.disconnect();
+  }
+
+  #key(userId: string): string {
+    return `${this.#prefix}:feed:${userId}`;
+  }
+}
+
+/** The marker of a feed that is whole. */
+const WHOLE = '';
+/** The lowest possible entry, as a BYLEX bound: above both markers ("" and "!…"). */
+const FIRST_ENTRY = '["';
+
+function toMember(entry: FeedEntry): string {
+  return `${entry.postId}:${entry.authorId}`;
+}
+
+type FeedCommands = {
+  plazaFeedAdd(key: string, maxLength: number, ...members: string[]): Promise<number>;
+  plazaFeedRemoveAuthor(key: string, authorId: string): Promise<number>;
+};
+type FeedPipeline = ChainableCommander & {
+  plazaFeedAdd(key: string, maxLength: number, ...members: string[]): FeedPipeline;
+};
+
+/** Runs a pipeline or transaction, failing on the first command that failed. */
+async function exec(commands: ChainableCommander): Promise<unknown[]> {
+  const results = (await commands.exec()) ?? [];
+  for (const [error] of results) if (error) throw error;
+  return results.map(([, reply]) => reply);
+}
+
+/**
+ * KEYS[1] the feed, ARGV[1] its cap, ARGV[2…] members. Skips a feed not built; in a cut feed, drops
+ * entries below the cut (older posts may be missing around them); then cuts the feed to its cap.
+ */
+const ADD_SCRIPT = `
+local key = KEYS[1]
+local marker = redis.call('zrange', key, 0, 0)[1]
+if marker == nil then return 0 end
+local cap = tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('zadd', key, 0, ARGV[i]) end
+if string.sub(marker, 1, 1) == '!' then
+  redis.call('zremrangebylex', key, '(' .. marker, '(' .. string.sub(marker, 2))
+end
+local over = redis.call('zcard', key) - 1 - cap
+if over > 0 then
+  local oldest = redis.call('zrange', key, over + 1, over + 1)[1]
+  redis.call('zremrangebyrank', key, 0, over)
+  redis.call('zadd', key, 0, '!' .. oldest)
+end
+return 1
+`;
+
+/** KEYS[1] the feed, ARGV[1] the author: removes the entries whose member ends in ":<author>". */
+const REMOVE_AUTHOR_SCRIPT = `
+local removed = 0
+for _, member in ipairs(redis.call('zrange', KEYS[1], '["', '+', 'BYLEX')) do
+  local colon = string.find(member, ':', 1, true)
+  if colon and string.sub(member, colon + 1) == ARGV[1] then
+    redis.call('zrem', KEYS[1], member)
+    removed = removed + 1
+  end
+end
+return removed
+`;

@@ -1,0 +1,374 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
+import { loadConfig } from '../../src/config.ts';
+import { newId } from '../../src/db/ids.ts';
+import { openDatabase, type DatabaseHandle } from '../../src/platform/db/database.ts';
+import { migrateToLatest } from '../../src/platform/db/migrate.ts';
+import { PostgresFeedStore } from '../../src/platform/feeds/postgres.ts';
+import { RedisFeedStore } from '../../src/platform/feeds/redis.ts';
+import type { FeedEntry, FeedStore } from '../../src/platform/feeds/types.ts';
+import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
+
+/**
+ * The feed store contract. The PostgreSQL store runs on PGlite, or on PostgreSQL in the services
+ * run; the Redis store runs on REDIS_URL when set, else on a private redis-server when one is
+ * installed, else it is skipped.
+ */
+type Harness = {
+  store: FeedStore;
+  /** Users who exist, each with an empty feed (built, for a cache). */
+  users(count: number): Promise<string[]>;
+  /** How many feeds hold this post, counted in the store itself. */
+  feedsHolding(postId: string, userIds: readonly string[]): Promise<number>;
+  /** How many round trips to the backing service `work` makes. */
+  roundTrips(work: () => Promise<void>): Promise<number>;
+};
+type HarnessFactory = (options?: { maxLength?: number }) => Promise<Harness>;
+
+describe(`feed store (${servicesDatabaseUrl === undefined ? 'pglite' : 'postgres'})`, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'plaza-feeds-'));
+  let testDatabase: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
+  let database: DatabaseHandle;
+  let queries = 0;
+  before(async () => {
+    if (servicesDatabaseUrl !== undefined) testDatabase = await createTestDatabase(servicesDatabaseUrl);
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      JWT_SECRET: 'x'.repeat(32),
+      ...(testDatabase !== undefined && { DATABASE_URL: testDatabase.url }),
+    });
+    database = await openDatabase(config, { onQuery: () => void (queries += 1) });
+    await migrateToLatest(database);
+  });
+  after(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const postgres: HarnessFactory = async () => {
+    const db = database.db;
+    return {
+      store: new PostgresFeedStore(db),
+      users: (count) => insertUsers(database, count),
+      async feedsHolding(postId, userIds) {
+        const row = await db
+          .selectFrom('home_feeds')
+          .select((eb) => eb.fn.countAll<string | number>().as('count'))
+          .where('post_id', '=', postId)
+          .where('user_id', 'in', [...userIds])
+          .executeTakeFirstOrThrow();
+        return Number(row.count);
+      },
+      async roundTrips(work) {
+        const before = queries;
+        await work();
+        return queries - before;
+      },
+    };
+  };
+  contract(postgres);
+
+  it('deletes a user’s feed, and their posts in other feeds, with the user', async () => {
+    const { store, users } = await postgres();
+    const [reader, author] = await users(2);
+    const [other] = await users(1);
+    const posts = [entry(author!), entry(other!)];
+    await store.addMany(reader!, posts);
+    await store.add([author!], entry(other!));
+    await database.db.deleteFrom('users').where('id', '=', author!).execute();
+    assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, [posts[1]!.postId]);
+    assert.deepEqual(await store.page(author!, { limit: 10 }), { postIds: [], complete: true });
+    // A fan-out to a follower deleted meanwhile (or by a deleted author) adds nothing, and fails nothing.
+    await store.add([author!, reader!], entry(other!));
+    await store.add([reader!], entry(author!));
+    assert.equal((await store.page(reader!, { limit: 10 })).postIds.length, 2);
+  });
+});
+
+const redisUrlFromEnv = process.env.REDIS_URL || undefined;
+const redisSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
+// Each store gets its own prefix under this file's, so tests never see each other's feeds.
+const filePrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
+
+describe('feed store (redis)', { skip: redisSkip }, () => {
+  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let redisUrl = '';
+  let client: Redis;
+  let storesMade = 0;
+  const stores: FeedStore[] = [];
+  before(async () => {
+    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
+    const url = privateRedis?.url ?? redisUrlFromEnv ?? '';
+    await pingRedis(url).catch((error: unknown) => assert.fail(`Redis at ${url} does not answer: ${String(error)}`));
+    redisUrl = url;
+    client = new Redis(url);
+  });
+  after(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    if (redisUrl !== '') {
+      await deleteKeys(client, `${filePrefix}-*`);
+      await client.quit();
+    }
+    await privateRedis?.stop();
+  });
+
+  const redis = async (options: { maxLength?: number } = {}) => {
+    const prefix = `${filePrefix}-${++storesMade}`;
+    const store = new RedisFeedStore({ redisUrl, prefix, ...options });
+    stores.push(store);
+    return {
+      store,
+      prefix,
+      async users(count: number) {
+        const ids = Array.from({ length: count }, () => newId());
+        for (let start = 0; start < ids.length; start += 1000) {
+          await Promise.all(ids.slice(start, start + 1000).map((id) => store.replace(id, [])));
+        }
+        return ids;
+      },
+      async feedsHolding(postId: string, userIds: readonly string[]) {
+        const pipeline = client.pipeline();
+        for (const userId of userIds) pipeline.zrangebylex(`${prefix}:feed:${userId}`, `[${postId}:`, `(${postId};`);
+        const replies = (await pipeline.exec()) ?? [];
+        return replies.filter(([, members]) => (members as string[]).length > 0).length;
+      },
+      roundTrips: (work: () => Promise<void>) => countRedisRoundTrips(work),
+    };
+  };
+  contract(redis);
+
+  it('keeps the newest entries up to its cap, and says when a page reaches past them', async () => {
+    const { store, users } = await redis({ maxLength: 5 });
+    const [reader, author] = await users(2);
+    const posts = newestFirst(8, author!);
+    for (const post of [...posts].reverse()) await store.add([reader!], post);
+    const kept = posts.slice(0, 5).map((post) => post.postId);
+    assert.deepEqual(await store.page(reader!, { limit: 3 }), { postIds: kept.slice(0, 3), complete: true });
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: kept, complete: false });
+    assert.deepEqual(await store.page(reader!, { beforeId: kept[2], limit: 2 }), { postIds: kept.slice(3), complete: true });
+    assert.equal((await store.page(reader!, { beforeId: kept[2], limit: 3 })).complete, false);
+    assert.equal((await store.page(reader!, { beforeId: kept[4], limit: 3 })).complete, false);
+
+    // A post older than the cut is not added back: the ones dropped around it would be missing.
+    await store.addMany(reader!, [posts[6]!]);
+    assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, kept);
+    // Removing entries does not make the cut feed whole again.
+    await store.removePost(kept[4]!, [reader!]);
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: kept.slice(0, 4), complete: false });
+  });
+
+  it('treats a lost feed as not built until it is replaced', async () => {
+    const { store, users, prefix } = await redis({ maxLength: 5 });
+    const [reader, author] = await users(2);
+    const posts = newestFirst(7, author!);
+    await store.addMany(reader!, posts.slice(0, 2));
+    await deleteKeys(client, `${prefix}:*`); // the cache is flushed, evicted or restarted
+
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
+    await store.add([reader!], posts[0]!);
+    await store.addMany(reader!, posts.slice(1, 2));
+    assert.equal(await client.exists(`${prefix}:feed:${reader}`), 0, 'writes skip a feed not built');
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
+
+    // Fewer than the cap: the whole feed.
+    await store.replace(reader!, posts.slice(0, 3).reverse());
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: ids(posts.slice(0, 3)), complete: true });
+    // As many as the cap or more: older ones unknown.
+    await store.replace(reader!, posts);
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: ids(posts.slice(0, 5)), complete: false });
+    assert.deepEqual(await store.page(reader!, { limit: 5 }), { postIds: ids(posts.slice(0, 5)), complete: true });
+    // Built but empty is complete.
+    await store.replace(reader!, []);
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: true });
+  });
+
+  it('keeps a feed emptied by removals built', async () => {
+    const { store, users } = await redis();
+    const [reader, author] = await users(2);
+    await store.addMany(reader!, newestFirst(3, author!));
+    await store.removeAuthor(reader!, author!);
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: true });
+  });
+});
+
+function contract(create: HarnessFactory): void {
+  it('answers ping', async () => {
+    const { store } = await create();
+    await store.ping();
+  });
+
+  it('pages an empty feed as complete', async () => {
+    const { store, users } = await create();
+    const [reader] = await users(1);
+    assert.deepEqual(await store.page(reader!, { limit: 20 }), { postIds: [], complete: true });
+  });
+
+  it('pages newest first, whatever order posts arrived in', async () => {
+    const { store, users } = await create();
+    const [reader, ada, bob] = await users(3);
+    const posts = newestFirst(12, ada!).map((post, i) => (i % 3 === 0 ? { ...post, authorId: bob! } : post));
+    for (const post of shuffled(posts)) await store.add([reader!], post);
+    assert.deepEqual(await store.page(reader!, { limit: 50 }), { postIds: ids(posts), complete: true });
+    assert.deepEqual(await store.page(reader!, { limit: 5 }), { postIds: ids(posts.slice(0, 5)), complete: true });
+  });
+
+  it('pages by beforeId without repeats or gaps while the feed changes', async () => {
+    const { store, users } = await create();
+    const [reader, author] = await users(2);
+    const posts = newestFirst(30, author!);
+    await store.addMany(reader!, shuffled(posts));
+    const seen: string[] = [];
+    let beforeId: string | undefined;
+    const removedUnseen = posts[17]!.postId;
+    for (let round = 0; round < 10; round++) {
+      const page = await store.page(reader!, { beforeId, limit: 7 });
+      assert.equal(page.complete, true);
+      seen.push(...page.postIds);
+      if (page.postIds.length < 7) break;
+      beforeId = page.postIds.at(-1);
+      if (round === 0) {
+        await store.add([reader!], entry(author!)); // newer than every page still to come
+        await store.removePost(posts[2]!.postId, [reader!]); // on a page already seen
+        await store.removePost(removedUnseen, [reader!]);
+      }
+    }
+    assert.deepEqual(seen, ids(posts).filter((id) => id !== removedUnseen));
+  });
+
+  it('adds each post once however often it is added', async () => {
+    const { store, users } = await create();
+    const [reader, other, author] = await users(3);
+    const posts = newestFirst(3, author!);
+    await store.add([reader!, other!], posts[1]!);
+    await store.add([reader!, reader!, other!], posts[1]!);
+    await store.addMany(reader!, posts);
+    await store.addMany(reader!, [...posts, ...posts]);
+    assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, ids(posts));
+    assert.deepEqual((await store.page(other!, { limit: 10 })).postIds, [posts[1]!.postId]);
+  });
+
+  it('removes a post from feeds', async () => {
+    const { store, users } = await create();
+    const [ada, bob, author] = await users(3);
+    const posts = newestFirst(3, author!);
+    await store.addMany(ada!, posts);
+    await store.addMany(bob!, posts);
+    await store.removePost(posts[1]!.postId, [ada!, bob!]);
+    await store.removePost(newId(), [ada!]); // a post no feed has
+    for (const reader of [ada!, bob!]) {
+      assert.deepEqual((await store.page(reader, { limit: 10 })).postIds, ids([posts[0]!, posts[2]!]));
+    }
+  });
+
+  it('removes an author from one feed', async () => {
+    const { store, users } = await create();
+    const [reader, other, ada, bob] = await users(4);
+    const posts = newestFirst(6, ada!).map((post, i) => (i % 2 === 0 ? { ...post, authorId: bob! } : post));
+    await store.addMany(reader!, posts);
+    await store.addMany(other!, posts);
+    await store.removeAuthor(reader!, bob!);
+    assert.deepEqual(
+      (await store.page(reader!, { limit: 10 })).postIds,
+      ids(posts.filter((post) => post.authorId === ada)),
+    );
+    assert.deepEqual((await store.page(other!, { limit: 10 })).postIds, ids(posts), 'other feeds keep the author');
+    await store.removeAuthor(reader!, bob!); // again: harmless
+  });
+
+  it('replaces a feed as a whole', async () => {
+    const { store, users } = await create();
+    const [reader, author] = await users(2);
+    const posts = newestFirst(4, author!);
+    await store.addMany(reader!, posts.slice(0, 2));
+    await store.replace(reader!, posts.slice(2));
+    assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: ids(posts.slice(2)), complete: true });
+  });
+
+  it('fans a post out to 10,000 feeds', async () => {
+    const { store, users, feedsHolding, roundTrips } = await create();
+    const [author] = await users(1);
+    const followers = await users(10_000);
+    const post = entry(author!);
+    const started = performance.now();
+    const trips = await roundTrips(() => store.add(followers, post));
+    const took = performance.now() - started;
+    assert.ok(trips <= 12, `fan-out took ${trips} round trips`);
+    assert.equal(await feedsHolding(post.postId, followers), 10_000);
+    for (const reader of [followers[0]!, followers[4321]!, followers.at(-1)!]) {
+      assert.deepEqual(await store.page(reader, { limit: 10 }), { postIds: [post.postId], complete: true });
+    }
+    assert.ok(took < 10_000, `fan-out took ${Math.round(took)} ms`);
+    await store.removePost(post.postId, followers);
+    assert.equal(await feedsHolding(post.postId, followers), 0);
+  });
+}
+
+/** Posts by `authorId`, newest first, with ids as far apart in time as posts made a second apart. */
+function newestFirst(count: number, authorId: string): FeedEntry[] {
+  const now = Date.now();
+  return Array.from({ length: count }, (_, i) => ({ postId: newId(now - 1000 * (count - i)), authorId })).reverse();
+}
+
+function entry(authorId: string): FeedEntry {
+  return { postId: newId(), authorId };
+}
+
+function ids(entries: readonly FeedEntry[]): string[] {
+  return entries.map((entry) => entry.postId);
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+async function insertUsers(database: DatabaseHandle, count: number): Promise<string[]> {
+  const tag = randomBytes(6).toString('hex');
+  const rows = await sql<{ id: string }>`
+    insert into users (id, handle, name, created_at, updated_at)
+    select ${tag} || '-' || lpad(g::text, 6, '0'), ${tag} || '_' || g, 'Reader', now(), now()
+    from generate_series(1, ${count}::int) g
+    returning id`.execute(database.db);
+  return rows.rows.map((row) => row.id).sort();
+}
+
+/**
+ * Counts what ioredis sends while `work` runs (nothing else may use Redis meanwhile): each command
+ * sent alone is a round trip, and so is each pipeline or transaction, however many commands it holds.
+ */
+async function countRedisRoundTrips(work: () => Promise<void>): Promise<number> {
+  let alone = 0;
+  const batches = new Set<object>();
+  type SendCommand = (command: unknown, stream?: { isPipeline?: boolean }, ...rest: unknown[]) => unknown;
+  const prototype = Redis.prototype as unknown as { sendCommand: SendCommand };
+  const original = prototype.sendCommand;
+  prototype.sendCommand = function (this: unknown, command, stream, ...rest) {
+    if (stream?.isPipeline) batches.add(stream);
+    else alone += 1;
+    return original.call(this, command, stream, ...rest);
+  };
+  try {
+    await work();
+  } finally {
+    prototype.sendCommand = original;
+  }
+  return alone + batches.size;
+}
+
+async function deleteKeys(client: Redis, pattern: string): Promise<void> {
+  for await (const keys of client.scanStream({ match: pattern, count: 1000 })) {
+    if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
+  }
+}
