@@ -39,6 +39,8 @@ import { mediaRoutes } from './modules/media/routes.ts';
 import { createMediaService, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB } from './modules/media/service.ts';
 import { registerSweeper, SWEEP_MEDIA_JOB } from './modules/media/sweeper.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
+import { postRoutes } from './modules/posts/routes.ts';
+import { createPostsService } from './modules/posts/service.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
 import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
@@ -174,6 +176,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     rateLimiter: deps.rateLimiter,
     config,
   });
+  const posts = createPostsService({ db, accounts, media });
   const avatars = createAvatarsService({
     accounts,
     blobs: deps.blobs,
@@ -204,5 +207,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));
+  await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
 }

@@ -102,6 +102,19 @@ export function createAccountsService(deps: { db: Database; /** Prefix of the li
       return user?.avatar_id == null ? undefined : { userId: user.id, avatarId: user.avatar_id };
     },
 
+    /** These users as the public see them, by id, in one query (absent ids are left out). */
+    async usersById(ids: readonly string[]): Promise<Map<string, User>> {
+      const rows = await store.findUsersByIds(db, [...new Set(ids)]);
+      return new Map(rows.map((row) => [row.id, toUser(row)]));
+    },
+
+    /** The id of the user with this handle; 404 when there is none. */
+    async userIdOf(handle: string): Promise<string> {
+      const user = await store.findUserByHandle(db, handle.toLowerCase());
+      if (user === undefined) throw errors.notFound('user');
+      return user.id;
+    },
+
     /** User id → current avatar id, for those of `userIds` that exist and have one. */
     async currentAvatarIds(userIds: readonly string[]): Promise<Map<string, string>> {
       return store.avatarIdsOf(db, userIds);

@@ -67,3 +67,8 @@ export async function avatarIdsOf(db: Database, userIds: readonly string[]): Pro
     .execute();
   return new Map(rows.map((row) => [row.id, row.avatar_id as string]));
 }
+
+export async function findUsersByIds(db: Database, ids: readonly string[]): Promise<UserRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+}

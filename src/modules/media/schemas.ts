@@ -25,6 +25,17 @@ export const Media = Type.Object({
 });
 export type Media = Static<typeof Media>;
 
+/** A paid post's media for a caller who has not bought it: what it is, never where its bytes are. */
+export const LockedMedia = Type.Object({
+  id: Id,
+  kind: MediaKind,
+  width: Type.Optional(Type.Integer()),
+  height: Type.Optional(Type.Integer()),
+  durationMs: Type.Optional(Type.Integer()),
+  blurhash: Type.Optional(Type.String()),
+});
+export type LockedMedia = Static<typeof LockedMedia>;
+
 export const Recording = Type.Object({
   id: Id,
   fileName: Type.String(),

@@ -17,7 +17,7 @@ import { describeMedia, storedBytes } from './describe.ts';
 import { MEDIA_FILES, mediaKey, type MediaFile } from './keys.ts';
 import type { FfmpegTools } from './processing/ffmpeg.ts';
 import { MediaProcessingError } from './processing/errors.ts';
-import type { Media, Recording } from './schemas.ts';
+import type { LockedMedia, Media, Recording } from './schemas.ts';
 import { safeFileName, sniffFile, sniffStream, type MediaKind, type MediaType, type SniffedUpload } from './sniff.ts';
 import * as store from './store.ts';
 import type { MediaRow } from './store.ts';
@@ -170,6 +170,42 @@ export function createMediaService(deps: MediaDeps) {
 
   return {
     toMedia,
+
+    /**
+     * Checks that these media may go into a post by `ownerId`: theirs, for posts (not recordings),
+     * and not failed (still processing is fine). Refuses with 400 naming the first one that may not.
+     */
+    async assertAttachable(ownerId: string, ids: readonly string[]): Promise<void> {
+      const rows = new Map((await store.findMediaByIds(db, ids)).map((row) => [row.id, row]));
+      ids.forEach((id, index) => {
+        const row = rows.get(id);
+        const problem =
+          row === undefined || row.owner_id !== ownerId || row.purpose !== 'post'
+            ? 'is not one of your media items'
+            : row.status === 'failed'
+              ? 'could not be processed'
+              : undefined;
+        if (problem !== undefined) throw errors.invalidRequest(`Media ${id} ${problem}`, [{ path: `/mediaIds/${index}`, message: problem }]);
+      });
+    },
+
+    /** These media items as posts show them, by id, in one query. */
+    async mediaById(ids: readonly string[]): Promise<Map<string, MediaRow>> {
+      const rows = await store.findMediaByIds(db, [...new Set(ids)]);
+      return new Map(rows.map((row) => [row.id, row]));
+    },
+
+    /** What a caller who may not read a locked post's media sees of it: no link to the bytes. */
+    lockedView(row: MediaRow): LockedMedia {
+      return {
+        id: row.id,
+        kind: row.kind,
+        ...(row.width !== null && { width: row.width }),
+        ...(row.height !== null && { height: row.height }),
+        ...(row.duration_ms !== null && { durationMs: Number(row.duration_ms) }),
+        ...(row.blurhash !== null && { blurhash: row.blurhash }),
+      };
+    },
 
     /** Refuses (413) an upload of this many bytes before it is sent, if it could not be kept. */
     async assertRoomFor(ownerId: string, bytes: number): Promise<void> {

@@ -127,3 +127,8 @@ export async function existingMedia(
     .execute();
   return rows.map((row) => ({ ownerId: row.owner_id, id: row.id }));
 }
+
+export async function findMediaByIds(db: Database, ids: readonly string[]): Promise<MediaRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('media').selectAll().where('id', 'in', ids).execute();
+}

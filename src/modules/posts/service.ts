@@ -1,0 +1,164 @@
+import type { Database } from '#platform/db/database.ts';
+import { errors } from '#http/errors.ts';
+import { decodeCursor, encodeCursor, toPage, type Page } from '#http/pagination.ts';
+import { newId } from '#db/ids.ts';
+import type { User } from '../accounts/schemas.ts';
+import type { AccountsService } from '../accounts/service.ts';
+import type { MediaService } from '../media/service.ts';
+import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
+import * as store from './store.ts';
+import type { PostRow } from './store.ts';
+
+export type PageQuery = { limit: number; cursor?: string | undefined };
+
+export type PostsService = ReturnType<typeof createPostsService>;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Posts and likes. Who may see a post: everyone for a public one; for a followers-only one, its
+ * author (and, once follows exist, their followers). Anyone else gets 404, as if it did not exist.
+ */
+export function createPostsService(deps: {
+  db: Database;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
+  media: Pick<MediaService, 'assertAttachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
+}) {
+  const { db, accounts, media } = deps;
+
+  const canSee = (callerId: string | undefined, row: PostRow) => row.visibility === 'public' || row.author_id === callerId;
+
+  async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
+    const row = await store.findPost(db, id);
+    if (row === undefined || !canSee(callerId, row)) throw errors.notFound('post');
+    return row;
+  }
+
+  /** Posts with their authors, media and the caller's likes, in four queries whatever the page holds. */
+  async function hydrate(callerId: string | undefined, rows: readonly PostRow[]): Promise<Post[]> {
+    const postIds = rows.map((row) => row.id);
+    const [authors, mediaIds, liked] = await Promise.all([
+      accounts.usersById(rows.map((row) => row.author_id)),
+      store.mediaIdsOf(db, postIds),
+      callerId === undefined ? new Set<string>() : store.likedAmong(db, callerId, postIds),
+    ]);
+    const mediaRows = await media.mediaById([...mediaIds.values()].flat());
+    return rows.map((row) => {
+      // Purchases come with the coins issue: until then only the author reads a paid post's media.
+      const locked = row.price_coins > 0 && row.author_id !== callerId;
+      const items = (mediaIds.get(row.id) ?? []).flatMap((id) => {
+        const item = mediaRows.get(id);
+        if (item === undefined) return [];
+        return [locked ? media.lockedView(item) : media.toMedia(item)];
+      });
+      return {
+        id: row.id,
+        author: authors.get(row.author_id) as User,
+        text: row.text,
+        media: items,
+        visibility: row.visibility,
+        priceCoins: row.price_coins,
+        locked,
+        purchasedByMe: false,
+        likeCount: row.like_count,
+        likedByMe: liked.has(row.id),
+        createdAt: row.created_at.toISOString(),
+      };
+    });
+  }
+
+  async function page(callerId: string | undefined, query: PageQuery, list: (beforeId: string | undefined) => Promise<PostRow[]>) {
+    const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 1)[0];
+    const rows = await list(beforeId);
+    const pageRows = rows.slice(0, query.limit);
+    const items = await hydrate(callerId, pageRows);
+    return toPage(rows, query.limit, (row) => [row.id], (row) => items[pageRows.indexOf(row)] as Post);
+  }
+
+  return {
+    async create(authorId: string, input: NewPost): Promise<Post> {
+      const length = [...graphemes.segment(input.text)].length;
+      if (length > MAX_POST_GRAPHEMES) {
+        throw errors.invalidRequest(`A post has at most ${MAX_POST_GRAPHEMES} characters`, [{ path: '/text', message: `has ${length} characters` }]);
+      }
+      if (input.text.trim() === '' && input.mediaIds.length === 0) {
+        throw errors.invalidRequest('A post needs text or media', [{ path: '/text', message: 'is empty and there are no media' }]);
+      }
+      await media.assertAttachable(authorId, input.mediaIds);
+      const now = new Date();
+      const row = await db.transaction().execute((trx) =>
+        store.insertPost(
+          trx,
+          {
+            id: newId(now.getTime()),
+            author_id: authorId,
+            text: input.text,
+            visibility: input.visibility ?? 'public',
+            price_coins: input.priceCoins,
+            created_at: now,
+          },
+          input.mediaIds,
+        ),
+      );
+      const [post] = await hydrate(authorId, [row]);
+      return post as Post;
+    },
+
+    async get(callerId: string | undefined, id: string): Promise<Post> {
+      const [post] = await hydrate(callerId, [await visiblePost(callerId, id)]);
+      return post as Post;
+    },
+
+    /** Deletes a post and, with it, its likes and media links. Only its author may. */
+    async remove(callerId: string, id: string): Promise<void> {
+      const row = await visiblePost(callerId, id);
+      if (row.author_id !== callerId) throw errors.forbidden('Only its author may delete a post');
+      await db.transaction().execute((trx) => store.deletePost(trx, callerId, id));
+    },
+
+    async like(callerId: string, id: string): Promise<void> {
+      await visiblePost(callerId, id);
+      await db.transaction().execute((trx) => store.addLike(trx, id, callerId, new Date()));
+    },
+
+    async unlike(callerId: string, id: string): Promise<void> {
+      await visiblePost(callerId, id);
+      await db.transaction().execute((trx) => store.removeLike(trx, id, callerId));
+    },
+
+    /** Who liked a post, most recent like first. */
+    async likers(callerId: string | undefined, id: string, query: PageQuery): Promise<Page<User>> {
+      await visiblePost(callerId, id);
+      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2);
+      const before = cursor === undefined ? undefined : { at: parseCursorDate(cursor[0] as string), userId: cursor[1] as string };
+      const rows = await store.listLikers(db, { postId: id, before, limit: query.limit + 1 });
+      const users = await accounts.usersById(rows.map((row) => row.user_id));
+      const shown = rows.slice(0, query.limit).filter((row) => users.has(row.user_id));
+      const last = rows.slice(0, query.limit).at(-1);
+      return {
+        items: shown.map((row) => users.get(row.user_id) as User),
+        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.created_at.toISOString(), last.user_id]) : null,
+      };
+    },
+
+    /** Every public post, newest first: the main page. */
+    async publicTimeline(callerId: string | undefined, query: PageQuery): Promise<Page<Post>> {
+      return page(callerId, query, (beforeId) => store.listPosts(db, { withFollowersOnly: false, beforeId, limit: query.limit + 1 }));
+    },
+
+    /** One user's posts that the caller may see, newest first. */
+    async byAuthor(callerId: string | undefined, handle: string, query: PageQuery): Promise<Page<Post>> {
+      const authorId = await accounts.userIdOf(handle);
+      const withFollowersOnly = authorId === callerId;
+      return page(callerId, query, (beforeId) =>
+        store.listPosts(db, { authorId, withFollowersOnly, beforeId, limit: query.limit + 1 }),
+      );
+    },
+  };
+}
+
+function parseCursorDate(text: string): Date {
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime())) throw errors.invalidRequest('The cursor is not valid', [{ path: '/cursor', message: 'is not a valid cursor' }]);
+  return at;
+}

@@ -1,0 +1,19 @@
+import type { Generated } from 'kysely';
+
+export type Visibility = 'public' | 'followers';
+
+export type PostsTable = {
+  id: string;
+  author_id: string;
+  text: string;
+  visibility: Visibility;
+  price_coins: Generated<number>;
+  like_count: Generated<number>;
+  created_at: Date;
+};
+
+export type PostMediaTable = { post_id: string; position: number; media_id: string };
+
+export type PostLikesTable = { post_id: string; user_id: string; created_at: Date };
+
+export type PostTables = { posts: PostsTable; post_media: PostMediaTable; post_likes: PostLikesTable };

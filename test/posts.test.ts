@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startApp, type TestApp } from './helpers/app.ts';
+import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
+import { client, type Answer, type Client } from './helpers/http.ts';
+import { putRecording, uploadAndSettle, uploadRaw } from './helpers/media.ts';
+import { imageSample, pngBomb, wavSample } from './helpers/media-samples.ts';
+
+let testApp: TestApp;
+let api: Client;
+let alice: TestSession;
+let bob: TestSession;
+
+before(async () => {
+  testApp = await startApp();
+  api = client(testApp);
+  [alice, bob] = await Promise.all([signUp(api), signUp(api)]);
+});
+after(() => testApp.close());
+
+const publish = (session: TestSession, body: Record<string, unknown>) => api.post('/v1/posts', body, { token: session.accessToken });
+
+async function post(session: TestSession, body: Record<string, unknown>) {
+  const answer = await publish(session, body);
+  assert.equal(answer.status, 201, answer.text);
+  return answer.body;
+}
+
+describe('POST /v1/posts', () => {
+  test('publishes text and up to four of your own media, processing or ready', async () => {
+    const ready = await uploadAndSettle(api, alice.accessToken, await imageSample('png'));
+    const processing = (await uploadRaw(api, alice.accessToken, await imageSample('jpeg'))).body;
+    const created = await post(alice, { text: 'hello', mediaIds: [ready.id, processing.id] });
+    assert.equal(created.text, 'hello');
+    assert.equal(created.author.id, alice.user.id);
+    assert.deepEqual(created.media.map((item: { id: string }) => item.id), [ready.id, processing.id]);
+    assert.ok(created.media[0].url, 'the author reads their media');
+    assert.equal(created.visibility, 'public');
+    assert.deepEqual([created.priceCoins, created.locked, created.likeCount, created.likedByMe, created.purchasedByMe], [0, false, 0, false, false]);
+    assert.deepEqual(await api.get(`/v1/posts/${created.id}`).then((answer) => answer.body.id), created.id);
+    assert.equal((await api.get(`/v1/users/${alice.user.handle}`)).body.counts.posts >= 1, true);
+  });
+
+  test('counts text as people see it: 500 emoji families pass, 501 do not', async () => {
+    const family = '👨‍👩‍👧‍👦';
+    assert.equal((await publish(alice, { text: family.repeat(500) })).status, 201);
+    const answer = await publish(alice, { text: family.repeat(501) });
+    assertProblem(answer, 400, 'invalid_request');
+    assert.equal(answer.body.errors[0].path, '/text');
+  });
+
+  test('refuses bad input and publishes nothing', async () => {
+    const before = (await api.get(`/v1/users/${bob.user.handle}/posts`)).body.items.length;
+    const bobsImage = await uploadAndSettle(api, bob.accessToken, await imageSample('webp'));
+    const alicesImage = await uploadAndSettle(api, alice.accessToken, await imageSample('gif'));
+    const failed = await uploadAndSettle(api, bob.accessToken, pngBomb());
+    assert.equal(failed.status, 'failed');
+    const recording = (await putRecording(api, bob.accessToken, 'r.wav', wavSample(1))).body;
+    const images = await Promise.all([1, 2, 3, 4, 5].map(async () => (await uploadRaw(api, bob.accessToken, await imageSample('png'))).body.id));
+    const bodies: Record<string, unknown>[] = [
+      {},
+      { text: '   ' },
+      { text: 'x', mediaIds: [alicesImage.id] },
+      { text: 'x', mediaIds: [failed.id] },
+      { text: 'x', mediaIds: [recording.id] },
+      { text: 'x', mediaIds: ['01NOSUCHMEDIA0000000000000'] },
+      { text: 'x', mediaIds: images },
+      { text: 'x', mediaIds: [bobsImage.id, bobsImage.id] },
+      { text: 'x', priceCoins: -1 },
+      { text: 'x', priceCoins: 1.5 },
+      { text: 'x', priceCoins: 1_000_001 },
+      { text: 'x', priceCoins: '5' },
+      { text: 'x', visibility: 'friends' },
+      { text: 5 },
+      { text: 'x', extra: true },
+    ];
+    for (const body of bodies) assertProblem(await publish(bob, body), 400, 'invalid_request');
+    assertProblem(await api.post('/v1/posts', { text: 'x' }), 401, 'unauthorized');
+    assert.equal((await api.get(`/v1/users/${bob.user.handle}/posts`)).body.items.length, before);
+  });
+});
+
+describe('visibility and paid posts', () => {
+  test('a followers-only post is the author’s alone (until follows exist): 404 for anyone else', async () => {
+    const hidden = await post(alice, { text: 'inner circle', visibility: 'followers' });
+    assert.equal((await api.get(`/v1/posts/${hidden.id}`, { token: alice.accessToken })).status, 200);
+    assertProblem(await api.get(`/v1/posts/${hidden.id}`, { token: bob.accessToken }), 404, 'not_found');
+    assertProblem(await api.get(`/v1/posts/${hidden.id}`), 404, 'not_found');
+    assertProblem(await api.call('PUT', `/v1/posts/${hidden.id}/like`, { token: bob.accessToken }), 404, 'not_found');
+    const mine = (await api.get(`/v1/users/${alice.user.handle}/posts`, { token: alice.accessToken })).body.items;
+    const theirs = (await api.get(`/v1/users/${alice.user.handle}/posts`, { token: bob.accessToken })).body.items;
+    assert.ok(mine.some((item: { id: string }) => item.id === hidden.id));
+    assert.ok(!theirs.some((item: { id: string }) => item.id === hidden.id));
+    const publicPage = (await api.get('/v1/timelines/public?limit=100')).body.items;
+    assert.ok(!publicPage.some((item: { id: string }) => item.id === hidden.id));
+  });
+
+  test('a paid post shows others its media without any link to the bytes', async () => {
+    const image = await uploadAndSettle(api, alice.accessToken, await imageSample('png'));
+    const paid = await post(alice, { text: 'premium', mediaIds: [image.id], priceCoins: 30 });
+    assert.equal(paid.locked, false, 'not locked for its author');
+    assert.ok(paid.media[0].url);
+    const seen = (await api.get(`/v1/posts/${paid.id}`, { token: bob.accessToken })).body;
+    assert.equal(seen.locked, true);
+    assert.equal(seen.priceCoins, 30);
+    assert.deepEqual(Object.keys(seen.media[0]).sort(), ['blurhash', 'height', 'id', 'kind', 'width']);
+    assert.doesNotMatch(JSON.stringify(seen), /content\?/);
+  });
+});
+
+describe('likes', () => {
+  test('are idempotent and exact under concurrency', async () => {
+    const target = await post(alice, { text: 'like me' });
+    const likers = await Promise.all(Array.from({ length: 100 }, () => signUp(api)));
+    const answers = await Promise.all(likers.map((liker) => api.call('PUT', `/v1/posts/${target.id}/like`, { token: liker.accessToken })));
+    assert.ok(answers.every((answer) => answer.status === 204));
+    assert.equal((await api.get(`/v1/posts/${target.id}`)).body.likeCount, 100);
+
+    const again = await Promise.all(Array.from({ length: 50 }, () => api.call('PUT', `/v1/posts/${target.id}/like`, { token: bob.accessToken })));
+    assert.ok(again.every((answer) => answer.status === 204));
+    const seen = (await api.get(`/v1/posts/${target.id}`, { token: bob.accessToken })).body;
+    assert.deepEqual([seen.likeCount, seen.likedByMe], [101, true]);
+
+    const undo = await Promise.all(Array.from({ length: 20 }, () => api.call('DELETE', `/v1/posts/${target.id}/like`, { token: bob.accessToken })));
+    assert.ok(undo.every((answer) => answer.status === 204));
+    assert.equal((await api.get(`/v1/posts/${target.id}`)).body.likeCount, 100);
+
+    const seenIds = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const answer: Answer = await api.get(`/v1/posts/${target.id}/likes?limit=30${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(answer.status, 200, answer.text);
+      for (const user of answer.body.items) {
+        assert.ok(!seenIds.has(user.id), 'no liker twice');
+        seenIds.add(user.id);
+      }
+      cursor = answer.body.nextCursor;
+    } while (cursor !== null);
+    assert.deepEqual([...seenIds].sort(), likers.map((liker) => liker.user.id).sort());
+    assertProblem(await api.get(`/v1/posts/${target.id}/likes?cursor=bogus`), 400, 'invalid_request');
+  });
+});
+
+describe('deleting a post', () => {
+  test('is for its author only, and takes its likes and media links with it', async () => {
+    const image = await uploadAndSettle(api, alice.accessToken, await imageSample('png'));
+    const doomed = await post(alice, { text: 'short-lived', mediaIds: [image.id] });
+    await api.call('PUT', `/v1/posts/${doomed.id}/like`, { token: bob.accessToken });
+    const count = (await api.get(`/v1/users/${alice.user.handle}`)).body.counts.posts;
+    assertProblem(await api.delete(`/v1/posts/${doomed.id}`, undefined, { token: bob.accessToken }), 403, 'forbidden');
+    assert.equal((await api.delete(`/v1/posts/${doomed.id}`, undefined, { token: alice.accessToken })).status, 204);
+    assertProblem(await api.get(`/v1/posts/${doomed.id}`), 404, 'not_found');
+    assertProblem(await api.delete(`/v1/posts/${doomed.id}`, undefined, { token: alice.accessToken }), 404, 'not_found');
+    assert.equal((await api.get(`/v1/users/${alice.user.handle}`)).body.counts.posts, count - 1);
+    const leftovers = await testApp.deps.database.db
+      .selectFrom('post_likes')
+      .select('post_id')
+      .where('post_id', '=', doomed.id)
+      .unionAll(testApp.deps.database.db.selectFrom('post_media').select('post_id').where('post_id', '=', doomed.id))
+      .execute();
+    assert.deepEqual(leftovers, []);
+    assert.equal((await api.get(`/v1/media/${image.id}`, { token: alice.accessToken })).status, 200, 'the media item itself stays');
+    const timeline = (await api.get('/v1/timelines/public?limit=100')).body.items;
+    assert.ok(!timeline.some((item: { id: string }) => item.id === doomed.id));
+  });
+});
+
+describe('the public timeline', () => {
+  test('pages newest first without repeats or gaps while posts come and go', async () => {
+    const author = await signUp(api);
+    const first = await Promise.all(Array.from({ length: 12 }, (_, i) => post(author, { text: `p${i}` })));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let round = 0;
+    do {
+      const answer: Answer = await api.get(`/v1/users/${author.user.handle}/posts?limit=5${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...answer.body.items.map((item: { id: string }) => item.id));
+      cursor = answer.body.nextCursor;
+      if (round++ === 0) {
+        await post(author, { text: 'newer, above the cursor' });
+        await api.delete(`/v1/posts/${seen[0]}`, undefined, { token: author.accessToken });
+      }
+    } while (cursor !== null);
+    assert.deepEqual(seen, first.map((item) => item.id).sort().reverse());
+
+    const page = (await api.get('/v1/timelines/public?limit=20')).body.items.map((item: { id: string }) => item.id);
+    assert.deepEqual(page, [...page].sort().reverse(), 'newest first');
+  });
+
+  test('costs the same number of queries for 2 posts as for 20 posts with media and likes', async () => {
+    const author = await signUp(api);
+    const image = await uploadAndSettle(api, author.accessToken, await imageSample('png'));
+    const queriesFor = async (limit: number) => {
+      const start = testApp.queries.length;
+      const answer = await api.get(`/v1/users/${author.user.handle}/posts?limit=${limit}`, { token: bob.accessToken });
+      assert.equal(answer.body.items.length, limit);
+      return testApp.queries.slice(start).filter((query) => !/^(begin|commit|rollback)/i.test(query)).length;
+    };
+    for (let i = 0; i < 20; i++) {
+      const created = await post(author, { text: `with media ${i}`, mediaIds: [image.id] });
+      if (i % 2 === 0) await api.call('PUT', `/v1/posts/${created.id}/like`, { token: bob.accessToken });
+    }
+    await queriesFor(2); // warm the session cache
+    assert.equal(await queriesFor(20), await queriesFor(2));
+  });
+});
