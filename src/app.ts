@@ -41,6 +41,8 @@ import { registerSweeper, SWEEP_MEDIA_JOB } from './modules/media/sweeper.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
+import { socialRoutes } from './modules/social/routes.ts';
+import { createSocialService } from './modules/social/service.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
 import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
@@ -167,16 +169,18 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
+  const social = createSocialService({ db, accounts });
+  const posts = createPostsService({ db, accounts, media, social });
   const auth = createAuthService({
     db,
     accounts,
     media,
+    counters: [social, posts],
     accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
     accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
     rateLimiter: deps.rateLimiter,
     config,
   });
-  const posts = createPostsService({ db, accounts, media });
   const avatars = createAvatarsService({
     accounts,
     blobs: deps.blobs,
@@ -207,6 +211,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));
+  await app.register(socialRoutes({ social, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
 }

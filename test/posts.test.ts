@@ -81,7 +81,7 @@ describe('POST /v1/posts', () => {
 });
 
 describe('visibility and paid posts', () => {
-  test('a followers-only post is the author’s alone (until follows exist): 404 for anyone else', async () => {
+  test('a followers-only post is hidden from non-followers: 404 for them and for anonymous callers', async () => {
     const hidden = await post(alice, { text: 'inner circle', visibility: 'followers' });
     assert.equal((await api.get(`/v1/posts/${hidden.id}`, { token: alice.accessToken })).status, 200);
     assertProblem(await api.get(`/v1/posts/${hidden.id}`, { token: bob.accessToken }), 404, 'not_found');

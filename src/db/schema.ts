@@ -3,8 +3,9 @@ import type { AuthTables } from '../modules/auth/tables.ts';
 import type { MediaTables } from '../modules/media/tables.ts';
 import type { MemoTables } from '../modules/memos/tables.ts';
 import type { PostTables } from '../modules/posts/tables.ts';
+import type { SocialTables } from '../modules/social/tables.ts';
 import type { UploadTables } from '../modules/uploads/tables.ts';
 import type { FeedTables } from '../platform/feeds/tables.ts';
 
 /** The whole database as Kysely sees it: each module declares its own tables. */
-export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & UploadTables & FeedTables;
+export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & SocialTables & UploadTables & FeedTables;

@@ -50,3 +50,17 @@ export function toPage<Row, Item>(
     nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null,
   };
 }
+
+/** Cursors over lists ordered by (time, id), newest first: follows and likes. */
+export function encodeTimeCursor(at: Date, id: string): string {
+  return encodeCursor([at.toISOString(), id]);
+}
+
+export function decodeTimeCursor(cursor: string): { at: Date; id: string } {
+  const [iso, id] = decodeCursor(cursor, 2) as [string, string];
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) {
+    throw errors.invalidRequest('The cursor is not valid', [{ path: '/cursor', message: 'is not a valid cursor' }]);
+  }
+  return { at, id };
+}

@@ -4,6 +4,7 @@ import * as memos from './0002_memos.ts';
 import * as media from './0003_media.ts';
 import * as homeFeeds from './0004_home_feeds.ts';
 import * as posts from './0005_posts.ts';
+import * as follows from './0006_follows.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_media': media,
   '0004_home_feeds': homeFeeds,
   '0005_posts': posts,
+  '0006_follows': follows,
 };

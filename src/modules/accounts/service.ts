@@ -121,8 +121,8 @@ export function createAccountsService(deps: { db: Database; /** Prefix of the li
     },
 
     /** Deletes the account and, through foreign keys, everything it owns, in one statement. */
-    async deleteAccount(userId: string): Promise<void> {
-      await store.deleteUser(db, userId);
+    async deleteAccount(userId: string, trx: Database = db): Promise<void> {
+      await store.deleteUser(trx, userId);
     },
 
     toUser,

@@ -18,6 +18,8 @@ type AuthDeps = {
   accounts: AccountsService;
   /** Told when an account is deleted, so the bytes it stored go too. */
   media: Pick<MediaService, 'forgetOwner'>;
+  /** Asked, inside the deleting transaction, to take the account off other users' counters. */
+  counters: readonly { releaseUser(trx: Database, userId: string): Promise<void> }[];
   accessTokens: AccessTokens;
   accessCache: AccessCache;
   rateLimiter: RateLimiter;
@@ -27,7 +29,7 @@ type AuthDeps = {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, accounts, media, accessTokens, accessCache, rateLimiter, config } = deps;
+  const { db, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
   async function revokeSession(sessionId: string, at: Date): Promise<void> {
     await store.revokeSession(db, sessionId, at);
@@ -142,7 +144,10 @@ export function createAuthService(deps: AuthDeps) {
     /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
     async deleteAccount(caller: Caller, password: string): Promise<void> {
       if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
-      await accounts.deleteAccount(caller.userId);
+      await db.transaction().execute(async (trx) => {
+        for (const module of counters) await module.releaseUser(trx, caller.userId);
+        await accounts.deleteAccount(caller.userId, trx);
+      });
       accessCache.forgetUser(caller.userId);
       await media.forgetOwner(caller.userId);
     },

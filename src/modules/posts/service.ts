@@ -1,10 +1,11 @@
 import type { Database } from '#platform/db/database.ts';
 import { errors } from '#http/errors.ts';
-import { decodeCursor, encodeCursor, toPage, type Page } from '#http/pagination.ts';
+import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { MediaService } from '../media/service.ts';
+import type { SocialService } from '../social/service.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
 import type { PostRow } from './store.ts';
@@ -17,20 +18,26 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /**
  * Posts and likes. Who may see a post: everyone for a public one; for a followers-only one, its
- * author (and, once follows exist, their followers). Anyone else gets 404, as if it did not exist.
+ * author and their followers. Anyone else gets 404, as if it did not exist.
  */
 export function createPostsService(deps: {
   db: Database;
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
   media: Pick<MediaService, 'assertAttachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
+  social: Pick<SocialService, 'isFollowing'>;
 }) {
-  const { db, accounts, media } = deps;
+  const { db, accounts, media, social } = deps;
 
-  const canSee = (callerId: string | undefined, row: PostRow) => row.visibility === 'public' || row.author_id === callerId;
+  /** Whether the caller sees an author's followers-only posts: the author and their followers do. */
+  async function inCircle(callerId: string | undefined, authorId: string): Promise<boolean> {
+    return callerId !== undefined && (callerId === authorId || (await social.isFollowing(callerId, authorId)));
+  }
 
   async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
     const row = await store.findPost(db, id);
-    if (row === undefined || !canSee(callerId, row)) throw errors.notFound('post');
+    if (row === undefined || (row.visibility !== 'public' && !(await inCircle(callerId, row.author_id)))) {
+      throw errors.notFound('post');
+    }
     return row;
   }
 
@@ -104,6 +111,11 @@ export function createPostsService(deps: {
       return post as Post;
     },
 
+    /** Before an account is deleted, in its transaction: its likes leave the posts' counters. */
+    async releaseUser(trx: Database, userId: string): Promise<void> {
+      await store.releaseLikes(trx, userId);
+    },
+
     async get(callerId: string | undefined, id: string): Promise<Post> {
       const [post] = await hydrate(callerId, [await visiblePost(callerId, id)]);
       return post as Post;
@@ -129,15 +141,15 @@ export function createPostsService(deps: {
     /** Who liked a post, most recent like first. */
     async likers(callerId: string | undefined, id: string, query: PageQuery): Promise<Page<User>> {
       await visiblePost(callerId, id);
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 2);
-      const before = cursor === undefined ? undefined : { at: parseCursorDate(cursor[0] as string), userId: cursor[1] as string };
+      const cursor = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor);
+      const before = cursor === undefined ? undefined : { at: cursor.at, userId: cursor.id };
       const rows = await store.listLikers(db, { postId: id, before, limit: query.limit + 1 });
       const users = await accounts.usersById(rows.map((row) => row.user_id));
       const shown = rows.slice(0, query.limit).filter((row) => users.has(row.user_id));
       const last = rows.slice(0, query.limit).at(-1);
       return {
         items: shown.map((row) => users.get(row.user_id) as User),
-        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.created_at.toISOString(), last.user_id]) : null,
+        nextCursor: rows.length > query.limit && last !== undefined ? encodeTimeCursor(last.created_at, last.user_id) : null,
       };
     },
 
@@ -149,16 +161,10 @@ export function createPostsService(deps: {
     /** One user's posts that the caller may see, newest first. */
     async byAuthor(callerId: string | undefined, handle: string, query: PageQuery): Promise<Page<Post>> {
       const authorId = await accounts.userIdOf(handle);
-      const withFollowersOnly = authorId === callerId;
+      const withFollowersOnly = await inCircle(callerId, authorId);
       return page(callerId, query, (beforeId) =>
         store.listPosts(db, { authorId, withFollowersOnly, beforeId, limit: query.limit + 1 }),
       );
     },
   };
-}
-
-function parseCursorDate(text: string): Date {
-  const at = new Date(text);
-  if (Number.isNaN(at.getTime())) throw errors.invalidRequest('The cursor is not valid', [{ path: '/cursor', message: 'is not a valid cursor' }]);
-  return at;
 }

@@ -93,3 +93,9 @@ export async function listLikers(
   }
   return select.orderBy('created_at', 'desc').orderBy('user_id', 'desc').limit(query.limit).execute();
 }
+
+/** Takes a leaving user's likes off the posts' counters (the rows go by cascade). */
+export async function releaseLikes(db: Database, userId: string): Promise<void> {
+  const liked = db.selectFrom('post_likes').select('post_id').where('user_id', '=', userId);
+  await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
+}

@@ -1,0 +1,52 @@
+import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { callerOf } from '#http/auth.ts';
+import { Page, PageQuery } from '#http/pagination.ts';
+import { User } from '../accounts/schemas.ts';
+import type { SocialService } from './service.ts';
+
+const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export function socialRoutes(deps: { social: SocialService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
+  const { social, requireCaller } = deps;
+  return async (plugin) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const signedIn = { preHandler: requireCaller, schema: { tags: ['users'], security: [{ bearer: [] }] } } as const;
+    const noContent = { 204: Type.Null() };
+
+    app.put(
+      '/v1/users/:handle/follow',
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'Follow a user (idempotent)', params: HandleParams, response: noContent } },
+      async (request, reply) => {
+        await social.follow(callerOf(request).userId, request.params.handle);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.delete(
+      '/v1/users/:handle/follow',
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'Stop following a user (idempotent)', params: HandleParams, response: noContent } },
+      async (request, reply) => {
+        await social.unfollow(callerOf(request).userId, request.params.handle);
+        return reply.code(204).send(null);
+      },
+    );
+
+    for (const side of ['followers', 'following'] as const) {
+      app.get(
+        `/v1/users/:handle/${side}`,
+        {
+          schema: {
+            tags: ['users'],
+            summary: side === 'followers' ? "A user's followers, latest first" : 'Whom a user follows, latest first',
+            params: HandleParams,
+            querystring: PageQuery,
+            response: { 200: Page(User) },
+          },
+        },
+        async (request) => social[side](request.params.handle, request.query),
+      );
+    }
+  };
+}

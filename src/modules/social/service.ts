@@ -1,0 +1,59 @@
+import type { Database } from '#platform/db/database.ts';
+import { errors } from '#http/errors.ts';
+import { decodeTimeCursor, encodeTimeCursor, type Page } from '#http/pagination.ts';
+import type { User } from '../accounts/schemas.ts';
+import type { AccountsService } from '../accounts/service.ts';
+import * as store from './store.ts';
+
+export type SocialService = ReturnType<typeof createSocialService>;
+
+/** Follows: idempotent, never of oneself, with both users' counters kept exact in the same transaction. */
+export function createSocialService(deps: { db: Database; accounts: Pick<AccountsService, 'usersById' | 'userIdOf'> }) {
+  const { db, accounts } = deps;
+
+  async function followeeOf(callerId: string, handle: string): Promise<string> {
+    const followeeId = await accounts.userIdOf(handle);
+    if (followeeId === callerId) {
+      throw errors.invalidRequest('You cannot follow yourself', [{ path: '/handle', message: 'is your own handle' }]);
+    }
+    return followeeId;
+  }
+
+  async function list(handle: string, side: 'followers' | 'following', query: { limit: number; cursor?: string | undefined }): Promise<Page<User>> {
+    const userId = await accounts.userIdOf(handle);
+    const cursor = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor);
+    const before = cursor === undefined ? undefined : { at: cursor.at, otherId: cursor.id };
+    const rows = await store.listFollows(db, { userId, side, before, limit: query.limit + 1 });
+    const pageRows = rows.slice(0, query.limit);
+    const users = await accounts.usersById(pageRows.map((row) => row.other_id));
+    const last = pageRows.at(-1);
+    return {
+      items: pageRows.flatMap((row) => users.get(row.other_id) ?? []),
+      nextCursor: rows.length > query.limit && last !== undefined ? encodeTimeCursor(last.created_at, last.other_id) : null,
+    };
+  }
+
+  return {
+    async follow(callerId: string, handle: string): Promise<void> {
+      const followeeId = await followeeOf(callerId, handle);
+      await db.transaction().execute((trx) => store.addFollow(trx, callerId, followeeId, new Date()));
+    },
+
+    async unfollow(callerId: string, handle: string): Promise<void> {
+      const followeeId = await followeeOf(callerId, handle);
+      await db.transaction().execute((trx) => store.removeFollow(trx, callerId, followeeId));
+    },
+
+    /** Before an account is deleted, in its transaction: its follows leave the others' counters. */
+    async releaseUser(trx: Database, userId: string): Promise<void> {
+      await store.releaseFollowCounters(trx, userId);
+    },
+
+    async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
+      return store.isFollowing(db, followerId, followeeId);
+    },
+
+    followers: (handle: string, query: { limit: number; cursor?: string | undefined }) => list(handle, 'followers', query),
+    following: (handle: string, query: { limit: number; cursor?: string | undefined }) => list(handle, 'following', query),
+  };
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startApp, type TestApp } from './helpers/app.ts';
+import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
+import { client, type Answer, type Client } from './helpers/http.ts';
+
+let testApp: TestApp;
+let api: Client;
+let alice: TestSession;
+let bob: TestSession;
+
+before(async () => {
+  testApp = await startApp();
+  api = client(testApp);
+  [alice, bob] = await Promise.all([signUp(api), signUp(api)]);
+});
+after(() => testApp.close());
+
+const follow = (who: TestSession, handle: string) => api.call('PUT', `/v1/users/${handle}/follow`, { token: who.accessToken });
+const unfollow = (who: TestSession, handle: string) => api.call('DELETE', `/v1/users/${handle}/follow`, { token: who.accessToken });
+const countsOf = async (session: TestSession) => (await api.get(`/v1/users/${session.user.handle}`)).body.counts;
+
+async function allPages(path: string, limit: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const answer: Answer = await api.get(`${path}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(answer.status, 200, answer.text);
+    ids.push(...answer.body.items.map((user: { id: string }) => user.id));
+    cursor = answer.body.nextCursor;
+  } while (cursor !== null);
+  return ids;
+}
+
+describe('follows', () => {
+  test('are idempotent, with exact counters under concurrency', async () => {
+    const star = await signUp(api);
+    const fans = await Promise.all(Array.from({ length: 40 }, () => signUp(api)));
+    const answers = await Promise.all(fans.flatMap((fan) => [follow(fan, star.user.handle), follow(fan, star.user.handle)]));
+    assert.ok(answers.every((answer) => answer.status === 204));
+    assert.equal((await countsOf(star)).followers, 40);
+    assert.equal((await countsOf(fans[0]!)).following, 1);
+
+    const followers = await allPages(`/v1/users/${star.user.handle}/followers`, 7);
+    assert.deepEqual([...followers].sort(), fans.map((fan) => fan.user.id).sort(), 'every follower once');
+    assert.deepEqual(await allPages(`/v1/users/${fans[0]!.user.handle}/following`, 5), [star.user.id]);
+
+    const undo = await Promise.all(fans.slice(0, 10).flatMap((fan) => [unfollow(fan, star.user.handle), unfollow(fan, star.user.handle)]));
+    assert.ok(undo.every((answer) => answer.status === 204));
+    assert.equal((await countsOf(star)).followers, 30);
+    assert.equal((await countsOf(fans[0]!)).following, 0);
+  });
+
+  test('refuses following yourself, unknown users and anonymous callers', async () => {
+    assertProblem(await follow(alice, alice.user.handle), 400, 'invalid_request');
+    assertProblem(await follow(alice, 'nobody_here_at_all'), 404, 'not_found');
+    assertProblem(await api.call('PUT', `/v1/users/${bob.user.handle}/follow`), 401, 'unauthorized');
+    assertProblem(await api.get('/v1/users/nobody_here_at_all/followers'), 404, 'not_found');
+    assertProblem(await api.get(`/v1/users/${bob.user.handle}/followers?cursor=nope`), 400, 'invalid_request');
+    assert.deepEqual(await countsOf(alice), { followers: 0, following: 0, posts: 0 });
+  });
+
+  test("open a followers-only post to followers, and close it again on unfollow", async () => {
+    const author = await signUp(api);
+    const reader = await signUp(api);
+    const created = await api.post('/v1/posts', { text: 'for my followers', visibility: 'followers' }, { token: author.accessToken });
+    assert.equal(created.status, 201, created.text);
+    const read = () => api.get(`/v1/posts/${created.body.id}`, { token: reader.accessToken });
+    const listed = async () =>
+      (await api.get(`/v1/users/${author.user.handle}/posts`, { token: reader.accessToken })).body.items.map((post: { id: string }) => post.id);
+
+    assertProblem(await read(), 404, 'not_found');
+    assert.deepEqual(await listed(), []);
+    await follow(reader, author.user.handle);
+    assert.equal((await read()).status, 200);
+    assert.deepEqual(await listed(), [created.body.id]);
+    assert.equal((await api.call('PUT', `/v1/posts/${created.body.id}/like`, { token: reader.accessToken })).status, 204);
+    await unfollow(reader, author.user.handle);
+    assertProblem(await read(), 404, 'not_found');
+    const publicPage = (await api.get('/v1/timelines/public?limit=100')).body.items.map((post: { id: string }) => post.id);
+    assert.ok(!publicPage.includes(created.body.id), 'never on the public page');
+  });
+
+  test('go with a deleted account, counters included', async () => {
+    const leaving = await signUp(api);
+    await follow(leaving, bob.user.handle);
+    await follow(bob, leaving.user.handle);
+    const liked = await api.post('/v1/posts', { text: 'liked by someone leaving' }, { token: bob.accessToken });
+    await api.call('PUT', `/v1/posts/${liked.body.id}/like`, { token: leaving.accessToken });
+    const before = await countsOf(bob);
+    assert.equal((await api.delete('/v1/account', { password: leaving.password }, { token: leaving.accessToken })).status, 204);
+    assert.deepEqual(await allPages(`/v1/users/${bob.user.handle}/followers`, 10), []);
+    assert.deepEqual(await allPages(`/v1/users/${bob.user.handle}/following`, 10), []);
+    assert.deepEqual(await countsOf(bob), { ...before, followers: before.followers - 1, following: before.following - 1 });
+    assert.equal((await api.get(`/v1/posts/${liked.body.id}`)).body.likeCount, 0);
+  });
+});
