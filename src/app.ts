@@ -11,6 +11,9 @@ import { openDatabase, type DatabaseHandle } from './platform/db/database.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
 import { BullMQJobQueue } from './platform/queue/bullmq.ts';
 import { MemoryJobQueue } from './platform/queue/memory.ts';
+import { PostgresFeedStore } from './platform/feeds/postgres.ts';
+import { RedisFeedStore } from './platform/feeds/redis.ts';
+import type { FeedStore } from './platform/feeds/types.ts';
 import { schedulePeriodicJob } from './platform/queue/periodic.ts';
 import type { JobQueue } from './platform/queue/types.ts';
 import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
@@ -42,6 +45,10 @@ import { memoRoutes } from './modules/memos/routes.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
 import { socialRoutes } from './modules/social/routes.ts';
+import { TIMELINE_JOBS } from './modules/timelines/events.ts';
+import { registerTimelineJobs } from './modules/timelines/jobs.ts';
+import { timelineRoutes } from './modules/timelines/routes.ts';
+import { createTimelinesService } from './modules/timelines/service.ts';
 import { createSocialService } from './modules/social/service.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
 import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
@@ -58,6 +65,8 @@ export type Deps = {
   rateLimiter: RateLimiter;
   /** Undefined when ffmpeg/ffprobe are not installed: audio and video then get fewer details. */
   ffmpeg: FfmpegTools | undefined;
+  /** Home feeds: a PostgreSQL table, or capped Redis sorted sets in front of it with REDIS_URL. */
+  feeds: FeedStore;
 };
 
 export type DepsOptions = {
@@ -86,11 +95,22 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       logger.warn('ffmpeg/ffprobe not found (PATH, FFMPEG_PATH, FFPROBE_PATH): audio gets no waveform, video no duration, size or poster');
     }
     const queue = openJobQueue(config, logger);
-    return { logger, database, blobs, queue, rateLimiter: new MemoryRateLimiter(), ffmpeg };
+    const feeds = openFeedStore(config, database, logger);
+    return { logger, database, blobs, queue, rateLimiter: new MemoryRateLimiter(), ffmpeg, feeds };
   } catch (error) {
     await database.close();
     throw error;
   }
+}
+
+function openFeedStore(config: Config, database: DatabaseHandle, logger: FastifyBaseLogger): FeedStore {
+  if (config.redisUrl === undefined) return new PostgresFeedStore(database.db);
+  return new RedisFeedStore({
+    redisUrl: config.redisUrl,
+    prefix: config.redisPrefix,
+    maxLength: config.feeds.maxLength,
+    onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
+  });
 }
 
 function openJobQueue(config: Config, logger: FastifyBaseLogger): JobQueue {
@@ -132,6 +152,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   app.addHook('onClose', async () => {
     await handlers.drained(config.shutdownTimeoutMs);
     await deps.queue.close();
+    await deps.feeds.close();
     await deps.blobs.close();
     await deps.rateLimiter.close();
     await deps.database.close();
@@ -152,7 +173,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await registerOpenApi(app, VERSION);
   registerMetrics(app, {
     queue: deps.queue,
-    names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB],
+    names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB, ...Object.values(TIMELINE_JOBS)],
   });
 
   const { db } = deps.database;
@@ -169,8 +190,16 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
-  const social = createSocialService({ db, accounts });
-  const posts = createPostsService({ db, accounts, media, social });
+  const social = createSocialService({ db, accounts, queue: deps.queue });
+  const posts = createPostsService({ db, accounts, media, social, queue: deps.queue });
+  const timelines = createTimelinesService({ feeds: deps.feeds, posts, social, fanOutMaxFollowers: config.feeds.fanOutMaxFollowers });
+  registerTimelineJobs(deps.queue, {
+    feeds: deps.feeds,
+    social,
+    posts,
+    fanOutMaxFollowers: config.feeds.fanOutMaxFollowers,
+    backfillPosts: config.feeds.backfillPosts,
+  });
   const auth = createAuthService({
     db,
     accounts,
@@ -212,6 +241,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));
   await app.register(socialRoutes({ social, requireCaller: signedIn }));
+  await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
 }

@@ -32,6 +32,16 @@ export type Config = Readonly<{
   /** Prefix of the links Plaza hands out (`url`, `avatarUrl`); empty means links relative to the API. */
   publicUrl: string;
   media: MediaConfig;
+  feeds: FeedsConfig;
+}>;
+
+export type FeedsConfig = Readonly<{
+  /** Posts kept per cached home feed (Redis); older pages are read from PostgreSQL. */
+  maxLength: number;
+  /** Authors with more followers are not fanned out: their posts are merged into home feeds when read. */
+  fanOutMaxFollowers: number;
+  /** Recent posts of a newly followed account copied into the follower's feed. */
+  backfillPosts: number;
 }>;
 
 export type MediaConfig = Readonly<{
@@ -125,6 +135,11 @@ export function loadConfig(env: Env = process.env): Config {
     },
     publicUrl: (read.optionalString('PUBLIC_URL') ?? '').replace(/\/+$/, ''),
     media: readMedia(read),
+    feeds: {
+      maxLength: read.integer('FEED_MAX_LENGTH', 800, 20, 100_000),
+      fanOutMaxFollowers: read.integer('FANOUT_MAX_FOLLOWERS', 10_000, 0, 100_000_000),
+      backfillPosts: read.integer('FEED_BACKFILL_POSTS', 50, 0, 1000),
+    },
   };
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');

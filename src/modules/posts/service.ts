@@ -1,4 +1,6 @@
 import type { Database } from '#platform/db/database.ts';
+import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
+import type { JobQueue } from '#platform/queue/types.ts';
 import { errors } from '#http/errors.ts';
 import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
@@ -6,6 +8,7 @@ import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { MediaService } from '../media/service.ts';
 import type { SocialService } from '../social/service.ts';
+import { TIMELINE_JOBS, type PostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
 import type { PostRow } from './store.ts';
@@ -25,8 +28,9 @@ export function createPostsService(deps: {
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
   media: Pick<MediaService, 'assertAttachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
   social: Pick<SocialService, 'isFollowing'>;
+  queue: JobQueue;
 }) {
-  const { db, accounts, media, social } = deps;
+  const { db, accounts, media, social, queue } = deps;
 
   /** Whether the caller sees an author's followers-only posts: the author and their followers do. */
   async function inCircle(callerId: string | undefined, authorId: string): Promise<boolean> {
@@ -93,19 +97,24 @@ export function createPostsService(deps: {
       }
       await media.assertAttachable(authorId, input.mediaIds);
       const now = new Date();
-      const row = await db.transaction().execute((trx) =>
-        store.insertPost(
-          trx,
-          {
-            id: newId(now.getTime()),
-            author_id: authorId,
-            text: input.text,
-            visibility: input.visibility ?? 'public',
-            price_coins: input.priceCoins,
-            created_at: now,
-          },
-          input.mediaIds,
-        ),
+      const row = await enqueueAfterCommit(queue, (jobs) =>
+        db.transaction().execute(async (trx) => {
+          const inserted = await store.insertPost(
+            trx,
+            {
+              id: newId(now.getTime()),
+              author_id: authorId,
+              text: input.text,
+              visibility: input.visibility ?? 'public',
+              price_coins: input.priceCoins,
+              created_at: now,
+            },
+            input.mediaIds,
+          );
+          const event: PostEvent = { postId: inserted.id, authorId };
+          jobs.add(TIMELINE_JOBS.fanOut, event, { jobId: `fan-out-${inserted.id}` });
+          return inserted;
+        }),
       );
       const [post] = await hydrate(authorId, [row]);
       return post as Post;
@@ -125,7 +134,12 @@ export function createPostsService(deps: {
     async remove(callerId: string, id: string): Promise<void> {
       const row = await visiblePost(callerId, id);
       if (row.author_id !== callerId) throw errors.forbidden('Only its author may delete a post');
-      await db.transaction().execute((trx) => store.deletePost(trx, callerId, id));
+      await enqueueAfterCommit(queue, (jobs) =>
+        db.transaction().execute(async (trx) => {
+          const event: PostEvent = { postId: id, authorId: callerId };
+          if (await store.deletePost(trx, callerId, id)) jobs.add(TIMELINE_JOBS.removePost, event);
+        }),
+      );
     },
 
     async like(callerId: string, id: string): Promise<void> {
@@ -152,6 +166,20 @@ export function createPostsService(deps: {
         nextCursor: rows.length > query.limit && last !== undefined ? encodeTimeCursor(last.created_at, last.user_id) : null,
       };
     },
+
+    /** These posts, hydrated for the caller, in the order given; deleted ones are left out. */
+    async postsByIds(callerId: string, ids: readonly string[]): Promise<Post[]> {
+      const rows = new Map((await store.findPostsByIds(db, ids)).map((row) => [row.id, row]));
+      return hydrate(callerId, ids.flatMap((id) => rows.get(id) ?? []));
+    },
+
+    /** Ids and authors of the newest posts by these authors, older than `beforeId`. */
+    latestBy: (authorIds: readonly string[], beforeId: string | undefined, limit: number) =>
+      store.postsByAuthors(db, { authorIds, beforeId, limit }),
+
+    /** A home page straight from the follow graph, for when the feed store cannot answer. */
+    homeFromFollows: (userId: string, beforeId: string | undefined, limit: number) =>
+      store.homePostsFromFollows(db, { userId, beforeId, limit }),
 
     /** Every public post, newest first: the main page. */
     async publicTimeline(callerId: string | undefined, query: PageQuery): Promise<Page<Post>> {

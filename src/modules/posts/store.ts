@@ -99,3 +99,33 @@ export async function releaseLikes(db: Database, userId: string): Promise<void> 
   const liked = db.selectFrom('post_likes').select('post_id').where('user_id', '=', userId);
   await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
 }
+
+export async function findPostsByIds(db: Database, ids: readonly string[]): Promise<PostRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('posts').selectAll().where('id', 'in', ids).execute();
+}
+
+/** Newest posts (all visibilities) by any of these authors, strictly older than `beforeId`. */
+export async function postsByAuthors(
+  db: Database,
+  query: { authorIds: readonly string[]; beforeId?: string | undefined; limit: number },
+): Promise<{ id: string; author_id: string }[]> {
+  if (query.authorIds.length === 0) return [];
+  let select = db.selectFrom('posts').select(['id', 'author_id']).where('author_id', 'in', query.authorIds);
+  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
+  return select.orderBy('id', 'desc').limit(query.limit).execute();
+}
+
+/** A home timeline page computed from the follow graph itself: the reader's and their followees' posts. */
+export async function homePostsFromFollows(
+  db: Database,
+  query: { userId: string; beforeId?: string | undefined; limit: number },
+): Promise<{ id: string; author_id: string }[]> {
+  const followees = db.selectFrom('follows').select('followee_id').where('follower_id', '=', query.userId);
+  let select = db
+    .selectFrom('posts')
+    .select(['id', 'author_id'])
+    .where((eb) => eb.or([eb('author_id', '=', query.userId), eb('author_id', 'in', followees)]));
+  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
+  return select.orderBy('id', 'desc').limit(query.limit).execute();
+}

@@ -1,15 +1,22 @@
 import type { Database } from '#platform/db/database.ts';
+import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
+import type { JobQueue } from '#platform/queue/types.ts';
 import { errors } from '#http/errors.ts';
 import { decodeTimeCursor, encodeTimeCursor, type Page } from '#http/pagination.ts';
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
+import { TIMELINE_JOBS, type FollowEvent } from '../timelines/events.ts';
 import * as store from './store.ts';
 
 export type SocialService = ReturnType<typeof createSocialService>;
 
 /** Follows: idempotent, never of oneself, with both users' counters kept exact in the same transaction. */
-export function createSocialService(deps: { db: Database; accounts: Pick<AccountsService, 'usersById' | 'userIdOf'> }) {
-  const { db, accounts } = deps;
+export function createSocialService(deps: {
+  db: Database;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
+  queue: JobQueue;
+}) {
+  const { db, accounts, queue } = deps;
 
   async function followeeOf(callerId: string, handle: string): Promise<string> {
     const followeeId = await accounts.userIdOf(handle);
@@ -36,13 +43,28 @@ export function createSocialService(deps: { db: Database; accounts: Pick<Account
   return {
     async follow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      await db.transaction().execute((trx) => store.addFollow(trx, callerId, followeeId, new Date()));
+      await enqueueAfterCommit(queue, (jobs) =>
+        db.transaction().execute(async (trx) => {
+          const event: FollowEvent = { followerId: callerId, followeeId };
+          if (await store.addFollow(trx, callerId, followeeId, new Date())) jobs.add(TIMELINE_JOBS.backfill, event);
+        }),
+      );
     },
 
     async unfollow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      await db.transaction().execute((trx) => store.removeFollow(trx, callerId, followeeId));
+      await enqueueAfterCommit(queue, (jobs) =>
+        db.transaction().execute(async (trx) => {
+          const event: FollowEvent = { followerId: callerId, followeeId };
+          if (await store.removeFollow(trx, callerId, followeeId)) jobs.add(TIMELINE_JOBS.unfollow, event);
+        }),
+      );
     },
+
+    followerIds: (userId: string) => store.followerIds(db, userId),
+    followerCount: (userId: string) => store.followerCount(db, userId),
+    followedAmong: (followerId: string, userIds: readonly string[]) => store.followedAmong(db, followerId, userIds),
+    popularFollowees: (followerId: string, threshold: number) => store.popularFollowees(db, followerId, threshold),
 
     /** Before an account is deleted, in its transaction: its follows leave the others' counters. */
     async releaseUser(trx: Database, userId: string): Promise<void> {

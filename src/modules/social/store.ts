@@ -60,3 +60,38 @@ export async function releaseFollowCounters(db: Database, userId: string): Promi
   await db.updateTable('users').set({ followers_count: sql`followers_count - 1` }).where('id', 'in', followed).execute();
   await db.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', followers).execute();
 }
+
+/** Everyone following `userId` (for fan-out, which only runs below FANOUT_MAX_FOLLOWERS). */
+export async function followerIds(db: Database, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('follows').select('follower_id').where('followee_id', '=', userId).execute();
+  return rows.map((row) => row.follower_id);
+}
+
+/** Which of `userIds` the user follows. */
+export async function followedAmong(db: Database, followerId: string, userIds: readonly string[]): Promise<Set<string>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('follows')
+    .select('followee_id')
+    .where('follower_id', '=', followerId)
+    .where('followee_id', 'in', userIds)
+    .execute();
+  return new Set(rows.map((row) => row.followee_id));
+}
+
+/** Whom the user follows that has more than `threshold` followers (not fanned out: merged at read time). */
+export async function popularFollowees(db: Database, followerId: string, threshold: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('follows')
+    .innerJoin('users', 'users.id', 'follows.followee_id')
+    .select('users.id')
+    .where('follows.follower_id', '=', followerId)
+    .where('users.followers_count', '>', threshold)
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+export async function followerCount(db: Database, userId: string): Promise<number> {
+  const row = await db.selectFrom('users').select('followers_count').where('id', '=', userId).executeTakeFirst();
+  return row?.followers_count ?? 0;
+}
