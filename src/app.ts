@@ -240,7 +240,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));
-  await app.register(socialRoutes({ social, requireCaller: signedIn }));
+  await app.register(socialRoutes({ social, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;

@@ -51,6 +51,23 @@ describe('follows', () => {
     assert.equal((await countsOf(fans[0]!)).following, 0);
   });
 
+  test('tell a signed-in viewer whom they follow (followedByMe), on profiles and in lists', async () => {
+    const [viewer, followed, other] = await Promise.all([signUp(api), signUp(api), signUp(api)]);
+    await follow(viewer, followed.user.handle);
+    await follow(other, followed.user.handle);
+    await follow(followed, viewer.user.handle);
+    assert.equal((await api.get(`/v1/users/${followed.user.handle}`, { token: viewer.accessToken })).body.followedByMe, true);
+    assert.equal((await api.get(`/v1/users/${other.user.handle}`, { token: viewer.accessToken })).body.followedByMe, false);
+    assert.equal((await api.get(`/v1/users/${followed.user.handle}`)).body.followedByMe, undefined, 'not for anonymous callers');
+    const followers = (await api.get(`/v1/users/${followed.user.handle}/followers`, { token: viewer.accessToken })).body.items;
+    const flags = Object.fromEntries(followers.map((user: { id: string; followedByMe: boolean }) => [user.id, user.followedByMe]));
+    assert.deepEqual(flags, { [viewer.user.id]: false, [other.user.id]: false });
+    const following = (await api.get(`/v1/users/${followed.user.handle}/following`, { token: viewer.accessToken })).body.items;
+    assert.deepEqual(following.map((user: { followedByMe: boolean }) => user.followedByMe), [false], 'the viewer themself');
+    const bobsFollowing = (await api.get(`/v1/users/${viewer.user.handle}/following`, { token: other.accessToken })).body.items;
+    assert.deepEqual(bobsFollowing.map((user: { followedByMe: boolean }) => user.followedByMe), [true]);
+  });
+
   test('refuses following yourself, unknown users and anonymous callers', async () => {
     assertProblem(await follow(alice, alice.user.handle), 400, 'invalid_request');
     assertProblem(await follow(alice, 'nobody_here_at_all'), 404, 'not_found');

@@ -2,10 +2,8 @@ import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
-import { Account, Bio, DisplayName, Handle, User } from './schemas.ts';
+import { Account, Bio, DisplayName, Handle } from './schemas.ts';
 import type { AccountsService } from './service.ts';
-
-const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export function accountRoutes(deps: {
   accounts: AccountsService;
@@ -39,19 +37,6 @@ export function accountRoutes(deps: {
         },
       },
       async (request) => accounts.updateProfile(callerOf(request).userId, request.body),
-    );
-
-    app.get(
-      '/v1/users/:handle',
-      {
-        schema: {
-          tags: ['users'],
-          summary: 'A public profile',
-          params: HandleParams,
-          response: { 200: User },
-        },
-      },
-      async (request) => accounts.getUserByHandle(request.params.handle),
     );
   };
 }

@@ -27,7 +27,7 @@ export function createPostsService(deps: {
   db: Database;
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
   media: Pick<MediaService, 'assertAttachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
-  social: Pick<SocialService, 'isFollowing'>;
+  social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
   queue: JobQueue;
 }) {
   const { db, accounts, media, social, queue } = deps;
@@ -162,7 +162,7 @@ export function createPostsService(deps: {
       const shown = rows.slice(0, query.limit).filter((row) => users.has(row.user_id));
       const last = rows.slice(0, query.limit).at(-1);
       return {
-        items: shown.map((row) => users.get(row.user_id) as User),
+        items: await social.asSeenBy(callerId, shown.map((row) => users.get(row.user_id) as User)),
         nextCursor: rows.length > query.limit && last !== undefined ? encodeTimeCursor(last.created_at, last.user_id) : null,
       };
     },

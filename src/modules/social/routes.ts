@@ -8,8 +8,12 @@ import type { SocialService } from './service.ts';
 
 const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
 
-export function socialRoutes(deps: { social: SocialService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
-  const { social, requireCaller } = deps;
+export function socialRoutes(deps: {
+  social: SocialService;
+  requireCaller: preHandlerAsyncHookHandler;
+  identifyCaller: preHandlerAsyncHookHandler;
+}): FastifyPluginAsync {
+  const { social, requireCaller, identifyCaller } = deps;
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const signedIn = { preHandler: requireCaller, schema: { tags: ['users'], security: [{ bearer: [] }] } } as const;
@@ -33,19 +37,36 @@ export function socialRoutes(deps: { social: SocialService; requireCaller: preHa
       },
     );
 
+    app.get(
+      '/v1/users/:handle',
+      {
+        preHandler: identifyCaller,
+        schema: {
+          tags: ['users'],
+          security: [{ bearer: [] }, {}],
+          summary: 'A public profile (with followedByMe for a signed-in caller)',
+          params: HandleParams,
+          response: { 200: User },
+        },
+      },
+      async (request) => social.profile(request.caller?.userId, request.params.handle),
+    );
+
     for (const side of ['followers', 'following'] as const) {
       app.get(
         `/v1/users/:handle/${side}`,
         {
+          preHandler: identifyCaller,
           schema: {
             tags: ['users'],
+            security: [{ bearer: [] }, {}],
             summary: side === 'followers' ? "A user's followers, latest first" : 'Whom a user follows, latest first',
             params: HandleParams,
             querystring: PageQuery,
             response: { 200: Page(User) },
           },
         },
-        async (request) => social[side](request.params.handle, request.query),
+        async (request) => social[side](request.caller?.userId, request.params.handle, request.query),
       );
     }
   };

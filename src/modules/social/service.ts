@@ -10,10 +10,12 @@ import * as store from './store.ts';
 
 export type SocialService = ReturnType<typeof createSocialService>;
 
+type PageQuery = { limit: number; cursor?: string | undefined };
+
 /** Follows: idempotent, never of oneself, with both users' counters kept exact in the same transaction. */
 export function createSocialService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle'>;
   queue: JobQueue;
 }) {
   const { db, accounts, queue } = deps;
@@ -26,7 +28,19 @@ export function createSocialService(deps: {
     return followeeId;
   }
 
-  async function list(handle: string, side: 'followers' | 'following', query: { limit: number; cursor?: string | undefined }): Promise<Page<User>> {
+  /** Marks which of these users the viewer follows (one query); anonymous viewers get them as they are. */
+  async function asSeenBy(viewerId: string | undefined, users: User[]): Promise<User[]> {
+    if (viewerId === undefined) return users;
+    const followed = await store.followedAmong(db, viewerId, users.map((user) => user.id));
+    return users.map((user) => ({ ...user, followedByMe: followed.has(user.id) }));
+  }
+
+  async function list(
+    viewerId: string | undefined,
+    handle: string,
+    side: 'followers' | 'following',
+    query: { limit: number; cursor?: string | undefined },
+  ): Promise<Page<User>> {
     const userId = await accounts.userIdOf(handle);
     const cursor = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor);
     const before = cursor === undefined ? undefined : { at: cursor.at, otherId: cursor.id };
@@ -35,7 +49,7 @@ export function createSocialService(deps: {
     const users = await accounts.usersById(pageRows.map((row) => row.other_id));
     const last = pageRows.at(-1);
     return {
-      items: pageRows.flatMap((row) => users.get(row.other_id) ?? []),
+      items: await asSeenBy(viewerId, pageRows.flatMap((row) => users.get(row.other_id) ?? [])),
       nextCursor: rows.length > query.limit && last !== undefined ? encodeTimeCursor(last.created_at, last.other_id) : null,
     };
   }
@@ -75,7 +89,14 @@ export function createSocialService(deps: {
       return store.isFollowing(db, followerId, followeeId);
     },
 
-    followers: (handle: string, query: { limit: number; cursor?: string | undefined }) => list(handle, 'followers', query),
-    following: (handle: string, query: { limit: number; cursor?: string | undefined }) => list(handle, 'following', query),
+    /** A public profile, with `followedByMe` for a signed-in viewer. */
+    async profile(viewerId: string | undefined, handle: string): Promise<User> {
+      const [user] = await asSeenBy(viewerId, [await accounts.getUserByHandle(handle)]);
+      return user as User;
+    },
+
+    asSeenBy,
+    followers: (viewerId: string | undefined, handle: string, query: PageQuery) => list(viewerId, handle, 'followers', query),
+    following: (viewerId: string | undefined, handle: string, query: PageQuery) => list(viewerId, handle, 'following', query),
   };
 }
