@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { memosSuite } from './memos.ts';
 import { runMediaSuite } from './media.ts';
+import { renderSocialSection, runSocialSuite } from './social.ts';
 import { renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
 import { readMediaSettings, type MediaSettings } from './lib/media-settings.ts';
 import { cleanUpOnSignals } from './lib/cleanup.ts';
@@ -15,7 +16,7 @@ import { runSuite } from './lib/suite.ts';
 
 const SUITES = [memosSuite];
 /** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
-const SUITE_NAMES = [...SUITES.map((suite) => suite.name), 'media'];
+const SUITE_NAMES = [...SUITES.map((suite) => suite.name), 'media', 'social'];
 /** Plaza should keep at least this share of the floor's throughput on PostgreSQL. */
 const POSTGRES_TARGET_RATIO = 0.6;
 const RESULTS_DIR = new URL('./results/', import.meta.url);
@@ -25,6 +26,7 @@ async function benchProfile(
   settings: Settings,
   suites: readonly string[],
   media: { settings: MediaSettings; sections: string[] },
+  social: { sections: string[] } = { sections: [] },
 ): Promise<ProfileReport> {
   const summaries: ScenarioSummary[] = [];
   for (const suite of SUITES.filter((suite) => suites.includes(suite.name))) {
@@ -34,6 +36,11 @@ async function benchProfile(
     const results = await runMediaSuite(profile, settings, media.settings);
     summaries.push(summarize(results.rangedReads));
     media.sections.push('', ...renderMediaSection(profile.title, results));
+  }
+  if (suites.includes('social')) {
+    const results = await runSocialSuite(profile, settings);
+    summaries.push(...results.rounds.map(summarize));
+    social.sections.push('', ...renderSocialSection(profile.title, results));
   }
   return profile.kind === 'postgres'
     ? { title: profile.title, summaries, verdict: postgresVerdict(summaries) }
@@ -63,12 +70,16 @@ async function main(): Promise<void> {
   const started = performance.now();
   const reports: ProfileReport[] = [];
   const media = { settings: readMediaSettings(), sections: [] as string[] };
+  const social = { sections: [] as string[] };
   for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media)));
+    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social)));
   }
   let report = renderReport(settings, reports, (performance.now() - started) / 1000);
   if (media.sections.length > 0) {
     report += ['', '## Media', '', ...renderMediaIntro(media.settings), ...media.sections, ''].join('\n');
+  }
+  if (social.sections.length > 0) {
+    report += ['', '## Social', '', ...social.sections, ''].join('\n');
   }
   console.log(`\n${report}`);
   // A run that measured nothing must not replace the last real results.

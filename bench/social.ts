@@ -1,0 +1,391 @@
+/**
+ * The social suite: a home timeline page and new posts on a seeded follow graph (10,000 users, a
+ * reader following 200 of them, 100,000 posts), next to a bare baseline in the same run; and, on
+ * PostgreSQL with Redis, the fan-out of one post to 10,000 followers' cached feeds next to a raw
+ * Redis pipeline of the same 10,000 writes.
+ *
+ * The graph is seeded with SQL (10,000 argon2 signups would take minutes): only the three users who
+ * need to log in (reader, writer, fan-out author) sign up through the API.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { monotonicFactory } from 'ulid';
+import { RedisFeedStore } from '../src/platform/feeds/redis.ts';
+import { inParallel, requestJson } from './lib/http.ts';
+import { plazaServer, signUp, type SignedInUser } from './lib/plaza.ts';
+import type { Profile } from './lib/profiles.ts';
+import { withServer, type ServerSpec } from './lib/servers.ts';
+import type { Settings } from './lib/settings.ts';
+import { median } from './lib/stats.ts';
+import { runSuite, type Scenario, type ScenarioRounds, type Suite } from './lib/suite.ts';
+import { withCleanup } from './lib/cleanup.ts';
+
+const USERS = 10_000;
+const READER_FOLLOWS = 200;
+const POSTS = 100_000;
+const PAGE_SIZE = 20;
+/** Every seeded user follows the fan-out author. */
+const FAN_OUT_FOLLOWERS = USERS;
+/** Above the fan-out's follower count, so its posts are fanned out (Plaza's default is 10,000). */
+const FAN_OUT_MAX_FOLLOWERS = '20000';
+/** Plaza's fan-out should keep at least this share of a raw pipeline's ZADDs per second. */
+const FAN_OUT_TARGET_RATIO = 0.5;
+const FAN_OUT_TIMEOUT_MS = 60_000;
+/** Of the followers, every this many is polled while the fan-out runs; all are checked at the end. */
+const POLL_EVERY_NTH_FOLLOWER = 20;
+const ROWS_PER_INSERT = 20_000;
+const BASELINE_SCRIPT = fileURLToPath(new URL('./baselines/social-server.ts', import.meta.url));
+const POST_TEXT =
+  'Golden hour at the harbour again: the ferries, the gulls, and that one kid who always waves. More photos soon.';
+
+export type FanOutRound = {
+  /** From sending POST /v1/posts until every follower's cached feed holds the post. */
+  plazaSeconds: number;
+  plazaDeliveriesPerSecond: number;
+  /** Of plazaSeconds, until POST /v1/posts answered (the fan-out runs after, in a job). */
+  postAnsweredSeconds: number;
+  /** One ioredis pipeline of the same number of ZADDs to fresh keys. */
+  rawSeconds: number;
+  rawZaddsPerSecond: number;
+};
+
+export type SocialResults = {
+  rounds: ScenarioRounds[];
+  seedSeconds: number;
+  fanOut: FanOutRound[] | { skipped: string };
+};
+
+type Seeded = { reader: SignedInUser; writer: SignedInUser; author: SignedInUser; followers: string[] };
+
+export async function runSocialSuite(profile: Profile, settings: Settings): Promise<SocialResults> {
+  log(profile, 'social: seeding the graph');
+  const started = performance.now();
+  const labels = ['social-reader', 'social-writer', 'social-author'];
+  const [reader, writer, author] = await withServer(plazaServer(profile), (plaza) =>
+    inParallel(labels, 3, (label) => signUp(plaza.url, label)),
+  );
+  const seeded = { reader: reader!, writer: writer!, author: author!, followers: [] as string[] };
+  // On PGlite the data directory is free again: Plaza stopped after the signups.
+  seeded.followers = await withDatabase(profile, (query) => seedGraph(query, seeded));
+  const seedSeconds = (performance.now() - started) / 1000;
+  log(profile, `social: seeded in ${seedSeconds.toFixed(1)} s`);
+
+  const suite: Suite = {
+    name: 'social',
+    baselineScript: BASELINE_SCRIPT,
+    seed: async (plazaUrl) => {
+      await expectFullPage(plazaUrl, seeded.reader);
+      return scenarios(seeded.reader, seeded.writer);
+    },
+    resetSql: [
+      `delete from posts where author_id = '${seeded.writer.id}'`,
+      `update users set posts_count = 0 where id = '${seeded.writer.id}'`,
+    ],
+  };
+  const rounds = await runSuite(suite, profile, settings);
+  const fanOut = profile.kind === 'postgres' ? await runFanOut(profile, settings, seeded) : { skipped: 'it runs on the PostgreSQL profile only' };
+  return { rounds, seedSeconds, fanOut };
+}
+
+type Row = Record<string, unknown>;
+type Query = (text: string, params?: unknown[]) => Promise<Row[]>;
+
+/** The profile's database, opened the way Plaza opens it (PGlite: only while no server has it). */
+async function withDatabase<T>(profile: Profile, body: (query: Query) => Promise<T>): Promise<T> {
+  const env = profile.env;
+  if (env.DATABASE_URL === undefined) {
+    const pglite = await PGlite.create({ dataDir: join(env.DATA_DIR!, 'db') });
+    try {
+      return await body(async (text, params) => (await pglite.query<Row>(text, params)).rows);
+    } finally {
+      await pglite.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: env.DATABASE_URL, options: `-c search_path=${env.DATABASE_SCHEMA}` });
+  await client.connect();
+  try {
+    return await body(async (text, params) => (await client.query<Row>(text, params)).rows);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * 10,000 users with ULID ids; 100,000 posts spread evenly over them and over the last 30 days (ids
+ * time-ordered ULIDs); the reader follows 200 of them and their home feed holds those authors' posts,
+ * as fan-out would have left it; every seeded user follows the fan-out author. Counters are set as
+ * Plaza keeps them. Returns the fan-out author's followers.
+ */
+async function seedGraph(query: Query, seeded: Omit<Seeded, 'followers'>): Promise<string[]> {
+  const now = Date.now();
+  const userId = monotonicFactory();
+  const userIds = Array.from({ length: USERS }, () => userId(now - 365 * 24 * 3600_000));
+  const handles = userIds.map((_, i) => `bench_${i.toString().padStart(5, '0')}`);
+  await query(
+    `insert into users (id, handle, name, created_at, updated_at)
+     select u.id, u.handle, 'Bench user ' || u.n, now(), now()
+     from unnest($1::text[], $2::text[]) with ordinality as u (id, handle, n)`,
+    [userIds, handles],
+  );
+
+  const postId = monotonicFactory();
+  const firstPostAt = now - 30 * 24 * 3600_000;
+  const step = (30 * 24 * 3600_000 - 60_000) / POSTS;
+  for (let start = 0; start < POSTS; start += ROWS_PER_INSERT) {
+    const ids: string[] = [];
+    const authors: string[] = [];
+    const times: string[] = [];
+    for (let i = start; i < Math.min(POSTS, start + ROWS_PER_INSERT); i++) {
+      const at = Math.round(firstPostAt + i * step);
+      ids.push(postId(at));
+      authors.push(userIds[(i * 7919) % USERS]!);
+      times.push(new Date(at).toISOString());
+    }
+    await query(
+      `insert into posts (id, author_id, text, visibility, created_at)
+       select p.id, p.author_id, 'Post #' || (p.n + ${start}) || ': ' || left($4, 40 + ((p.n * 37) % 70)::int), 'public', p.at::timestamptz
+       from unnest($1::text[], $2::text[], $3::text[]) with ordinality as p (id, author_id, at, n)`,
+      [ids, authors, times, POST_TEXT],
+    );
+  }
+
+  const followed = userIds.filter((_, i) => i % (USERS / READER_FOLLOWS) === 0);
+  await query(
+    `insert into follows (follower_id, followee_id, created_at) select $1, f, now() from unnest($2::text[]) as f`,
+    [seeded.reader.id, followed],
+  );
+  const followers = userIds.slice(0, FAN_OUT_FOLLOWERS);
+  await query(
+    `insert into follows (follower_id, followee_id, created_at) select f, $1, now() from unnest($2::text[]) as f`,
+    [seeded.author.id, followers],
+  );
+  await query(
+    `insert into home_feeds (user_id, post_id, author_id)
+     select f.follower_id, p.id, p.author_id from follows f join posts p on p.author_id = f.followee_id
+     where f.follower_id = $1`,
+    [seeded.reader.id],
+  );
+  await query(`update users u set posts_count = c.n from (select author_id, count(*)::int n from posts group by author_id) c where c.author_id = u.id`);
+  await query(`update users u set followers_count = c.n from (select followee_id, count(*)::int n from follows group by followee_id) c where c.followee_id = u.id`);
+  await query(`update users u set following_count = c.n from (select follower_id, count(*)::int n from follows group by follower_id) c where c.follower_id = u.id`);
+  const [counts] = await query(
+    `select (select count(*) from users)::int users, (select count(*) from posts)::int posts,
+            (select count(*) from home_feeds where user_id = $1)::int feed`,
+    [seeded.reader.id],
+  );
+  console.log(`  seeded ${counts!.users} users, ${counts!.posts} posts, ${counts!.feed} rows in the reader's home feed`);
+  return followers;
+}
+
+async function expectFullPage(plazaUrl: string, reader: SignedInUser): Promise<void> {
+  const page = await requestJson<{ items: { author: { id: string } }[] }>(
+    'GET',
+    `${plazaUrl}/v1/timelines/home?limit=${PAGE_SIZE}`,
+    { token: reader.accessToken },
+  );
+  if (page.items.length !== PAGE_SIZE) throw new Error(`the reader's home timeline has ${page.items.length} posts, not ${PAGE_SIZE}`);
+}
+
+function scenarios(reader: SignedInUser, writer: SignedInUser): Scenario[] {
+  const newPost = JSON.stringify({ text: POST_TEXT });
+  const json = { 'content-type': 'application/json' };
+  return [
+    {
+      name: `GET /v1/timelines/home?limit=${PAGE_SIZE}`,
+      plaza: { method: 'GET', path: `/v1/timelines/home?limit=${PAGE_SIZE}`, headers: bearer(reader) },
+      baseline: { method: 'GET', path: `/users/${reader.id}/home` },
+    },
+    {
+      name: 'POST /v1/posts',
+      plaza: { method: 'POST', path: '/v1/posts', headers: { ...bearer(writer), ...json }, body: newPost },
+      baseline: { method: 'POST', path: `/users/${writer.id}/posts`, headers: json, body: newPost },
+    },
+  ];
+}
+
+function bearer(user: SignedInUser): Record<string, string> {
+  return { authorization: `Bearer ${user.accessToken}` };
+}
+
+/**
+ * Plaza with Redis (feeds and job queue) on the same schema, its fan-out cap above 10,000. The
+ * followers' feeds are built first (fan-out skips feeds not built), empty, the way Plaza's own
+ * RedisFeedStore builds them. Then, per round, Plaza and a raw pipeline take turns: Plaza is timed
+ * from sending POST /v1/posts until every follower's feed holds the post.
+ */
+async function runFanOut(profile: Profile, settings: Settings, seeded: Seeded): Promise<FanOutRound[] | { skipped: string }> {
+  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    return { skipped: `no Redis at ${new URL(redisUrl).host}: ${(error as Error).message}` };
+  }
+  const prefix = `plaza-bench-${randomBytes(6).toString('hex')}`;
+  const feeds = new RedisFeedStore({ redisUrl, prefix });
+  return withCleanup(
+    async () => {
+      await deleteKeys(redis, `${prefix}:*`).catch(() => {});
+      await feeds.close();
+      redis.disconnect();
+    },
+    async () => {
+      log(profile, `social: building ${seeded.followers.length} empty Redis feeds (prefix ${prefix})`);
+      await inParallel(seeded.followers, 64, (followerId) => feeds.replace(followerId, []));
+      const plaza = plazaServer(profile);
+      const spec: ServerSpec = {
+        ...plaza,
+        name: 'Plaza (Redis)',
+        env: { ...plaza.env, REDIS_URL: redisUrl, REDIS_PREFIX: prefix, FANOUT_MAX_FOLLOWERS: FAN_OUT_MAX_FOLLOWERS },
+      };
+      return withServer(spec, async (server) => {
+        const keys = seeded.followers.map((id) => `${prefix}:feed:${id}`);
+        const warmUp = await plazaFanOut(server.url, redis, seeded.author, keys);
+        log(profile, `social: fan-out warm-up ${(warmUp.seconds * 1000).toFixed(0)} ms`);
+        await rawPipeline(redis, `${prefix}:raw:warm-up`, seeded.followers);
+        const rounds: FanOutRound[] = [];
+        for (let round = 1; round <= settings.rounds; round++) {
+          const measure = {
+            plaza: () => plazaFanOut(server.url, redis, seeded.author, keys),
+            raw: () => rawPipeline(redis, `${prefix}:raw:${round}`, seeded.followers),
+          };
+          // Swap who goes first each round, as the other suites do.
+          let plaza: PlazaFanOut;
+          let rawSeconds: number;
+          if (round % 2 === 1) {
+            plaza = await measure.plaza();
+            rawSeconds = await measure.raw();
+          } else {
+            rawSeconds = await measure.raw();
+            plaza = await measure.plaza();
+          }
+          const plazaSeconds = plaza.seconds;
+          const n = seeded.followers.length;
+          const result = {
+            plazaSeconds,
+            plazaDeliveriesPerSecond: n / plazaSeconds,
+            postAnsweredSeconds: plaza.postAnsweredSeconds,
+            rawSeconds,
+            rawZaddsPerSecond: n / rawSeconds,
+          };
+          rounds.push(result);
+          log(
+            profile,
+            `round ${round}/${settings.rounds} fan-out to ${n}: Plaza ${(plazaSeconds * 1000).toFixed(1)} ms ` +
+              `(${Math.round(result.plazaDeliveriesPerSecond)}/s), raw pipeline ${(rawSeconds * 1000).toFixed(1)} ms ` +
+              `(${Math.round(result.rawZaddsPerSecond)}/s)`,
+          );
+        }
+        return rounds;
+      });
+    },
+  );
+}
+
+type PlazaFanOut = { seconds: number; postAnsweredSeconds: number };
+
+/** Seconds from sending the post until every feed in `keys` holds it. */
+async function plazaFanOut(plazaUrl: string, redis: Redis, author: SignedInUser, keys: readonly string[]): Promise<PlazaFanOut> {
+  const started = performance.now();
+  const post = await requestJson<{ id: string }>('POST', `${plazaUrl}/v1/posts`, {
+    token: author.accessToken,
+    body: { text: POST_TEXT },
+  });
+  const postAnsweredSeconds = (performance.now() - started) / 1000;
+  const member = `${post.id}:${author.id}`;
+  const deadline = Date.now() + FAN_OUT_TIMEOUT_MS;
+  // A sample first, polled often and cheaply; then the whole set, until none is missing.
+  let missing = keys.filter((_, i) => i % POLL_EVERY_NTH_FOLLOWER === 0 || i === keys.length - 1);
+  let checkingAll = false;
+  for (;;) {
+    missing = await withoutMember(redis, missing, member);
+    if (missing.length === 0) {
+      if (checkingAll) break;
+      checkingAll = true;
+      missing = [...keys];
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`fan-out: ${missing.length} feeds lack post ${post.id} after ${FAN_OUT_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  return { seconds: (performance.now() - started) / 1000, postAnsweredSeconds };
+}
+
+async function withoutMember(redis: Redis, keys: readonly string[], member: string): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (const key of keys) pipeline.zscore(key, member);
+  const replies = (await pipeline.exec()) ?? [];
+  return keys.filter((_, i) => {
+    const [error, score] = replies[i]!;
+    if (error) throw error;
+    return score === null;
+  });
+}
+
+/** Seconds one ioredis pipeline takes to ZADD one member to each of these users' fresh keys. */
+async function rawPipeline(redis: Redis, keyPrefix: string, userIds: readonly string[]): Promise<number> {
+  const member = `${monotonicFactory()()}:${userIds[0]}`;
+  const started = performance.now();
+  const pipeline = redis.pipeline();
+  for (const userId of userIds) pipeline.zadd(`${keyPrefix}:${userId}`, 0, member);
+  const replies = (await pipeline.exec()) ?? [];
+  const seconds = (performance.now() - started) / 1000;
+  for (const [error] of replies) if (error) throw error;
+  return seconds;
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** The social suite's own section: seeding, and the fan-out (which has no autocannon row). */
+export function renderSocialSection(title: string, results: SocialResults): string[] {
+  const lines = [
+    `### ${title}`,
+    '',
+    `Seeding (3 signups through the API, the rest in SQL): ${results.seedSeconds.toFixed(1)} s. ` +
+      `The home timeline and POST /v1/posts rows are in the profile's table above.`,
+    '',
+  ];
+  const fanOut = results.fanOut;
+  if ('skipped' in fanOut) return [...lines, `Fan-out: not run (${fanOut.skipped}).`];
+  const plazaMs = fanOut.map((r) => r.plazaSeconds * 1000);
+  const rawMs = fanOut.map((r) => r.rawSeconds * 1000);
+  const postMs = fanOut.map((r) => r.postAnsweredSeconds * 1000);
+  const plazaRate = median(fanOut.map((r) => r.plazaDeliveriesPerSecond));
+  const rawRate = median(fanOut.map((r) => r.rawZaddsPerSecond));
+  const ratio = plazaRate / rawRate;
+  const perRound = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(' ');
+  const rate = (value: number) => Math.round(value).toLocaleString('en-US');
+  return [
+    ...lines,
+    `Fan-out of one post to ${FAN_OUT_FOLLOWERS.toLocaleString('en-US')} followers (Plaza with Redis feeds and job queue):`,
+    '',
+    '| | median | per round |',
+    '|---|--:|--:|',
+    `| Plaza: POST /v1/posts sent → post in every follower's feed, ms | ${median(plazaMs).toFixed(1)} | ${perRound(plazaMs, 1)} |`,
+    `| of which until POST /v1/posts answered, ms | ${median(postMs).toFixed(1)} | ${perRound(postMs, 1)} |`,
+    `| Plaza deliveries/s | ${rate(plazaRate)} | ${fanOut.map((r) => rate(r.plazaDeliveriesPerSecond)).join(' ')} |`,
+    `| raw ioredis pipeline of ${FAN_OUT_FOLLOWERS.toLocaleString('en-US')} ZADDs, ms | ${median(rawMs).toFixed(1)} | ${perRound(rawMs, 1)} |`,
+    `| raw ZADDs/s | ${rate(rawRate)} | ${fanOut.map((r) => rate(r.rawZaddsPerSecond)).join(' ')} |`,
+    `| ratio (deliveries/s ÷ ZADDs/s) | ${ratio.toFixed(2)} | ${perRound(fanOut.map((r) => r.plazaDeliveriesPerSecond / r.rawZaddsPerSecond), 2)} |`,
+    '',
+    `Fan-out target (ratio ≥ ${FAN_OUT_TARGET_RATIO}): ${ratio >= FAN_OUT_TARGET_RATIO ? 'met' : '**not met**'}.`,
+  ];
+}
+
+function log(profile: Profile, message: string): void {
+  console.log(`[${profile.kind}] ${message}`);
+}
