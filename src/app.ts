@@ -49,6 +49,7 @@ import { TIMELINE_JOBS } from './modules/timelines/events.ts';
 import { registerTimelineJobs } from './modules/timelines/jobs.ts';
 import { timelineRoutes } from './modules/timelines/routes.ts';
 import { createTimelinesService } from './modules/timelines/service.ts';
+import { createPopularUsers } from './modules/social/popular.ts';
 import { createSocialService } from './modules/social/service.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
 import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
@@ -190,14 +191,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
-  const social = createSocialService({ db, accounts, queue: deps.queue });
-  const posts = createPostsService({ db, accounts, media, social, queue: deps.queue });
-  const timelines = createTimelinesService({ feeds: deps.feeds, posts, social, fanOutMaxFollowers: config.feeds.fanOutMaxFollowers });
+  const popular = createPopularUsers({ db, above: config.feeds.fanOutMaxFollowers });
+  const social = createSocialService({ db, accounts, queue: deps.queue, popular });
+  const posts = createPostsService({ db, accounts, media, social, queue: deps.queue, feeds: deps.feeds, logger: deps.logger });
+  const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
   registerTimelineJobs(deps.queue, {
     feeds: deps.feeds,
     social,
     posts,
-    fanOutMaxFollowers: config.feeds.fanOutMaxFollowers,
     backfillPosts: config.feeds.backfillPosts,
   });
   const auth = createAuthService({

@@ -20,6 +20,8 @@ export function plazaServer(profile: Profile): ServerSpec {
       // Seeding signs many users up from one address: keep per-IP limits out of its way.
       LOGIN_RATE_LIMIT_PER_IP: '1000000',
       SIGNUP_RATE_LIMIT_PER_IP: '1000000',
+      // For profiling Plaza under load, e.g. BENCH_PLAZA_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+      ...(process.env.BENCH_PLAZA_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_PLAZA_NODE_OPTIONS }),
     },
   };
 }

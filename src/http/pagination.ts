@@ -41,7 +41,7 @@ export function toPage<Row, Item>(
   rows: Row[],
   limit: number,
   keyOf: (row: Row) => string[],
-  serialize: (row: Row) => Item,
+  serialize: (row: Row, index: number) => Item,
 ): Page<Item> {
   const pageRows = rows.slice(0, limit);
   const last = pageRows.at(-1);

@@ -5,6 +5,7 @@ import * as media from './0003_media.ts';
 import * as homeFeeds from './0004_home_feeds.ts';
 import * as posts from './0005_posts.ts';
 import * as follows from './0006_follows.ts';
+import * as homeTimelineReads from './0007_home_timeline_reads.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_home_feeds': homeFeeds,
   '0005_posts': posts,
   '0006_follows': follows,
+  '0007_home_timeline_reads': homeTimelineReads,
 };

@@ -6,7 +6,7 @@ import { newId } from '#db/ids.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Account, User } from './schemas.ts';
 import * as store from './store.ts';
-import type { UserRow } from './store.ts';
+import type { PublicUserRow, UserRow } from './store.ts';
 
 export type NewPasswordAccount = { email: string; password: string; name: string; handle?: string | undefined };
 export type ProfileChanges = { name?: string | undefined; bio?: string | undefined; handle?: string | undefined };
@@ -17,7 +17,7 @@ export type AccountsService = ReturnType<typeof createAccountsService>;
 
 export function createAccountsService(deps: { db: Database; /** Prefix of the links handed out ('' for relative ones). */ publicUrl: string }) {
   const { db } = deps;
-  const toUser = (row: UserRow) => userOf(row, deps.publicUrl);
+  const toUser = (row: PublicUserRow) => userOf(row, deps.publicUrl);
   const toAccount = (row: UserRow) => accountOf(row, deps.publicUrl);
 
   return {
@@ -130,7 +130,7 @@ export function createAccountsService(deps: { db: Database; /** Prefix of the li
   };
 }
 
-function userOf(row: UserRow, publicUrl: string): User {
+function userOf(row: PublicUserRow, publicUrl: string): User {
   return {
     id: row.id,
     handle: row.handle,

@@ -4,6 +4,9 @@ import type { UsersTable } from './tables.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
+/** What anyone may see of a user: everything but the account's private columns. */
+export type PublicUserRow = Omit<UserRow, 'email' | 'password_hash' | 'updated_at'>;
+
 export async function insertUser(db: Database, user: Insertable<UsersTable>): Promise<UserRow> {
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
 }

@@ -173,9 +173,10 @@ export function createMediaService(deps: MediaDeps) {
 
     /**
      * Checks that these media may go into a post by `ownerId`: theirs, for posts (not recordings),
-     * and not failed (still processing is fine). Refuses with 400 naming the first one that may not.
+     * and not failed (still processing is fine). Refuses with 400 naming the first one that may not;
+     * otherwise answers them by id.
      */
-    async assertAttachable(ownerId: string, ids: readonly string[]): Promise<void> {
+    async attachable(ownerId: string, ids: readonly string[]): Promise<Map<string, MediaRow>> {
       const rows = new Map((await store.findMediaByIds(db, ids)).map((row) => [row.id, row]));
       ids.forEach((id, index) => {
         const row = rows.get(id);
@@ -187,6 +188,7 @@ export function createMediaService(deps: MediaDeps) {
               : undefined;
         if (problem !== undefined) throw errors.invalidRequest(`Media ${id} ${problem}`, [{ path: `/mediaIds/${index}`, message: problem }]);
       });
+      return rows;
     },
 
     /** These media items as posts show them, by id, in one query. */

@@ -1,4 +1,6 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
+import type { FeedStore } from '#platform/feeds/types.ts';
 import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
 import { errors } from '#http/errors.ts';
@@ -7,11 +9,12 @@ import { newId } from '#db/ids.ts';
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { MediaService } from '../media/service.ts';
+import type { MediaRow } from '../media/store.ts';
 import type { SocialService } from '../social/service.ts';
 import { TIMELINE_JOBS, type PostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
-import type { PostRow } from './store.ts';
+import type { PostRow, PostView } from './store.ts';
 
 export type PageQuery = { limit: number; cursor?: string | undefined };
 
@@ -25,67 +28,62 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  */
 export function createPostsService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf'>;
-  media: Pick<MediaService, 'assertAttachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser'>;
+  media: Pick<MediaService, 'attachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
   social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
   queue: JobQueue;
+  feeds: Pick<FeedStore, 'add'>;
+  logger: FastifyBaseLogger;
 }) {
-  const { db, accounts, media, social, queue } = deps;
+  const { db, accounts, media, social, queue, feeds, logger } = deps;
 
   /** Whether the caller sees an author's followers-only posts: the author and their followers do. */
   async function inCircle(callerId: string | undefined, authorId: string): Promise<boolean> {
     return callerId !== undefined && (callerId === authorId || (await social.isFollowing(callerId, authorId)));
   }
 
+  const mayRead = (callerId: string | undefined, post: PostRow) => post.visibility === 'public' || inCircle(callerId, post.author_id);
+
   async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
     const row = await store.findPost(db, id);
-    if (row === undefined || (row.visibility !== 'public' && !(await inCircle(callerId, row.author_id)))) {
-      throw errors.notFound('post');
-    }
+    if (row === undefined || !(await mayRead(callerId, row))) throw errors.notFound('post');
     return row;
   }
 
-  /** Posts with their authors, media and the caller's likes, in four queries whatever the page holds. */
-  async function hydrate(callerId: string | undefined, rows: readonly PostRow[]): Promise<Post[]> {
-    const postIds = rows.map((row) => row.id);
-    const [authors, mediaIds, liked] = await Promise.all([
-      accounts.usersById(rows.map((row) => row.author_id)),
-      store.mediaIdsOf(db, postIds),
-      callerId === undefined ? new Set<string>() : store.likedAmong(db, callerId, postIds),
-    ]);
-    const mediaRows = await media.mediaById([...mediaIds.values()].flat());
-    return rows.map((row) => {
+  /** Posts as the caller sees them; their media in one more query, when they have any. */
+  async function hydrate(callerId: string | undefined, views: readonly PostView[], knownMedia?: ReadonlyMap<string, MediaRow>): Promise<Post[]> {
+    const mediaIds = views.flatMap((view) => view.media_ids);
+    const mediaRows = knownMedia ?? (mediaIds.length === 0 ? new Map<string, MediaRow>() : await media.mediaById(mediaIds));
+    return views.map((view) => {
       // Purchases come with the coins issue: until then only the author reads a paid post's media.
-      const locked = row.price_coins > 0 && row.author_id !== callerId;
-      const items = (mediaIds.get(row.id) ?? []).flatMap((id) => {
+      const locked = view.price_coins > 0 && view.author_id !== callerId;
+      const items = view.media_ids.flatMap((id) => {
         const item = mediaRows.get(id);
         if (item === undefined) return [];
         return [locked ? media.lockedView(item) : media.toMedia(item)];
       });
       return {
-        id: row.id,
-        author: authors.get(row.author_id) as User,
-        text: row.text,
+        id: view.id,
+        author: accounts.toUser(view.author),
+        text: view.text,
         media: items,
-        visibility: row.visibility,
-        priceCoins: row.price_coins,
+        visibility: view.visibility,
+        priceCoins: view.price_coins,
         locked,
         purchasedByMe: false,
-        likeCount: row.like_count,
-        likedByMe: liked.has(row.id),
-        createdAt: row.created_at.toISOString(),
+        likeCount: view.like_count,
+        likedByMe: view.liked_by_me,
+        createdAt: view.created_at.toISOString(),
       };
     });
   }
 
-  async function page(callerId: string | undefined, query: PageQuery, list: (beforeId: string | undefined) => Promise<PostRow[]>) {
+  async function page(callerId: string | undefined, query: PageQuery, list: (beforeId: string | undefined) => Promise<PostView[]>) {
     const beforeId = query.cursor === undefined ? undefined : decodeCursor(query.cursor, 1)[0];
-    const rows = await list(beforeId);
-    const pageRows = rows.slice(0, query.limit);
-    const items = await hydrate(callerId, pageRows);
-    return toPage(rows, query.limit, (row) => [row.id], (row) => items[pageRows.indexOf(row)] as Post);
+    const views = await list(beforeId);
+    const items = await hydrate(callerId, views.slice(0, query.limit));
+    return toPage(views, query.limit, (view) => [view.id], (_, index) => items[index] as Post);
   }
-
   return {
     async create(authorId: string, input: NewPost): Promise<Post> {
       const length = [...graphemes.segment(input.text)].length;
@@ -95,28 +93,31 @@ export function createPostsService(deps: {
       if (input.text.trim() === '' && input.mediaIds.length === 0) {
         throw errors.invalidRequest('A post needs text or media', [{ path: '/text', message: 'is empty and there are no media' }]);
       }
-      await media.assertAttachable(authorId, input.mediaIds);
+      const attached = await media.attachable(authorId, input.mediaIds);
       const now = new Date();
-      const row = await enqueueAfterCommit(queue, (jobs) =>
-        db.transaction().execute(async (trx) => {
-          const inserted = await store.insertPost(
-            trx,
-            {
-              id: newId(now.getTime()),
-              author_id: authorId,
-              text: input.text,
-              visibility: input.visibility ?? 'public',
-              price_coins: input.priceCoins,
-              created_at: now,
-            },
-            input.mediaIds,
-          );
-          const event: PostEvent = { postId: inserted.id, authorId };
-          jobs.add(TIMELINE_JOBS.fanOut, event, { jobId: `fan-out-${inserted.id}` });
-          return inserted;
-        }),
+      const view = await store.insertPost(
+        db,
+        {
+          id: newId(now.getTime()),
+          author_id: authorId,
+          text: input.text,
+          visibility: input.visibility ?? 'public',
+          price_coins: input.priceCoins,
+          created_at: now,
+        },
+        input.mediaIds,
       );
-      const [post] = await hydrate(authorId, [row]);
+      const entry = { postId: view.id, authorId };
+      const inOwnFeed = await feeds.add([authorId], entry).then(
+        () => true,
+        (error: unknown) => (logger.warn({ err: error, postId: view.id }, 'posts: own feed not written; the fan-out job will'), false),
+      );
+      // Followers get it from the fan-out job. A follow that committed first was counted (its
+      // counter and this post lock the same row); one that commits after backfills this post.
+      if (view.author.followers_count > 0 || !inOwnFeed) {
+        await queue.enqueue(TIMELINE_JOBS.fanOut, entry satisfies PostEvent, { jobId: `fan-out-${view.id}` });
+      }
+      const [post] = await hydrate(authorId, [view], attached);
       return post as Post;
     },
 
@@ -126,7 +127,9 @@ export function createPostsService(deps: {
     },
 
     async get(callerId: string | undefined, id: string): Promise<Post> {
-      const [post] = await hydrate(callerId, [await visiblePost(callerId, id)]);
+      const [view] = await store.findViews(db, callerId, [id]);
+      if (view === undefined || !(await mayRead(callerId, view))) throw errors.notFound('post');
+      const [post] = await hydrate(callerId, [view]);
       return post as Post;
     },
 
@@ -167,23 +170,21 @@ export function createPostsService(deps: {
       };
     },
 
-    /** These posts, hydrated for the caller, in the order given; deleted ones are left out. */
-    async postsByIds(callerId: string, ids: readonly string[]): Promise<Post[]> {
-      const rows = new Map((await store.findPostsByIds(db, ids)).map((row) => [row.id, row]));
-      return hydrate(callerId, ids.flatMap((id) => rows.get(id) ?? []));
-    },
-
     /** Ids and authors of the newest posts by these authors, older than `beforeId`. */
     latestBy: (authorIds: readonly string[], beforeId: string | undefined, limit: number) =>
       store.postsByAuthors(db, { authorIds, beforeId, limit }),
 
-    /** A home page straight from the follow graph, for when the feed store cannot answer. */
-    homeFromFollows: (userId: string, beforeId: string | undefined, limit: number) =>
-      store.homePostsFromFollows(db, { userId, beforeId, limit }),
+    /** A home timeline page, hydrated: see `store.homeViews`. */
+    async home(query: Parameters<typeof store.homeViews>[1]): Promise<Post[]> {
+      return hydrate(query.readerId, await store.homeViews(db, query));
+    },
+
+    /** The newest entries of a home timeline, from the follow graph, to rebuild a feed with. */
+    homeEntriesFromFollows: (readerId: string, limit: number) => store.homeEntriesFromFollows(db, readerId, limit),
 
     /** Every public post, newest first: the main page. */
     async publicTimeline(callerId: string | undefined, query: PageQuery): Promise<Page<Post>> {
-      return page(callerId, query, (beforeId) => store.listPosts(db, { withFollowersOnly: false, beforeId, limit: query.limit + 1 }));
+      return page(callerId, query, (beforeId) => store.listViews(db, callerId, { withFollowersOnly: false, beforeId, limit: query.limit + 1 }));
     },
 
     /** One user's posts that the caller may see, newest first. */
@@ -191,7 +192,7 @@ export function createPostsService(deps: {
       const authorId = await accounts.userIdOf(handle);
       const withFollowersOnly = await inCircle(callerId, authorId);
       return page(callerId, query, (beforeId) =>
-        store.listPosts(db, { authorId, withFollowersOnly, beforeId, limit: query.limit + 1 }),
+        store.listViews(db, callerId, { authorId, withFollowersOnly, beforeId, limit: query.limit + 1 }),
       );
     },
   };

@@ -1,19 +1,103 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
+import type { PublicUserRow } from '../accounts/store.ts';
 import type { PostsTable } from './tables.ts';
 
 export type PostRow = Selectable<PostsTable>;
 
-export async function insertPost(db: Database, post: Insertable<PostsTable>, mediaIds: readonly string[]): Promise<PostRow> {
-  const row = await db.insertInto('posts').values(post).returningAll().executeTakeFirstOrThrow();
-  if (mediaIds.length > 0) {
-    await db
-      .insertInto('post_media')
-      .values(mediaIds.map((mediaId, position) => ({ post_id: post.id, position, media_id: mediaId })))
-      .execute();
-  }
-  await db.updateTable('users').set({ posts_count: sql`posts_count + 1` }).where('id', '=', post.author_id).execute();
-  return row;
+/** A post as pages show it: with its author, its media ids in order, and whether the viewer liked it. */
+export type PostView = PostRow & { author: PublicUserRow; media_ids: string[]; liked_by_me: boolean };
+
+// Pages read posts with their authors in the same query: a round trip to the database costs more
+// than the join.
+const AUTHOR_COLUMNS = [
+  'a.handle as author_handle',
+  'a.name as author_name',
+  'a.bio as author_bio',
+  'a.avatar_id as author_avatar_id',
+  'a.created_at as author_created_at',
+  'a.followers_count as author_followers_count',
+  'a.following_count as author_following_count',
+  'a.posts_count as author_posts_count',
+] as const;
+
+type ViewRow = PostRow & {
+  author_handle: string;
+  author_name: string;
+  author_bio: string;
+  author_avatar_id: string | null;
+  author_created_at: Date;
+  author_followers_count: number;
+  author_following_count: number;
+  author_posts_count: number;
+  media_ids: string[];
+  liked_by_me: boolean;
+};
+
+function toView(row: ViewRow): PostView {
+  return {
+    id: row.id,
+    author_id: row.author_id,
+    text: row.text,
+    visibility: row.visibility,
+    price_coins: row.price_coins,
+    like_count: row.like_count,
+    created_at: row.created_at,
+    media_ids: row.media_ids,
+    liked_by_me: row.liked_by_me,
+    author: {
+      id: row.author_id,
+      handle: row.author_handle,
+      name: row.author_name,
+      bio: row.author_bio,
+      avatar_id: row.author_avatar_id,
+      created_at: row.author_created_at,
+      followers_count: row.author_followers_count,
+      following_count: row.author_following_count,
+      posts_count: row.author_posts_count,
+    },
+  };
+}
+
+/** Posts (`p`) with their authors, media ids and the viewer's like: one query, however many posts. */
+function selectViews(db: Database, viewerId: string | undefined) {
+  const likedByViewer =
+    viewerId === undefined
+      ? sql<boolean>`false`
+      : sql<boolean>`exists (select 1 from post_likes l where l.post_id = p.id and l.user_id = ${viewerId})`;
+  return db
+    .selectFrom('posts as p')
+    .innerJoin('users as a', 'a.id', 'p.author_id')
+    .selectAll('p')
+    .select(AUTHOR_COLUMNS)
+    .select([
+      sql<string[]>`array(select pm.media_id from post_media pm where pm.post_id = p.id order by pm.position)`.as('media_ids'),
+      likedByViewer.as('liked_by_me'),
+    ]);
+}
+
+/**
+ * Writes a post, its media links and its author's counter in one statement (so no transaction),
+ * and returns it as pages show it.
+ */
+export async function insertPost(db: Database, post: Insertable<PostsTable> & { id: string }, mediaIds: readonly string[]): Promise<PostView> {
+  const row = await db
+    .with('inserted', (db) => db.insertInto('posts').values(post).returningAll())
+    .with('attached', (db) =>
+      db
+        .insertInto('post_media')
+        .columns(['post_id', 'position', 'media_id'])
+        .expression(sql`select ${post.id}, m.position - 1, m.id from unnest(${[...mediaIds]}::text[]) with ordinality as m (id, position)`)
+    )
+    .with('author', (db) =>
+      db.updateTable('users').set({ posts_count: sql`posts_count + 1` }).where('id', '=', post.author_id).returningAll(),
+    )
+    .selectFrom(['inserted as p', 'author as a'])
+    .selectAll('p')
+    .select(AUTHOR_COLUMNS)
+    .select([sql<string[]>`${[...mediaIds]}::text[]`.as('media_ids'), sql<boolean>`false`.as('liked_by_me')])
+    .executeTakeFirstOrThrow();
+  return toView(row);
 }
 
 export async function findPost(db: Database, id: string): Promise<PostRow | undefined> {
@@ -29,37 +113,24 @@ export async function deletePost(db: Database, authorId: string, id: string): Pr
 }
 
 /** A keyset page of public posts, or of one author's posts (followers-only ones when `withFollowersOnly`). */
-export async function listPosts(
+export async function listViews(
   db: Database,
+  viewerId: string | undefined,
   query: { authorId?: string; withFollowersOnly: boolean; beforeId?: string | undefined; limit: number },
-): Promise<PostRow[]> {
-  let select = db.selectFrom('posts').selectAll();
-  if (query.authorId !== undefined) select = select.where('author_id', '=', query.authorId);
-  if (!query.withFollowersOnly) select = select.where('visibility', '=', 'public');
-  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
-  return select.orderBy('id', 'desc').limit(query.limit).execute();
+): Promise<PostView[]> {
+  let select = selectViews(db, viewerId);
+  if (query.authorId !== undefined) select = select.where('p.author_id', '=', query.authorId);
+  if (!query.withFollowersOnly) select = select.where('p.visibility', '=', 'public');
+  if (query.beforeId !== undefined) select = select.where('p.id', '<', query.beforeId);
+  const rows = await select.orderBy('p.id', 'desc').limit(query.limit).execute();
+  return rows.map(toView);
 }
 
-/** The media ids attached to each of these posts, in their order. */
-export async function mediaIdsOf(db: Database, postIds: readonly string[]): Promise<Map<string, string[]>> {
-  const byPost = new Map<string, string[]>();
-  if (postIds.length === 0) return byPost;
-  const rows = await db
-    .selectFrom('post_media')
-    .select(['post_id', 'media_id'])
-    .where('post_id', 'in', postIds)
-    .orderBy('post_id')
-    .orderBy('position')
-    .execute();
-  for (const row of rows) byPost.set(row.post_id, [...(byPost.get(row.post_id) ?? []), row.media_id]);
-  return byPost;
-}
-
-/** Which of these posts `userId` has liked. */
-export async function likedAmong(db: Database, userId: string, postIds: readonly string[]): Promise<Set<string>> {
-  if (postIds.length === 0) return new Set();
-  const rows = await db.selectFrom('post_likes').select('post_id').where('user_id', '=', userId).where('post_id', 'in', postIds).execute();
-  return new Set(rows.map((row) => row.post_id));
+/** These posts (those that still exist), in no particular order. */
+export async function findViews(db: Database, viewerId: string | undefined, ids: readonly string[]): Promise<PostView[]> {
+  if (ids.length === 0) return [];
+  const rows = await selectViews(db, viewerId).where('p.id', 'in', ids).execute();
+  return rows.map(toView);
 }
 
 /** Adds a like once; the counter moves only when the row is new. True when it was new. */
@@ -100,11 +171,6 @@ export async function releaseLikes(db: Database, userId: string): Promise<void> 
   await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
 }
 
-export async function findPostsByIds(db: Database, ids: readonly string[]): Promise<PostRow[]> {
-  if (ids.length === 0) return [];
-  return db.selectFrom('posts').selectAll().where('id', 'in', ids).execute();
-}
-
 /** Newest posts (all visibilities) by any of these authors, strictly older than `beforeId`. */
 export async function postsByAuthors(
   db: Database,
@@ -116,16 +182,84 @@ export async function postsByAuthors(
   return select.orderBy('id', 'desc').limit(query.limit).execute();
 }
 
-/** A home timeline page computed from the follow graph itself: the reader's and their followees' posts. */
-export async function homePostsFromFollows(
+/**
+ * Whose posts a home page merges in at read time, besides the feed's: everyone the reader follows
+ * and the reader (`'all'`: the whole timeline, when there is no feed to read), or the followed
+ * among these popular users, whose posts are never fanned out.
+ */
+export type MergedAuthors = 'all' | { popular: readonly string[] };
+
+/**
+ * A home timeline page for `readerId`: the posts named by their feed (`feedIds`) merged with the
+ * newest posts of `merged` authors, newest first. Only the reader's own posts and those of authors
+ * they still follow are kept (a feed may lag behind an unfollow), all at or above `floorId` when
+ * given (the oldest post the feed page vouches for) and strictly below `beforeId`.
+ */
+export async function homeViews(
   db: Database,
-  query: { userId: string; beforeId?: string | undefined; limit: number },
-): Promise<{ id: string; author_id: string }[]> {
-  const followees = db.selectFrom('follows').select('followee_id').where('follower_id', '=', query.userId);
-  let select = db
-    .selectFrom('posts')
-    .select(['id', 'author_id'])
-    .where((eb) => eb.or([eb('author_id', '=', query.userId), eb('author_id', 'in', followees)]));
-  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
-  return select.orderBy('id', 'desc').limit(query.limit).execute();
+  query: {
+    readerId: string;
+    feedIds: readonly string[];
+    merged: MergedAuthors;
+    floorId?: string | undefined;
+    beforeId?: string | undefined;
+    limit: number;
+  },
+): Promise<PostView[]> {
+  const { readerId, beforeId, floorId, limit, merged } = query;
+  const window = (column: RawBuilder<unknown>) =>
+    sql.join(
+      [sql`true`, ...(beforeId === undefined ? [] : [sql`${column} < ${beforeId}`]), ...(floorId === undefined ? [] : [sql`${column} >= ${floorId}`])],
+      sql` and `,
+    );
+  const authors =
+    merged === 'all'
+      ? sql`select ${readerId}::text union all select f.followee_id from follows f where f.follower_id = ${readerId}`
+      : sql`select f.followee_id from follows f where f.follower_id = ${readerId} and f.followee_id = any(${[...merged.popular]}::text[])`;
+  // Each merged author's newest posts come from their own index range, however many they follow.
+  const mergedPosts = sql`
+    select recent.id from (${authors}) as authors (id)
+    cross join lateral (
+      select r.id from posts r where r.author_id = authors.id and ${window(sql.ref('r.id'))}
+      order by r.id desc limit ${limit}
+    ) recent`;
+  const candidates =
+    merged !== 'all' && merged.popular.length === 0
+      ? sql`p.id = any(${[...query.feedIds]}::text[])`
+      : sql`p.id in (select unnest(${[...query.feedIds]}::text[]) union all ${mergedPosts})`;
+  const rows = await selectViews(db, readerId)
+    .where(sql<boolean>`${candidates} and ${window(sql.ref('p.id'))}`)
+    .where(
+      sql<boolean>`(p.author_id = ${readerId} or exists (select 1 from follows f where f.follower_id = ${readerId} and f.followee_id = p.author_id))`,
+    )
+    .orderBy('p.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map(toView);
+}
+
+/** The ids and authors of the newest posts of a home timeline, from the follow graph (to rebuild a feed). */
+export async function homeEntriesFromFollows(db: Database, readerId: string, limit: number): Promise<{ id: string; author_id: string }[]> {
+  const authors = db
+    .selectFrom('follows')
+    .select('followee_id as author_id')
+    .where('follower_id', '=', readerId)
+    .union(db.selectNoFrom(sql<string>`${readerId}::text`.as('author_id')));
+  return db
+    .selectFrom(authors.as('authors'))
+    .innerJoinLateral(
+      (eb) =>
+        eb
+          .selectFrom('posts as r')
+          .select(['r.id', 'r.author_id'])
+          .whereRef('r.author_id', '=', 'authors.author_id')
+          .orderBy('r.id', 'desc')
+          .limit(limit)
+          .as('recent'),
+      (join) => join.onTrue(),
+    )
+    .select(['recent.id', 'recent.author_id'])
+    .orderBy('recent.id', 'desc')
+    .limit(limit)
+    .execute();
 }

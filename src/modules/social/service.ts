@@ -6,6 +6,7 @@ import { decodeTimeCursor, encodeTimeCursor, type Page } from '#http/pagination.
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import { TIMELINE_JOBS, type FollowEvent } from '../timelines/events.ts';
+import type { PopularUsers } from './popular.ts';
 import * as store from './store.ts';
 
 export type SocialService = ReturnType<typeof createSocialService>;
@@ -17,8 +18,9 @@ export function createSocialService(deps: {
   db: Database;
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle'>;
   queue: JobQueue;
+  popular: PopularUsers;
 }) {
-  const { db, accounts, queue } = deps;
+  const { db, accounts, queue, popular } = deps;
 
   async function followeeOf(callerId: string, handle: string): Promise<string> {
     const followeeId = await accounts.userIdOf(handle);
@@ -57,28 +59,34 @@ export function createSocialService(deps: {
   return {
     async follow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      await enqueueAfterCommit(queue, (jobs) =>
+      const followers = await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
-          const event: FollowEvent = { followerId: callerId, followeeId };
-          if (await store.addFollow(trx, callerId, followeeId, new Date())) jobs.add(TIMELINE_JOBS.backfill, event);
+          const count = await store.addFollow(trx, callerId, followeeId, new Date());
+          if (count !== undefined) jobs.add(TIMELINE_JOBS.backfill, { followerId: callerId, followeeId } satisfies FollowEvent);
+          return count;
         }),
       );
+      if (followers !== undefined) popular.counted(followers - 1, followers);
     },
 
     async unfollow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      await enqueueAfterCommit(queue, (jobs) =>
+      const followers = await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
-          const event: FollowEvent = { followerId: callerId, followeeId };
-          if (await store.removeFollow(trx, callerId, followeeId)) jobs.add(TIMELINE_JOBS.unfollow, event);
+          const count = await store.removeFollow(trx, callerId, followeeId);
+          if (count !== undefined) jobs.add(TIMELINE_JOBS.unfollow, { followerId: callerId, followeeId } satisfies FollowEvent);
+          return count;
         }),
       );
+      if (followers !== undefined) popular.counted(followers + 1, followers);
     },
 
     followerIds: (userId: string) => store.followerIds(db, userId),
-    followerCount: (userId: string) => store.followerCount(db, userId),
-    followedAmong: (followerId: string, userIds: readonly string[]) => store.followedAmong(db, followerId, userIds),
-    popularFollowees: (followerId: string, threshold: number) => store.popularFollowees(db, followerId, threshold),
+    /** Whom a post by `userId` is fanned out to: their followers, unless they are popular. */
+    fanOutAudience: (userId: string) => store.followerIdsUpTo(db, userId, popular.above),
+
+    /** Users whose posts are merged into timelines when read (see popular.ts). */
+    popularUserIds: () => popular.ids(),
 
     /** Before an account is deleted, in its transaction: its follows leave the others' counters. */
     async releaseUser(trx: Database, userId: string): Promise<void> {

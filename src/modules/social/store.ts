@@ -1,32 +1,41 @@
 import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 
-/** Adds the follow once; both counters move only when the row is new. True when it was new. */
-export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date): Promise<boolean> {
+/**
+ * Adds the follow once; both counters move only when the row is new. Answers the followee's new
+ * follower count, or undefined when the follow existed already.
+ */
+export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date): Promise<number | undefined> {
   const inserted = await db
     .insertInto('follows')
     .values({ follower_id: followerId, followee_id: followeeId, created_at: at })
     .onConflict((conflict) => conflict.columns(['follower_id', 'followee_id']).doNothing())
     .executeTakeFirst();
-  if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) return false;
-  await moveCounters(db, followerId, followeeId, 1);
-  return true;
+  if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) return undefined;
+  return moveCounters(db, followerId, followeeId, 1);
 }
 
-export async function removeFollow(db: Database, followerId: string, followeeId: string): Promise<boolean> {
+/** Removes the follow, if any: the followee's new follower count, or undefined when there was none. */
+export async function removeFollow(db: Database, followerId: string, followeeId: string): Promise<number | undefined> {
   const deleted = await db
     .deleteFrom('follows')
     .where('follower_id', '=', followerId)
     .where('followee_id', '=', followeeId)
     .executeTakeFirst();
-  if (deleted.numDeletedRows === 0n) return false;
-  await moveCounters(db, followerId, followeeId, -1);
-  return true;
+  if (deleted.numDeletedRows === 0n) return undefined;
+  return moveCounters(db, followerId, followeeId, -1);
 }
 
-async function moveCounters(db: Database, followerId: string, followeeId: string, by: 1 | -1): Promise<void> {
+/** Moves both users' counters; answers the followee's new follower count. */
+async function moveCounters(db: Database, followerId: string, followeeId: string, by: 1 | -1): Promise<number> {
   await db.updateTable('users').set({ following_count: sql`following_count + ${by}` }).where('id', '=', followerId).execute();
-  await db.updateTable('users').set({ followers_count: sql`followers_count + ${by}` }).where('id', '=', followeeId).execute();
+  const followee = await db
+    .updateTable('users')
+    .set({ followers_count: sql`followers_count + ${by}` })
+    .where('id', '=', followeeId)
+    .returning('followers_count')
+    .executeTakeFirstOrThrow();
+  return followee.followers_count;
 }
 
 export async function isFollowing(db: Database, followerId: string, followeeId: string): Promise<boolean> {
@@ -61,9 +70,20 @@ export async function releaseFollowCounters(db: Database, userId: string): Promi
   await db.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', followers).execute();
 }
 
-/** Everyone following `userId` (for fan-out, which only runs below FANOUT_MAX_FOLLOWERS). */
+/** Everyone following `userId`. */
 export async function followerIds(db: Database, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('follows').select('follower_id').where('followee_id', '=', userId).execute();
+  return rows.map((row) => row.follower_id);
+}
+
+/** Everyone following `userId`, if they are at most `max`; none otherwise. One query either way. */
+export async function followerIdsUpTo(db: Database, userId: string, max: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('follows')
+    .select('follower_id')
+    .where('followee_id', '=', userId)
+    .where((eb) => eb(eb.selectFrom('users').select('followers_count').where('id', '=', userId), '<=', max))
+    .execute();
   return rows.map((row) => row.follower_id);
 }
 
@@ -79,19 +99,8 @@ export async function followedAmong(db: Database, followerId: string, userIds: r
   return new Set(rows.map((row) => row.followee_id));
 }
 
-/** Whom the user follows that has more than `threshold` followers (not fanned out: merged at read time). */
-export async function popularFollowees(db: Database, followerId: string, threshold: number): Promise<string[]> {
-  const rows = await db
-    .selectFrom('follows')
-    .innerJoin('users', 'users.id', 'follows.followee_id')
-    .select('users.id')
-    .where('follows.follower_id', '=', followerId)
-    .where('users.followers_count', '>', threshold)
-    .execute();
+/** Every user with more than `count` followers (found through users_followers_count). */
+export async function usersAbove(db: Database, count: number): Promise<string[]> {
+  const rows = await db.selectFrom('users').select('id').where('followers_count', '>', count).execute();
   return rows.map((row) => row.id);
-}
-
-export async function followerCount(db: Database, userId: string): Promise<number> {
-  const row = await db.selectFrom('users').select('followers_count').where('id', '=', userId).executeTakeFirst();
-  return row?.followers_count ?? 0;
 }

@@ -6,10 +6,8 @@ import { TIMELINE_JOBS, type FollowEvent, type PostEvent } from './events.ts';
 
 export type TimelineJobDeps = {
   feeds: FeedStore;
-  social: Pick<SocialService, 'followerIds' | 'followerCount'>;
+  social: Pick<SocialService, 'followerIds' | 'fanOutAudience'>;
   posts: Pick<PostsService, 'latestBy'>;
-  /** Authors with more followers are not fanned out (their posts are merged in when feeds are read). */
-  fanOutMaxFollowers: number;
   backfillPosts: number;
 };
 
@@ -22,14 +20,14 @@ export function registerTimelineJobs(queue: JobQueue, deps: TimelineJobDeps): vo
   queue.process<PostEvent>(
     TIMELINE_JOBS.fanOut,
     async ({ postId, authorId }) => {
-      if ((await social.followerCount(authorId)) > deps.fanOutMaxFollowers) return;
-      await feeds.add(await social.followerIds(authorId), { postId, authorId });
+      // The author's own feed too: creating the post put it there, unless that write failed.
+      await feeds.add([authorId, ...(await social.fanOutAudience(authorId))], { postId, authorId });
     },
     { concurrency: FAN_OUT_CONCURRENCY },
   );
 
   queue.process<PostEvent>(TIMELINE_JOBS.removePost, async ({ postId, authorId }) => {
-    await feeds.removePost(postId, await social.followerIds(authorId));
+    await feeds.removePost(postId, [authorId, ...(await social.followerIds(authorId))]);
   });
 
   queue.process<FollowEvent>(TIMELINE_JOBS.backfill, async ({ followerId, followeeId }) => {

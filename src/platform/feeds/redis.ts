@@ -13,8 +13,11 @@ export type RedisFeedStoreOptions = {
   onError?: (error: Error) => void;
 };
 
-/** Users per pipeline in a fan-out: 10,000 followers take 10 round trips. */
-const USERS_PER_ROUND_TRIP = 1000;
+/**
+ * Feeds per script call in a fan-out: a call holds Redis for about a millisecond, and a fan-out to
+ * 10,000 followers is 10 calls, sent together in one round trip.
+ */
+const FEEDS_PER_CALL = 1000;
 
 /**
  * Each feed is one sorted set, every score 0 so it orders by member, as bytes. A member is
@@ -43,35 +46,30 @@ export class RedisFeedStore implements FeedStore {
     this.#idleTtlSeconds = options.idleTtlSeconds ?? 7 * 24 * 3600;
     this.#redis = new Redis(options.redisUrl, { lazyConnect: true });
     this.#redis.on('error', (error: Error) => options.onError?.(error));
-    this.#redis.defineCommand('plazaFeedAdd', { numberOfKeys: 1, lua: ADD_SCRIPT });
+    this.#redis.defineCommand('plazaFeedAdd', { lua: ADD_SCRIPT });
     this.#redis.defineCommand('plazaFeedRemoveAuthor', { numberOfKeys: 1, lua: REMOVE_AUTHOR_SCRIPT });
   }
 
   async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
     const member = toMember(entry);
-    for (let start = 0; start < userIds.length; start += USERS_PER_ROUND_TRIP) {
-      const pipeline = this.#redis.pipeline() as FeedPipeline;
-      for (const userId of userIds.slice(start, start + USERS_PER_ROUND_TRIP)) {
-        pipeline.plazaFeedAdd(this.#key(userId), this.maxLength, member);
-      }
-      await exec(pipeline);
+    const pipeline = this.#redis.pipeline() as FeedPipeline;
+    for (let start = 0; start < userIds.length; start += FEEDS_PER_CALL) {
+      const keys = userIds.slice(start, start + FEEDS_PER_CALL).map((userId) => this.#key(userId));
+      pipeline.plazaFeedAdd(keys.length, ...keys, this.maxLength, member);
     }
+    await exec(pipeline);
   }
 
   async addMany(userId: string, entries: readonly FeedEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await (this.#redis as unknown as FeedCommands).plazaFeedAdd(this.#key(userId), this.maxLength, ...entries.map(toMember));
+    await (this.#redis as unknown as FeedCommands).plazaFeedAdd(1, this.#key(userId), this.maxLength, ...entries.map(toMember));
   }
 
   async removePost(postId: string, userIds: readonly string[]): Promise<void> {
     // Every member of this post, whoever wrote it: from "<postId>:" up to (not including) "<postId>;".
-    for (let start = 0; start < userIds.length; start += USERS_PER_ROUND_TRIP) {
-      const pipeline = this.#redis.pipeline();
-      for (const userId of userIds.slice(start, start + USERS_PER_ROUND_TRIP)) {
-        pipeline.zremrangebylex(this.#key(userId), `[${postId}:`, `(${postId};`);
-      }
-      await exec(pipeline);
-    }
+    const pipeline = this.#redis.pipeline();
+    for (const userId of userIds) pipeline.zremrangebylex(this.#key(userId), `[${postId}:`, `(${postId};`);
+    await exec(pipeline);
   }
 
   async removeAuthor(userId: string, authorId: string): Promise<void> {
@@ -127,12 +125,13 @@ function toMember(entry: FeedEntry): string {
   return `${entry.postId}:${entry.authorId}`;
 }
 
+/** `plazaFeedAdd(numberOfKeys, ...keys, maxLength, ...members)`: see ADD_SCRIPT. */
 type FeedCommands = {
-  plazaFeedAdd(key: string, maxLength: number, ...members: string[]): Promise<number>;
+  plazaFeedAdd(...keysThenArgs: (string | number)[]): Promise<number>;
   plazaFeedRemoveAuthor(key: string, authorId: string): Promise<number>;
 };
 type FeedPipeline = ChainableCommander & {
-  plazaFeedAdd(key: string, maxLength: number, ...members: string[]): FeedPipeline;
+  plazaFeedAdd(...keysThenArgs: (string | number)[]): FeedPipeline;
 };
 
 /** Runs a pipeline or transaction, failing on the first command that failed. */
@@ -143,25 +142,31 @@ async function exec(commands: ChainableCommander): Promise<unknown[]> {
 }
 
 /**
- * KEYS[1] the feed, ARGV[1] its cap, ARGV[2…] members. Skips a feed not built; in a cut feed, drops
- * entries below the cut (older posts may be missing around them); then cuts the feed to its cap.
+ * KEYS the feeds, ARGV[1] the cap, ARGV[2…] members: adds every member to every feed. Skips feeds
+ * not built; in a cut feed, drops entries below the cut (older posts may be missing around them);
+ * then cuts each feed to its cap. Answers how many feeds it wrote to. The keys of one call may
+ * live in different hash slots, so this needs one Redis server (or a primary), not a Cluster.
  */
 const ADD_SCRIPT = `
-local key = KEYS[1]
-local marker = redis.call('zrange', key, 0, 0)[1]
-if marker == nil then return 0 end
 local cap = tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('zadd', key, 0, ARGV[i]) end
-if string.sub(marker, 1, 1) == '!' then
-  redis.call('zremrangebylex', key, '(' .. marker, '(' .. string.sub(marker, 2))
+local written = 0
+for _, key in ipairs(KEYS) do
+  local marker = redis.call('zrange', key, 0, 0)[1]
+  if marker ~= nil then
+    for i = 2, #ARGV do redis.call('zadd', key, 0, ARGV[i]) end
+    if string.sub(marker, 1, 1) == '!' then
+      redis.call('zremrangebylex', key, '(' .. marker, '(' .. string.sub(marker, 2))
+    end
+    local over = redis.call('zcard', key) - 1 - cap
+    if over > 0 then
+      local oldest = redis.call('zrange', key, over + 1, over + 1)[1]
+      redis.call('zremrangebyrank', key, 0, over)
+      redis.call('zadd', key, 0, '!' .. oldest)
+    end
+    written = written + 1
+  end
 end
-local over = redis.call('zcard', key) - 1 - cap
-if over > 0 then
-  local oldest = redis.call('zrange', key, over + 1, over + 1)[1]
-  redis.call('zremrangebyrank', key, 0, over)
-  redis.call('zadd', key, 0, '!' .. oldest)
-end
-return 1
+return written
 `;
 
 /** KEYS[1] the feed, ARGV[1] the author: removes the entries whose member ends in ":<author>". */

@@ -1,0 +1,39 @@
+import type { Database } from '#platform/db/database.ts';
+import * as store from './store.ts';
+
+/** How stale another instance's view of who is popular may get. */
+export const POPULAR_REFRESH_MS = 10_000;
+
+export type PopularUsers = ReturnType<typeof createPopularUsers>;
+
+/**
+ * The users above `above` followers, whose posts are merged into timelines when read instead of
+ * fanned out. They are few, and most deployments have none, so each instance keeps the list and
+ * rereads it every POPULAR_REFRESH_MS, or at once when one of its own follows crosses the line.
+ */
+export function createPopularUsers(deps: { db: Database; above: number }) {
+  let cached: { ids: readonly string[]; readAt: number } | undefined;
+  let reading: Promise<readonly string[]> | undefined;
+
+  async function read(): Promise<readonly string[]> {
+    const readAt = Date.now();
+    const ids = await store.usersAbove(deps.db, deps.above);
+    cached = { ids, readAt };
+    return ids;
+  }
+
+  return {
+    above: deps.above,
+
+    async ids(): Promise<readonly string[]> {
+      if (cached !== undefined && Date.now() - cached.readAt < POPULAR_REFRESH_MS) return cached.ids;
+      reading ??= read().finally(() => (reading = undefined));
+      return reading;
+    },
+
+    /** A user's follower count moved from `before` to `after`. */
+    counted(before: number, after: number): void {
+      if (before > deps.above !== after > deps.above) cached = undefined;
+    },
+  };
+}
