@@ -127,4 +127,16 @@ describe(`database platform (${services ? 'postgres' : 'pglite'})`, () => {
     assert.ok(row.rows[0]?.at instanceof Date);
     assert.equal(row.rows[0]?.n, 42);
   });
+
+  it('keeps answering a statement whose result columns changed under it (prepared on PostgreSQL)', async () => {
+    const db = raw(database);
+    await sql`create table shapes (id text primary key)`.execute(db);
+    await db.insertInto('shapes').values({ id: 'a' }).execute();
+    const read = () => db.selectFrom('shapes').selectAll().where('id', '=', 'a').executeTakeFirstOrThrow();
+    // Enough runs on every pooled connection for PostgreSQL to settle on a cached plan.
+    await Promise.all(Array.from({ length: 40 }, read));
+    await sql`alter table shapes add column label text not null default 'new'`.execute(db);
+    const rows = await Promise.all(Array.from({ length: 40 }, read));
+    assert.ok(rows.every((row) => row.label === 'new'), 'every connection sees the new column');
+  });
 });

@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Config } from '../../config.ts';
 import type { DB } from '../../db/schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { prepareStatements } from './prepared-statements.ts';
 
 /** The database every store takes: the whole database, or a transaction on it. */
 export type Database = Kysely<DB>;
@@ -47,6 +48,7 @@ export async function openDatabase(config: DatabaseConfig, options: DatabaseOpti
   });
   // An idle client losing its server (restart, failover) must not crash the process.
   pool.on('error', () => {});
+  prepareStatements(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
