@@ -237,7 +237,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
-  await app.register(mediaRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
+  await app.register(mediaRoutes({ media, mediaGrant: posts.mediaGrant, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(avatarRoutes({ avatars, requireCaller: signedIn }));
   await app.register(recordingRoutes({ media, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(uploadRoutes({ uploads, requireCaller: signedIn }));

@@ -108,6 +108,44 @@ describe('visibility and paid posts', () => {
   });
 });
 
+describe('reading the media of others’ posts with a bearer token', () => {
+  const content = (mediaId: string, session?: TestSession) =>
+    api.get(`/v1/media/${mediaId}/content`, session === undefined ? {} : { token: session.accessToken });
+
+  test('works through a post the caller may see, and is 404 otherwise', async () => {
+    const [author, follower, stranger] = await Promise.all([signUp(api), signUp(api), signUp(api)]);
+    await api.call('PUT', `/v1/users/${author.user.handle}/follow`, { token: follower.accessToken });
+    const [loose, open, inner] = await Promise.all(
+      ['png', 'gif', 'webp'].map(async (format) => uploadAndSettle(api, author.accessToken, await imageSample(format as 'png'))),
+    );
+    assertProblem(await content(loose!.id, stranger), 404, 'not_found');
+    await post(author, { text: 'for all', mediaIds: [open!.id] });
+    await post(author, { text: 'for followers', mediaIds: [inner!.id], visibility: 'followers' });
+
+    const shared = await content(open!.id, stranger);
+    assert.equal(shared.status, 200, shared.text);
+    assert.equal(shared.headers.get('content-length'), String(open!.size));
+    assert.equal((await api.get(`/v1/media/${open!.id}/content?variant=thumbnail`, { token: stranger.accessToken })).status, 200);
+    assert.equal((await content(inner!.id, follower)).status, 200);
+    assertProblem(await content(inner!.id, stranger), 404, 'not_found');
+    assertProblem(await content(open!.id), 401, 'unauthorized');
+    assertProblem(await content(loose!.id, follower), 404, 'not_found'); // attached to no post, it stays private
+  });
+
+  test('asks for a purchase through a paid post, and stops when the post is deleted', async () => {
+    const [author, reader] = await Promise.all([signUp(api), signUp(api)]);
+    const image = await uploadAndSettle(api, author.accessToken, await imageSample('png'));
+    const paid = await post(author, { text: 'premium', mediaIds: [image.id], priceCoins: 10 });
+    assertProblem(await content(image.id, reader), 402, 'purchase_required');
+    assert.equal((await content(image.id, author)).status, 200);
+    const free = await post(author, { text: 'now free too', mediaIds: [image.id] });
+    assert.equal((await content(image.id, reader)).status, 200, 'a free post holding it is enough');
+    await api.delete(`/v1/posts/${free.id}`, undefined, { token: author.accessToken });
+    await api.delete(`/v1/posts/${paid.id}`, undefined, { token: author.accessToken });
+    assertProblem(await content(image.id, reader), 404, 'not_found');
+  });
+});
+
 describe('likes', () => {
   test('are idempotent and exact under concurrency', async () => {
     const target = await post(alice, { text: 'like me' });

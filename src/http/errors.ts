@@ -37,6 +37,7 @@ export const errors = {
     new AppError(405, 'method_not_allowed', 'This method is not allowed on this resource', {
       headers: { allow: allowed.join(', ') },
     }),
+  purchaseRequired: (detail = 'Buy the post to read this') => new AppError(402, 'purchase_required', detail),
   emailTaken: () => new AppError(409, 'email_taken', 'An account with this email already exists'),
   handleTaken: () => new AppError(409, 'handle_taken', 'This handle is taken'),
   payloadTooLarge: (limitBytes?: number) =>

@@ -6,7 +6,7 @@ import { sendByteContent } from '#http/byte-content.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { errors } from '#http/errors.ts';
 import { Media, VariantQuery } from './schemas.ts';
-import type { ContentAccess, MediaService } from './service.ts';
+import type { ContentAccess, MediaGrant, MediaService } from './service.ts';
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
@@ -24,12 +24,14 @@ const ContentQuery = Type.Object({ variant: Type.Optional(VariantQuery), ...Sign
 
 export type MediaRouteDeps = {
   media: MediaService;
+  /** Whether a caller may read someone else's item through the posts holding it. */
+  mediaGrant: (callerId: string, mediaId: string) => Promise<MediaGrant>;
   requireCaller: preHandlerAsyncHookHandler;
   identifyCaller: preHandlerAsyncHookHandler;
 };
 
 export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
-  const { media, requireCaller, identifyCaller } = deps;
+  const { media, mediaGrant, requireCaller, identifyCaller } = deps;
   return async (plugin) => {
     await acceptStreamedUploads(plugin);
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
@@ -75,7 +77,10 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const file = request.query.variant ?? 'original';
-        const content = await media.content('post', request.params.id, file, contentAccess(request, request.query));
+        const access = contentAccess(request, request.query);
+        const callerId = access.callerId;
+        const grantFor = callerId === undefined ? undefined : (mediaId: string) => mediaGrant(callerId, mediaId);
+        const content = await media.content('post', request.params.id, file, { ...access, grantFor });
         return sendByteContent(request, reply, content, privateCache(request.query));
       },
     );

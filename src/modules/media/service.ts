@@ -50,7 +50,15 @@ export type UploadSource = {
 };
 
 /** Who asks for bytes: a signed link's signature, or else the bearer token's user (if any). */
-export type ContentAccess = { callerId: string | undefined; signature: LinkSignature | undefined };
+/** What lets a caller read an item they do not own (posts holding it): see `content`. */
+export type MediaGrant = 'read' | 'purchase_required' | 'none';
+
+export type ContentAccess = {
+  callerId: string | undefined;
+  signature: LinkSignature | undefined;
+  /** Whether the caller, not the item's owner, may read a post's media item. */
+  grantFor?: (mediaId: string) => Promise<MediaGrant>;
+};
 
 /** The bytes of one media file, ready to serve: `open` reads all of them or a range. */
 export type MediaContent = ByteContent;
@@ -121,6 +129,13 @@ export function createMediaService(deps: MediaDeps) {
     const path = row.purpose === 'recording' ? 'recordings' : 'media';
     const variant = file === 'original' ? '' : `variant=${file}&`;
     return `${deps.publicUrl}/v1/${path}/${row.id}/content?${variant}exp=${exp}&sig=${sig}`;
+  }
+
+  /** Someone else's item, read with a bearer token: allowed through a post they may read. */
+  async function assertGranted(row: MediaRow, access: ContentAccess): Promise<void> {
+    const grant = row.purpose === 'post' && access.grantFor !== undefined ? await access.grantFor(row.id) : 'none';
+    if (grant === 'purchase_required') throw errors.purchaseRequired();
+    if (grant === 'none') throw errors.notFound(row.purpose === 'recording' ? 'recording' : 'media');
   }
 
   function toMedia(row: MediaRow): Media {
@@ -318,7 +333,7 @@ export function createMediaService(deps: MediaDeps) {
       const row = await store.findMedia(db, id);
       const what = purpose === 'recording' ? 'recording' : 'media';
       if (row === undefined || row.purpose !== purpose) throw errors.notFound(what);
-      if (access.signature === undefined && row.owner_id !== access.callerId) throw errors.notFound(what);
+      if (access.signature === undefined && row.owner_id !== access.callerId) await assertGranted(row, access);
       const stored = fileOf(row, file);
       if (stored === undefined) throw errors.notFound(`${file} of this ${what}`);
       const key = mediaKey(row.owner_id, row.id, file);

@@ -8,7 +8,7 @@ import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } f
 import { newId } from '#db/ids.ts';
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
-import type { MediaService } from '../media/service.ts';
+import type { MediaGrant, MediaService } from '../media/service.ts';
 import type { MediaRow } from '../media/store.ts';
 import type { SocialService } from '../social/service.ts';
 import { TIMELINE_JOBS, type PostEvent } from '../timelines/events.ts';
@@ -119,6 +119,18 @@ export function createPostsService(deps: {
       }
       const [post] = await hydrate(authorId, [view], attached);
       return post as Post;
+    },
+
+    /**
+     * Whether a signed-in caller may read the bytes of someone else's media item: yes through any
+     * post holding it that they may see and that is not locked for them; a paid post they may see
+     * but have not bought asks for a purchase; otherwise the item stays hidden.
+     */
+    async mediaGrant(callerId: string, mediaId: string): Promise<MediaGrant> {
+      const holders = await store.postsHoldingMedia(db, callerId, mediaId);
+      const visible = holders.filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed);
+      if (visible.some((post) => post.price_coins === 0 || post.author_id === callerId)) return 'read';
+      return visible.length > 0 ? 'purchase_required' : 'none';
     },
 
     /** Before an account is deleted, in its transaction: its likes leave the posts' counters. */

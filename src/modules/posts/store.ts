@@ -171,6 +171,21 @@ export async function releaseLikes(db: Database, userId: string): Promise<void> 
   await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
 }
 
+/** The posts a media item is attached to, with whether `viewerId` follows each one's author. */
+export async function postsHoldingMedia(
+  db: Database,
+  viewerId: string,
+  mediaId: string,
+): Promise<(Pick<PostRow, 'author_id' | 'visibility' | 'price_coins'> & { followed: boolean })[]> {
+  return db
+    .selectFrom('post_media as pm')
+    .innerJoin('posts as p', 'p.id', 'pm.post_id')
+    .select(['p.author_id', 'p.visibility', 'p.price_coins'])
+    .select(sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`.as('followed'))
+    .where('pm.media_id', '=', mediaId)
+    .execute();
+}
+
 /** Newest posts (all visibilities) by any of these authors, strictly older than `beforeId`. */
 export async function postsByAuthors(
   db: Database,
