@@ -31,6 +31,8 @@ import {
   type MediaJson,
 } from './lib/upload.ts';
 
+/** Ranged reads are held, like the memo routes, to this share of a bare static server on PostgreSQL. */
+const RANGED_READS_TARGET_RATIO = 0.6;
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -142,7 +144,7 @@ async function runInWorkDir(profile: Profile, settings: Settings, media: MediaSe
   const results: MediaResults = {
     settings: media,
     uploads: { raw: { large: [], small: [] }, tus: { large: [], small: [] }, baseline: { large: [], small: [] } },
-    rangedReads: { scenario: rangedName, plaza: [], baseline: [] },
+    rangedReads: { scenario: rangedName, target: RANGED_READS_TARGET_RATIO, plaza: [], baseline: [] },
     images: { plaza: [], sharp: [], jpegBytes },
     recordingOutcome: seeded.recordingOutcome,
   };

@@ -33,6 +33,8 @@ const PAGE_SIZE = 20;
 const FAN_OUT_FOLLOWERS = USERS;
 /** Above the fan-out's follower count, so its posts are fanned out (Plaza's default is 10,000). */
 const FAN_OUT_MAX_FOLLOWERS = '20000';
+/** A home timeline page should keep at least this share of the bare SELECT's throughput. */
+const HOME_TARGET_RATIO = 0.5;
 /** Plaza's fan-out should keep at least this share of a raw pipeline's ZADDs per second. */
 const FAN_OUT_TARGET_RATIO = 0.5;
 const FAN_OUT_TIMEOUT_MS = 60_000;
@@ -199,6 +201,7 @@ function scenarios(reader: SignedInUser, writer: SignedInUser): Scenario[] {
       name: `GET /v1/timelines/home?limit=${PAGE_SIZE}`,
       plaza: { method: 'GET', path: `/v1/timelines/home?limit=${PAGE_SIZE}`, headers: bearer(reader) },
       baseline: { method: 'GET', path: `/users/${reader.id}/home` },
+      target: HOME_TARGET_RATIO,
     },
     {
       name: 'POST /v1/posts',

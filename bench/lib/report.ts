@@ -6,6 +6,8 @@ import { median } from './stats.ts';
 /** One scenario's line in the report: medians over rounds, and Plaza's share of the baseline's rate. */
 export type ScenarioSummary = {
   scenario: string;
+  /** The ratio Plaza is held to on PostgreSQL, if any. */
+  target: number | undefined;
   plazaRps: number;
   baselineRps: number;
   /** Plaza's median rate over the baseline's: 1 would mean Plaza costs nothing above its SQL. */
@@ -27,6 +29,7 @@ export function summarize(rounds: ScenarioRounds): ScenarioSummary {
   const baselineRps = median(rounds.baseline.map((m) => m.requestsPerSecond));
   return {
     scenario: rounds.scenario,
+    target: rounds.target,
     plazaRps,
     baselineRps,
     ratio: plazaRps / baselineRps,

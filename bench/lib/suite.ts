@@ -5,7 +5,8 @@ import { withServer, type RunningServer, type ServerSpec } from './servers.ts';
 import type { Settings } from './settings.ts';
 
 /** One thing a client does, as Plaza serves it and as the bare baseline does the same database work. */
-export type Scenario = { name: string; plaza: LoadRequest; baseline: LoadRequest };
+/** `target`: the ratio to the baseline Plaza is held to on PostgreSQL, if any. */
+export type Scenario = { name: string; plaza: LoadRequest; baseline: LoadRequest; target?: number };
 
 /** A family of scenarios sharing seed data and a baseline server. */
 export type Suite = {
@@ -19,7 +20,7 @@ export type Suite = {
 };
 
 /** Each side's measurements of one scenario, one per round, in round order. */
-export type ScenarioRounds = { scenario: string; plaza: Measurement[]; baseline: Measurement[] };
+export type ScenarioRounds = { scenario: string; target?: number | undefined; plaza: Measurement[]; baseline: Measurement[] };
 
 const SIDES = ['plaza', 'baseline'] as const;
 type Side = (typeof SIDES)[number];
@@ -38,7 +39,7 @@ const RESET_STATISTICS = 'vacuum analyze';
 export async function runSuite(suite: Suite, profile: Profile, settings: Settings): Promise<ScenarioRounds[]> {
   log(profile, `${suite.name}: seeding`);
   const scenarios = await withServer(plazaServer(profile), (plaza) => suite.seed(plaza.url));
-  const results = scenarios.map((scenario): ScenarioRounds => ({ scenario: scenario.name, plaza: [], baseline: [] }));
+  const results = scenarios.map((scenario): ScenarioRounds => ({ scenario: scenario.name, target: scenario.target, plaza: [], baseline: [] }));
   const servers: Record<Side, ServerSpec> = {
     plaza: plazaServer(profile),
     baseline: { name: `${suite.name} baseline`, script: suite.baselineScript, env: profile.env },

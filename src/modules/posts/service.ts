@@ -84,6 +84,7 @@ export function createPostsService(deps: {
     const items = await hydrate(callerId, views.slice(0, query.limit));
     return toPage(views, query.limit, (view) => [view.id], (_, index) => items[index] as Post);
   }
+
   return {
     async create(authorId: string, input: NewPost): Promise<Post> {
       const length = [...graphemes.segment(input.text)].length;

@@ -222,11 +222,10 @@ export async function homeViews(
   },
 ): Promise<PostView[]> {
   const { readerId, beforeId, floorId, limit, merged } = query;
-  const window = (column: RawBuilder<unknown>) =>
-    sql.join(
-      [sql`true`, ...(beforeId === undefined ? [] : [sql`${column} < ${beforeId}`]), ...(floorId === undefined ? [] : [sql`${column} >= ${floorId}`])],
-      sql` and `,
-    );
+  const window = (column: RawBuilder<unknown>) => {
+    const bounds = [...(beforeId === undefined ? [] : [sql`${column} < ${beforeId}`]), ...(floorId === undefined ? [] : [sql`${column} >= ${floorId}`])];
+    return bounds.length === 0 ? sql`true` : sql.join(bounds, sql` and `);
+  };
   const authors =
     merged === 'all'
       ? sql`select ${readerId}::text union all select f.followee_id from follows f where f.follower_id = ${readerId}`

@@ -14,11 +14,13 @@ export type PopularUsers = ReturnType<typeof createPopularUsers>;
 export function createPopularUsers(deps: { db: Database; above: number }) {
   let cached: { ids: readonly string[]; readAt: number } | undefined;
   let reading: Promise<readonly string[]> | undefined;
+  // A read that started before a crossing must not cache what it saw.
+  let crossings = 0;
 
   async function read(): Promise<readonly string[]> {
-    const readAt = Date.now();
+    const [readAt, before] = [Date.now(), crossings];
     const ids = await store.usersAbove(deps.db, deps.above);
-    cached = { ids, readAt };
+    if (crossings === before) cached = { ids, readAt };
     return ids;
   }
 
@@ -33,7 +35,10 @@ export function createPopularUsers(deps: { db: Database; above: number }) {
 
     /** A user's follower count moved from `before` to `after`. */
     counted(before: number, after: number): void {
-      if (before > deps.above !== after > deps.above) cached = undefined;
+      if (before > deps.above === after > deps.above) return;
+      cached = undefined;
+      reading = undefined;
+      crossings += 1;
     },
   };
 }
