@@ -65,6 +65,8 @@ describe('GET /v1/media/{id}/content serves the bytes as they came', () => {
     assert.equal(answer.headers.get('content-length'), String(png.length));
     assert.equal(answer.headers.get('accept-ranges'), 'bytes');
     assert.equal(answer.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(answer.headers.get('cross-origin-resource-policy'), 'cross-origin', 'an app on another origin may embed it');
+    assert.match(answer.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     const etag = answer.headers.get('etag') ?? '';
     assert.match(etag, /^"[^"]+"$/, 'a strong ETag');
     const disposition = answer.headers.get('content-disposition') ?? '';
