@@ -82,6 +82,30 @@ describe('the home timeline', () => {
     assert.deepEqual((await homeIds(fan)).slice(0, 2), [starPost, mine]);
   });
 
+  test('pages through fanned-out and merged posts in order, and fans out again below the line', async () => {
+    const [star, author] = await Promise.all([signUp(api), signUp(api)]);
+    const fans = await Promise.all(Array.from({ length: FANOUT_MAX_FOLLOWERS + 1 }, () => signUp(api)));
+    for (const fan of fans) await follow(fan, star);
+    const [reader, leaving] = fans as [TestSession, TestSession];
+    await follow(reader, author);
+    const posted: string[] = [];
+    for (let i = 0; i < 6; i++) posted.push(await publish(author, `a${i}`), await publish(star, `s${i}`));
+    await eventually(async () => assert.equal((await homeIds(reader)).length, posted.length), 2000);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const answer = await home(reader, 5, cursor);
+      seen.push(...answer.body.items.map((post: { id: string }) => post.id));
+      cursor = answer.body.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    assert.deepEqual(seen, [...posted].reverse());
+
+    await unfollow(leaving, star);
+    const afterDrop = await publish(star, 'fanned out again');
+    await eventually(async () => assert.ok((await testApp.deps.feeds.page(reader.user.id, { limit: 5 })).postIds.includes(afterDrop)), 2000);
+    assert.equal((await homeIds(reader))[0], afterDrop);
+  });
+
   test('pages without repeats or gaps while followees keep posting', async () => {
     const [reader, author] = await Promise.all([signUp(api), signUp(api)]);
     await follow(reader, author);
