@@ -11,7 +11,7 @@ import type { AccountsService } from '../accounts/service.ts';
 import type { MediaGrant, MediaService } from '../media/service.ts';
 import type { MediaRow } from '../media/store.ts';
 import type { SocialService } from '../social/service.ts';
-import { TIMELINE_JOBS, type PostEvent } from '../timelines/events.ts';
+import { TIMELINE_JOBS, type FanOutEvent, type PostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
 import type { PostRow, PostView } from './store.ts';
@@ -116,7 +116,8 @@ export function createPostsService(deps: {
       // Followers get it from the fan-out job. A follow that committed first was counted (its
       // counter and this post lock the same row); one that commits after backfills this post.
       if (view.author.followers_count > 0 || !inOwnFeed) {
-        await queue.enqueue(TIMELINE_JOBS.fanOut, entry satisfies PostEvent, { jobId: `fan-out-${view.id}` });
+        const event: FanOutEvent = { ...entry, ...(!inOwnFeed && { toAuthor: true }) };
+        await queue.enqueue(TIMELINE_JOBS.fanOut, event, { jobId: `fan-out-${view.id}` });
       }
       const [post] = await hydrate(authorId, [view], attached);
       return post as Post;

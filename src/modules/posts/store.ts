@@ -204,6 +204,21 @@ export async function postsByAuthors(
  */
 export type MergedAuthors = 'all' | { popular: readonly string[] };
 
+/** The reader and everyone they follow, as a one-column subquery. */
+const readerAndFollowees = (readerId: string) =>
+  sql`select ${readerId}::text union all select f.followee_id from follows f where f.follower_id = ${readerId}`;
+
+/**
+ * Each of `authors` (a one-column subquery)' newest posts within `bounds`, up to `limit` each:
+ * every author's come from their own index range, however many authors there are.
+ */
+const newestOf = (authors: RawBuilder<unknown>, bounds: (column: RawBuilder<unknown>) => RawBuilder<unknown>, limit: number) => sql`
+  select recent.id, recent.author_id from (${authors}) as authors (id)
+  cross join lateral (
+    select r.id, r.author_id from posts r where r.author_id = authors.id and ${bounds(sql.ref('r.id'))}
+    order by r.id desc limit ${limit}
+  ) recent`;
+
 /**
  * A home timeline page for `readerId`: the posts named by their feed (`feedIds`) merged with the
  * newest posts of `merged` authors, newest first. Only the reader's own posts and those of authors
@@ -228,19 +243,12 @@ export async function homeViews(
   };
   const authors =
     merged === 'all'
-      ? sql`select ${readerId}::text union all select f.followee_id from follows f where f.follower_id = ${readerId}`
+      ? readerAndFollowees(readerId)
       : sql`select f.followee_id from follows f where f.follower_id = ${readerId} and f.followee_id = any(${[...merged.popular]}::text[])`;
-  // Each merged author's newest posts come from their own index range, however many they follow.
-  const mergedPosts = sql`
-    select recent.id from (${authors}) as authors (id)
-    cross join lateral (
-      select r.id from posts r where r.author_id = authors.id and ${window(sql.ref('r.id'))}
-      order by r.id desc limit ${limit}
-    ) recent`;
   const candidates =
     merged !== 'all' && merged.popular.length === 0
       ? sql`p.id = any(${[...query.feedIds]}::text[])`
-      : sql`p.id in (select unnest(${[...query.feedIds]}::text[]) union all ${mergedPosts})`;
+      : sql`p.id in (select unnest(${[...query.feedIds]}::text[]) union all select merged.id from (${newestOf(authors, window, limit)}) merged)`;
   const rows = await selectViews(db, readerId)
     .where(sql<boolean>`${candidates} and ${window(sql.ref('p.id'))}`)
     .where(
@@ -254,26 +262,7 @@ export async function homeViews(
 
 /** The ids and authors of the newest posts of a home timeline, from the follow graph (to rebuild a feed). */
 export async function homeEntriesFromFollows(db: Database, readerId: string, limit: number): Promise<{ id: string; author_id: string }[]> {
-  const authors = db
-    .selectFrom('follows')
-    .select('followee_id as author_id')
-    .where('follower_id', '=', readerId)
-    .union(db.selectNoFrom(sql<string>`${readerId}::text`.as('author_id')));
-  return db
-    .selectFrom(authors.as('authors'))
-    .innerJoinLateral(
-      (eb) =>
-        eb
-          .selectFrom('posts as r')
-          .select(['r.id', 'r.author_id'])
-          .whereRef('r.author_id', '=', 'authors.author_id')
-          .orderBy('r.id', 'desc')
-          .limit(limit)
-          .as('recent'),
-      (join) => join.onTrue(),
-    )
-    .select(['recent.id', 'recent.author_id'])
-    .orderBy('recent.id', 'desc')
-    .limit(limit)
-    .execute();
+  const newest = newestOf(readerAndFollowees(readerId), () => sql`true`, limit);
+  const rows = await sql<{ id: string; author_id: string }>`select * from (${newest}) entries order by id desc limit ${limit}`.execute(db);
+  return rows.rows;
 }

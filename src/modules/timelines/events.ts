@@ -14,4 +14,6 @@ export const TIMELINE_JOBS = {
 } as const;
 
 export type PostEvent = { postId: string; authorId: string };
+/** `toAuthor`: publishing could not write the post into its author's own feed, so the job does. */
+export type FanOutEvent = PostEvent & { toAuthor?: boolean };
 export type FollowEvent = { followerId: string; followeeId: string };

@@ -2,7 +2,7 @@ import type { FeedStore } from '#platform/feeds/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
 import type { PostsService } from '../posts/service.ts';
 import type { SocialService } from '../social/service.ts';
-import { TIMELINE_JOBS, type FollowEvent, type PostEvent } from './events.ts';
+import { TIMELINE_JOBS, type FanOutEvent, type FollowEvent, type PostEvent } from './events.ts';
 
 export type TimelineJobDeps = {
   feeds: FeedStore;
@@ -17,11 +17,11 @@ const FAN_OUT_CONCURRENCY = 4;
 export function registerTimelineJobs(queue: JobQueue, deps: TimelineJobDeps): void {
   const { feeds, social, posts } = deps;
 
-  queue.process<PostEvent>(
+  queue.process<FanOutEvent>(
     TIMELINE_JOBS.fanOut,
-    async ({ postId, authorId }) => {
-      // The author's own feed too: creating the post put it there, unless that write failed.
-      await feeds.add([authorId, ...(await social.fanOutAudience(authorId))], { postId, authorId });
+    async ({ postId, authorId, toAuthor }) => {
+      const followers = await social.fanOutAudience(authorId);
+      await feeds.add(toAuthor === true ? [authorId, ...followers] : followers, { postId, authorId });
     },
     { concurrency: FAN_OUT_CONCURRENCY },
   );

@@ -51,6 +51,7 @@ export class RedisFeedStore implements FeedStore {
   }
 
   async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
+    if (userIds.length === 0) return;
     const member = toMember(entry);
     const pipeline = this.#redis.pipeline() as FeedPipeline;
     for (let start = 0; start < userIds.length; start += FEEDS_PER_CALL) {
