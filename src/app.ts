@@ -7,28 +7,30 @@ import type { LogEvent } from 'kysely';
 import type { Config } from './config.ts';
 import { openBlobStore } from './platform/blobs/open.ts';
 import type { BlobStore } from './platform/blobs/types.ts';
-import { openDatabase, type DatabaseHandle } from './platform/db/database.ts';
+import type { DatabaseHandle } from './platform/db/database.ts';
+import { openDatabase } from './platform/db/open.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
-import { BullMQJobQueue } from './platform/queue/bullmq.ts';
-import { MemoryJobQueue } from './platform/queue/memory.ts';
-import { PostgresFeedStore } from './platform/feeds/postgres.ts';
-import { RedisFeedStore } from './platform/feeds/redis.ts';
+import { openFeedStore } from './platform/feeds/open.ts';
 import type { FeedStore } from './platform/feeds/types.ts';
-import { schedulePeriodicJob } from './platform/queue/periodic.ts';
+import { runJobs } from './platform/queue/jobs.ts';
+import { openJobQueue } from './platform/queue/open.ts';
 import type { JobQueue } from './platform/queue/types.ts';
-import { MemoryRateLimiter } from './platform/ratelimit/memory.ts';
+import { openRateLimiter } from './platform/ratelimit/open.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
-import { identifyCaller, requireCaller } from './http/auth.ts';
+import type { TaskSlots } from './platform/slots.ts';
+import { decorateCaller, identifyCaller, requireCaller } from './http/auth.ts';
+import { connectionOptions, guardConnections, proxyTrust } from './http/connections.ts';
 import { trackHandlersInFlight } from './http/in-flight.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { answerClientError, registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
+import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
 import { registerSecurityHeaders } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
 import { createLinkSigner } from './http/signed-links.ts';
-import { rejectNulCharacters, validatorCompiler } from './http/validation.ts';
+import { rejectUnsafeInput, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
+import { createPasswordHasher } from './modules/accounts/passwords.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
 import { authRoutes } from './modules/auth/routes.ts';
 import { avatarRoutes } from './modules/avatars/routes.ts';
@@ -36,23 +38,22 @@ import { createAvatarsService } from './modules/avatars/service.ts';
 import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
-import { registerMediaJobs } from './modules/media/jobs.ts';
+import { mediaJobs } from './modules/media/jobs.ts';
 import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
 import { mediaRoutes } from './modules/media/routes.ts';
-import { createMediaService, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB } from './modules/media/service.ts';
-import { registerSweeper, SWEEP_MEDIA_JOB } from './modules/media/sweeper.ts';
+import { createMediaService } from './modules/media/service.ts';
+import { createSquareImageSlots } from './modules/media/slots.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
 import { socialRoutes } from './modules/social/routes.ts';
-import { TIMELINE_JOBS } from './modules/timelines/events.ts';
-import { registerTimelineJobs } from './modules/timelines/jobs.ts';
+import { timelineJobs } from './modules/timelines/jobs.ts';
 import { timelineRoutes } from './modules/timelines/routes.ts';
 import { createTimelinesService } from './modules/timelines/service.ts';
 import { createPopularUsers } from './modules/social/popular.ts';
 import { createSocialService } from './modules/social/service.ts';
 import { recordingRoutes } from './modules/recordings/routes.ts';
-import { EXPIRE_UPLOADS_JOB, registerUploadJobs } from './modules/uploads/jobs.ts';
+import { uploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
@@ -64,10 +65,12 @@ export type Deps = {
   blobs: BlobStore;
   queue: JobQueue;
   rateLimiter: RateLimiter;
-  /** Undefined when ffmpeg/ffprobe are not installed: audio and video then get fewer details. */
+  /** Undefined when ffmpeg/ffprobe are not found: audio and video then get fewer details. */
   ffmpeg: FfmpegTools | undefined;
   /** Home feeds: a PostgreSQL table, or capped Redis sorted sets in front of it with REDIS_URL. */
   feeds: FeedStore;
+  /** How many profile images this process cuts at once, inside requests; the others wait their turn. */
+  squareImageSlots: TaskSlots;
 };
 
 export type DepsOptions = {
@@ -83,7 +86,10 @@ const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 /** Opens the adapters the configuration asks for and brings the database schema up to date. */
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
   const logger = createLogger(config.logLevel, options.logStream);
-  const database = await openDatabase(config, { onQuery: options.onQuery });
+  const database = await openDatabase(config, {
+    onQuery: options.onQuery,
+    onError: (error, context) => logger.error({ err: error }, `database: ${context}`),
+  });
   try {
     await migrateToLatest(database);
     const blobs = await openBlobStore({ localDir: join(config.dataDir, 'blobs'), s3: config.s3 });
@@ -93,45 +99,35 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       PATH: process.env.PATH,
     });
     if (ffmpeg === undefined) {
-      logger.warn('ffmpeg/ffprobe not found (PATH, FFMPEG_PATH, FFPROBE_PATH): audio gets no waveform, video no duration, size or poster');
+      logger.warn('ffmpeg/ffprobe not found (FFMPEG_PATH/FFPROBE_PATH, the @ffmpeg-installer/@ffprobe-installer packages, PATH): audio gets no waveform, video no duration, size or poster');
     }
-    const queue = openJobQueue(config, logger);
-    const feeds = openFeedStore(config, database, logger);
-    return { logger, database, blobs, queue, rateLimiter: new MemoryRateLimiter(), ffmpeg, feeds };
+    const redis = config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix };
+    const queue = openJobQueue({
+      redis,
+      closeTimeoutMs: config.shutdownTimeoutMs,
+      onError: (error) => logger.error({ err: error }, 'job queue: Redis error'),
+    });
+    const feeds = openFeedStore({
+      db: database.db,
+      redis,
+      maxLength: config.feeds.maxLength,
+      onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
+    });
+    const squareImageSlots = createSquareImageSlots();
+    return { logger, database, blobs, queue, rateLimiter: openRateLimiter({ maxKeys: config.rateLimitMaxKeys }), ffmpeg, feeds, squareImageSlots };
   } catch (error) {
     await database.close();
     throw error;
   }
 }
 
-function openFeedStore(config: Config, database: DatabaseHandle, logger: FastifyBaseLogger): FeedStore {
-  if (config.redisUrl === undefined) return new PostgresFeedStore(database.db);
-  return new RedisFeedStore({
-    redisUrl: config.redisUrl,
-    prefix: config.redisPrefix,
-    maxLength: config.feeds.maxLength,
-    onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
-  });
-}
-
-function openJobQueue(config: Config, logger: FastifyBaseLogger): JobQueue {
-  const closeTimeoutMs = config.shutdownTimeoutMs;
-  if (config.redisUrl === undefined) return new MemoryJobQueue({ closeTimeoutMs });
-  return new BullMQJobQueue({
-    redisUrl: config.redisUrl,
-    prefix: config.redisPrefix,
-    closeTimeoutMs,
-    onError: (error) => logger.error({ err: error }, 'job queue: Redis error'),
-  });
-}
-
 export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    trustProxy: proxyTrust(config.trustProxy),
+    ...connectionOptions(config.connections),
     frameworkErrors: sendErrorAsProblem,
-    clientErrorHandler: answerClientError,
     requestIdHeader: false,
     // Recordings are named in their path, and a client's file name may be long.
     routerOptions: { maxParamLength: 8192 },
@@ -140,8 +136,10 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
+  guardConnections(app, config.connections);
+  decorateCaller(app);
   app.setValidatorCompiler(validatorCompiler());
-  app.addHook('preValidation', rejectNulCharacters);
+  app.addHook('preValidation', rejectUnsafeInput);
   // Only JSON bodies are parsed by default; upload routes add their own parsers.
   app.removeContentTypeParser('text/plain');
   registerProblemHandlers(app);
@@ -172,18 +170,20 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     maxAge: 600,
   });
   await registerOpenApi(app, VERSION);
-  registerMetrics(app, {
-    queue: deps.queue,
-    names: [PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB, ...Object.values(TIMELINE_JOBS)],
-  });
 
   const { db } = deps.database;
-  const accounts = createAccountsService({ db, publicUrl: config.publicUrl });
+  const accounts = createAccountsService({
+    db,
+    publicUrl: config.publicUrl,
+    passwords: createPasswordHasher(config.passwordHashing),
+  });
   const memos = createMemosService({ db });
   const media = createMediaService({
     db,
     blobs: deps.blobs,
     queue: deps.queue,
+    accounts,
+    squareImageSlots: deps.squareImageSlots,
     signer: createLinkSigner(config.jwtSecret, config.media.signedUrlTtlSeconds),
     config: config.media,
     publicUrl: config.publicUrl,
@@ -191,16 +191,10 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
-  const popular = createPopularUsers({ db, above: config.feeds.fanOutMaxFollowers });
-  const social = createSocialService({ db, accounts, queue: deps.queue, popular });
+  const popular = createPopularUsers({ accounts, above: config.feeds.fanOutMaxFollowers });
+  const social = createSocialService({ db, accounts, queue: deps.queue, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, queue: deps.queue, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
-  registerTimelineJobs(deps.queue, {
-    feeds: deps.feeds,
-    social,
-    posts,
-    backfillPosts: config.feeds.backfillPosts,
-  });
   const auth = createAuthService({
     db,
     accounts,
@@ -213,18 +207,32 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   });
   const avatars = createAvatarsService({
     accounts,
+    media,
     blobs: deps.blobs,
     maxBytes: config.media.avatarMaxBytes,
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
-  registerMediaJobs(deps.queue, { db, blobs: deps.blobs, ffmpeg: deps.ffmpeg, logger: deps.logger });
-  registerSweeper(deps.queue, { db, blobs: deps.blobs, accounts, graceSeconds: config.media.sweepGraceSeconds, logger: deps.logger });
-  const uploads = createUploadsService({ db, media, blobs: deps.blobs, config, logger: deps.logger });
-  registerUploadJobs(deps.queue, uploads);
+  const uploads = createUploadsService({ db, media, accounts, blobs: deps.blobs, config, logger: deps.logger });
   const sweepEveryMs = config.media.sweepIntervalSeconds * 1000;
-  const schedules = [SWEEP_MEDIA_JOB, EXPIRE_UPLOADS_JOB].map((job) => schedulePeriodicJob(deps.queue, job, sweepEveryMs, deps.logger));
-  app.addHook('onClose', async () => schedules.forEach((schedule) => schedule.stop()));
+  const jobs = [
+    ...timelineJobs({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
+    ...mediaJobs({
+      db,
+      blobs: deps.blobs,
+      queue: deps.queue,
+      ffmpeg: deps.ffmpeg,
+      logger: deps.logger,
+      accounts,
+      graceSeconds: config.media.sweepGraceSeconds,
+      everyMs: sweepEveryMs,
+    }),
+    ...uploadJobs(uploads, sweepEveryMs),
+  ];
+  const runningJobs = runJobs(deps.queue, jobs, deps.logger);
+  app.addHook('onClose', async () => runningJobs.stop());
+  media.catchUpCleanCopies();
+  registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, config.metrics);
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /** Everything Plaza reads from its environment, read once at start-up and passed down. */
@@ -25,14 +26,64 @@ export type Config = Readonly<{
   /** How long a verified access token's session is trusted before it is checked again (0: always check). */
   authCacheSeconds: number;
   corsOrigins: readonly string[];
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   bodyLimitBytes: number;
+  connections: ConnectionsConfig;
+  metrics: MetricsConfig;
   shutdownTimeoutMs: number;
-  authRateLimit: Readonly<{ loginPerIp: number; loginPerAccount: number; signupPerIp: number; windowSeconds: number }>;
+  authRateLimit: Readonly<{
+    loginPerIp: number;
+    loginPerAccount: number;
+    signupPerIp: number;
+    /** Password re-confirmations (password change, account deletion) per session. */
+    reconfirmPerSession: number;
+    windowSeconds: number;
+  }>;
+  /** Most counters the in-memory rate limiter holds; the oldest are dropped past it. */
+  rateLimitMaxKeys: number;
+  passwordHashing: PasswordHashingConfig;
   /** Prefix of the links Plaza hands out (`url`, `avatarUrl`); empty means links relative to the API. */
   publicUrl: string;
   media: MediaConfig;
   feeds: FeedsConfig;
+  /** Most accounts one user may follow: a home page read from the follow graph costs one index range per followee. */
+  followMax: number;
+}>;
+
+/**
+ * Whose `X-Forwarded-For` to believe for the client's address: nobody (`false`), the nearest `n`
+ * proxies, or proxies at these addresses and CIDR ranges (or `loopback`, `linklocal`, `uniquelocal`).
+ */
+export type TrustProxy = false | number | readonly string[];
+
+/** How long a connection may take over each part of its life, and how many there may be. */
+export type ConnectionsConfig = Readonly<{
+  /** From a request's first byte to the end of its headers. */
+  headersTimeoutMs: number;
+  /** From a request's first byte to the end of its body; upload routes are bound by `idleTimeoutMs` only. */
+  requestTimeoutMs: number;
+  /** A connection on which no byte moves for this long is closed (a stalled upload, an unread answer). */
+  idleTimeoutMs: number;
+  /** How long an idle connection is kept open for the client's next request. */
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+  /** After an answer sent before its body arrived (413, a refused upload): how long, and how much, of the rest is read and dropped. */
+  lingerTimeoutMs: number;
+  lingerMaxBytes: number;
+}>;
+
+export type MetricsConfig = Readonly<{
+  /** Addresses and CIDR ranges that may read /metrics, besides loopback. */
+  allow: readonly string[];
+  /** A bearer token that opens /metrics from anywhere. */
+  token: string | undefined;
+}>;
+
+export type PasswordHashingConfig = Readonly<{
+  /** argon2 runs at once, process-wide; kept below libuv's thread pool so file and DNS work keep threads. */
+  concurrency: number;
+  /** Runs that may wait for a turn; more are answered 429 at once. */
+  queueLimit: number;
 }>;
 
 export type FeedsConfig = Readonly<{
@@ -53,12 +104,14 @@ export type MediaConfig = Readonly<{
   quotaBytes: number;
   /** Largest resumable (tus) upload, in bytes. */
   resumableMaxBytes: number;
+  /** Unfinished resumable uploads one user may have at once. */
+  resumableMaxOpenPerUser: number;
   /** How long a signed media link works. */
   signedUrlTtlSeconds: number;
   /** Bytes no row points to are removed once they are this old; keep it above the longest upload. */
   sweepGraceSeconds: number;
   sweepIntervalSeconds: number;
-  /** Explicit ffmpeg/ffprobe executables; otherwise they are looked for on PATH. */
+  /** Explicit ffmpeg/ffprobe executables; otherwise the ones npm installed, else the ones on PATH. */
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
 }>;
@@ -85,6 +138,8 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Named ranges TRUST_PROXY also takes, as Fastify's proxy-addr knows them. */
+const PROXY_ADDRESS_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 const MIN_SECRET_LENGTH = 32;
 
 /**
@@ -124,15 +179,20 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlSeconds: read.integer('REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),
     authCacheSeconds: read.integer('AUTH_CACHE_SECONDS', 10, 0, 300),
     corsOrigins: read.list('CORS_ORIGINS'),
-    trustProxy: read.boolean('TRUST_PROXY', false),
+    trustProxy: readTrustProxy(read, problems),
     bodyLimitBytes: read.integer('BODY_LIMIT', 256 * 1024, 1024, 64 * 1024 * 1024),
+    connections: readConnections(read, problems),
+    metrics: readMetrics(read, problems),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     authRateLimit: {
       loginPerIp: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
       loginPerAccount: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),
       signupPerIp: read.integer('SIGNUP_RATE_LIMIT_PER_IP', 20, 1, 1_000_000),
+      reconfirmPerSession: read.integer('PASSWORD_CONFIRM_RATE_LIMIT_PER_SESSION', 10, 1, 1_000_000),
       windowSeconds: read.integer('AUTH_RATE_LIMIT_WINDOW', 900, 1, 86_400),
     },
+    rateLimitMaxKeys: read.integer('RATE_LIMIT_MAX_KEYS', 100_000, 100, 100_000_000),
+    passwordHashing: readPasswordHashing(read, problems),
     publicUrl: (read.optionalString('PUBLIC_URL') ?? '').replace(/\/+$/, ''),
     media: readMedia(read),
     feeds: {
@@ -140,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
       fanOutMaxFollowers: read.integer('FANOUT_MAX_FOLLOWERS', 10_000, 0, 100_000_000),
       backfillPosts: read.integer('FEED_BACKFILL_POSTS', 50, 0, 1000),
     },
+    followMax: read.integer('FOLLOW_MAX', 5000, 1, 1_000_000),
   };
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');
@@ -182,6 +243,65 @@ function readS3(read: EnvReader, problems: string[]): S3Config | undefined {
   };
 }
 
+/**
+ * `true` is refused rather than guessed at: it used to trust the leftmost `X-Forwarded-For` entry,
+ * which the client writes, and one hop or two would each be wrong for some deployment.
+ */
+function readTrustProxy(read: EnvReader, problems: string[]): TrustProxy {
+  const raw = read.optionalString('TRUST_PROXY')?.toLowerCase();
+  if (raw === undefined || ['false', 'no', 'off', '0'].includes(raw)) return false;
+  if (/^\d+$/.test(raw)) return read.integer('TRUST_PROXY', 0, 0, 20) || false;
+  if (['true', 'yes', 'on'].includes(raw)) {
+    problems.push(
+      'TRUST_PROXY=true would take the client address from whatever X-Forwarded-For a client writes: ' +
+        'set the number of proxies in front of Plaza (1 behind one nginx or load balancer) or their addresses (e.g. loopback or 10.0.0.0/8)',
+    );
+    return false;
+  }
+  return read.addresses('TRUST_PROXY', PROXY_ADDRESS_NAMES);
+}
+
+function readConnections(read: EnvReader, problems: string[]): ConnectionsConfig {
+  const headersTimeoutMs = read.integer('HEADERS_TIMEOUT_MS', 10_000, 100, 300_000);
+  const requestTimeoutMs = read.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    problems.push('REQUEST_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS (the headers are part of the request)');
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: read.integer('IDLE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    keepAliveTimeoutMs: read.integer('KEEPALIVE_TIMEOUT_MS', 72_000, 100, 3_600_000),
+    maxConnections: read.integer('MAX_CONNECTIONS', 1000, 1, 1_000_000),
+    lingerTimeoutMs: read.integer('LINGER_TIMEOUT_MS', 5_000, 0, 600_000),
+    lingerMaxBytes: read.integer('LINGER_MAX_BYTES', 16 * MiB, 0, GiB),
+  };
+}
+
+const MIN_METRICS_TOKEN_LENGTH = 16;
+
+function readMetrics(read: EnvReader, problems: string[]): MetricsConfig {
+  const token = read.optionalString('METRICS_TOKEN');
+  if (token !== undefined && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    problems.push(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters`);
+  }
+  return { allow: read.addresses('METRICS_ALLOW'), token };
+}
+
+/**
+ * argon2 takes a libuv thread per run, from the pool (UV_THREADPOOL_SIZE, 4 by default) that file
+ * reads and DNS look-ups also wait for; by default password work may take half of it.
+ */
+function readPasswordHashing(read: EnvReader, problems: string[]): PasswordHashingConfig {
+  const threads = read.integer('UV_THREADPOOL_SIZE', 4, 1, 1024);
+  const most = Math.max(1, threads - 1);
+  const concurrency = read.integer('PASSWORD_HASH_CONCURRENCY', Math.max(1, Math.floor(threads / 2)), 1, 1024);
+  if (concurrency > most) {
+    problems.push(`PASSWORD_HASH_CONCURRENCY must leave a thread of UV_THREADPOOL_SIZE (${threads}) free: at most ${most}`);
+  }
+  return { concurrency, queueLimit: read.integer('PASSWORD_HASH_QUEUE', 64, 0, 100_000) };
+}
+
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const TiB = 1024 * GiB;
@@ -196,6 +316,7 @@ function readMedia(read: EnvReader): MediaConfig {
     avatarMaxBytes: read.integer('AVATAR_MAX_BYTES', 10 * MiB, 1, GiB),
     quotaBytes: read.integer('MEDIA_QUOTA_BYTES', 20 * GiB, 1, 1024 * TiB),
     resumableMaxBytes: read.integer('UPLOAD_MAX_BYTES', 2 * GiB, 1, TiB),
+    resumableMaxOpenPerUser: read.integer('UPLOAD_MAX_OPEN_PER_USER', 20, 1, 10_000),
     signedUrlTtlSeconds: read.integer('SIGNED_URL_TTL', 3600, 60, 7 * 86_400),
     sweepGraceSeconds: read.integer('MEDIA_SWEEP_GRACE', 86_400, 0, 30 * 86_400),
     sweepIntervalSeconds: read.integer('MEDIA_SWEEP_INTERVAL', 3600, 10, 86_400),
@@ -276,4 +397,19 @@ class EnvReader {
       .map((item) => item.trim())
       .filter((item) => item !== '');
   }
+
+  /** A list of IP addresses and CIDR ranges (`10.0.0.0/8`, `fd00::/8`), or of the `names` given. */
+  addresses(name: string, names: readonly string[] = []): string[] {
+    const items = this.list(name);
+    const wrong = items.filter((item) => !names.includes(item.toLowerCase()) && !isAddressOrRange(item));
+    for (const item of wrong) this.#problems.push(`${name}: "${item}" is not an IP address or CIDR range`);
+    return wrong.length === 0 ? items : [];
+  }
+}
+
+function isAddressOrRange(item: string): boolean {
+  const [address = '', prefix, ...rest] = item.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }

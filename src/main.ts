@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildApp, createDeps } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './platform/db/database.ts';
+import { openDatabase } from './platform/db/open.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
 
 const USAGE = `Usage: plaza <command>

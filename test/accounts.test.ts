@@ -100,6 +100,20 @@ describe('account deletion', () => {
     assert.equal((await api.get('/v1/account', { token: session.accessToken })).status, 200);
   });
 
+  it('limits password guesses per session, with 429 and Retry-After, leaving the account in place', async () => {
+    const session = await signUp(api);
+    const token = session.accessToken;
+    for (let i = 0; i < 10; i++) {
+      assertProblem(await api.delete('/v1/account', { password: `guess-${i}` }, { token }), 403, 'invalid_credentials');
+    }
+    const limited = await api.delete('/v1/account', { password: session.password }, { token });
+    assertProblem(limited, 429, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal((await api.get('/v1/account', { token })).status, 200);
+    const bystander = await signUp(api);
+    assert.equal((await api.delete('/v1/account', { password: bystander.password }, { token: bystander.accessToken })).status, 204);
+  });
+
   it('removes the account, its sessions and its memos', async () => {
     const session = await signUp(api);
     const bystander = await signUp(api);

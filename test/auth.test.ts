@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { SignJWT, UnsecuredJWT } from 'jose';
+import { AccessCache } from '../src/modules/auth/access-cache.ts';
 import { startApp, type TestApp } from './helpers/app.ts';
 import { client, type Client } from './helpers/http.ts';
 import { assertProblem, signUp } from './helpers/factories.ts';
@@ -9,7 +14,8 @@ let testApp: TestApp;
 let api: Client;
 
 before(async () => {
-  testApp = await startApp({ LOGIN_RATE_LIMIT_PER_IP: '1000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '5' });
+  // The password hashing queue at its default: 'password hashing under load' is about it.
+  testApp = await startApp({ LOGIN_RATE_LIMIT_PER_IP: '1000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '5', PASSWORD_HASH_QUEUE: '64' });
   api = client(testApp);
 });
 after(() => testApp.close());
@@ -23,6 +29,23 @@ const signAs = (secret: string, claims: { sub: string; sid: string }, expiresIn 
     .setIssuedAt()
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(secret));
+
+/**
+ * POSTs JSON to the app from a chosen loopback address (Linux routes all of 127.0.0.0/8 to `lo`), so
+ * one test can be several clients; the app sees it as `request.ip`.
+ */
+function postFrom(target: TestApp, localAddress: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const sent = request(`${target.url}${path}`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(JSON.stringify(body));
+  });
+}
 
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
 
@@ -63,6 +86,23 @@ describe('signup', () => {
     assert.match(second.user.handle, /^grace_hopper_\d+$/);
     const emoji = await signUp(api, { name: '🦊🦊', email: 'fox@example.test' });
     assert.match(emoji.user.handle, /^[a-z0-9_]{3,30}$/);
+    // A long name's handle, and the one made beside it, still fit what a handle may be.
+    const longName = 'Bartholomew Maximilian Fitzgerald';
+    const long = await Promise.all([signUp(api, { name: longName }), signUp(api, { name: longName })]);
+    for (const session of long) assert.match(session.user.handle, /^bartholomew_[a-z0-9_]{0,19}$/);
+  });
+
+  it('never answers handle_taken to simultaneous signups that chose no handle', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        api.post('/v1/auth/signup', { email: `namesake-${i}@example.test`, password: 'password123', name: 'Sam Namesake' }),
+      ),
+    );
+    assert.deepEqual(answers.map((answer) => answer.status), Array<number>(30).fill(201), answers.map((answer) => answer.text).join('\n'));
+    const handles = answers.map((answer) => answer.body.user.handle as string);
+    assert.equal(new Set(handles).size, 30, 'each has a handle of their own');
+    for (const handle of handles) assert.match(handle, /^sam_namesake(_\w+)?$/);
+    assert.ok(handles.every((handle) => handle.length <= 30));
   });
 
   it('refuses a taken email whatever its case, and a taken handle', async () => {
@@ -164,17 +204,98 @@ describe('login', () => {
     assert.equal((await api.post('/v1/auth/login', { email: other.user.email, password: other.password })).status, 200);
   });
 
-  it('limits attempts per IP address', async () => {
-    const strict = await startApp({ LOGIN_RATE_LIMIT_PER_IP: '3' });
+  it('limits attempts per IP address, and attempts refused for the address leave the account alone', async () => {
+    const strict = await startApp({ LOGIN_RATE_LIMIT_PER_IP: '3', LOGIN_RATE_LIMIT_PER_ACCOUNT: '5' });
     try {
       const strictApi = client(strict);
       for (let i = 0; i < 3; i++) {
         assert.equal((await strictApi.post('/v1/auth/login', { email: `a${i}@example.test`, password: 'x' })).status, 401);
       }
       assertProblem(await strictApi.post('/v1/auth/login', { email: 'z@example.test', password: 'x' }), 429, 'rate_limited');
+
+      // From another address, someone guesses one account's password well past both limits…
+      const victim = await signUp(strictApi);
+      const guesses: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        guesses.push((await postFrom(strict, '127.0.0.2', '/v1/auth/login', { email: victim.user.email, password: `guess-${i}` })).status);
+      }
+      assert.deepEqual(guesses, [401, 401, 401, ...Array<number>(17).fill(429)]);
+      // …but only the 3 attempts their address was allowed count against the account: its owner still signs in.
+      const owner = await postFrom(strict, '127.0.0.3', '/v1/auth/login', { email: victim.user.email, password: victim.password });
+      assert.equal(owner.status, 200, JSON.stringify(owner.body));
     } finally {
       await strict.close();
     }
+  });
+});
+
+/**
+ * Times file and DNS look-ups, over and over, from a worker thread: it shares this process's libuv
+ * thread pool with the app (and so with argon2) but has its own event loop, so busy request
+ * handling here does not count, only waiting for a pool thread. `stop` gives the slowest, in ms.
+ */
+async function watchThreadPool(): Promise<{ stop(): Promise<number> }> {
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const { stat } = require('node:fs/promises');
+     const { lookup } = require('node:dns/promises');
+     let stopping = false;
+     let slowest = 0;
+     parentPort.on('message', () => { stopping = true; });
+     (async () => {
+       parentPort.postMessage('watching');
+       while (!stopping) {
+         const started = performance.now();
+         await Promise.all([stat(process.cwd()), lookup('localhost')]);
+         slowest = Math.max(slowest, performance.now() - started);
+       }
+       parentPort.postMessage(slowest);
+     })();`,
+    { eval: true },
+  );
+  await once(worker, 'message');
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const [slowest] = await once(worker, 'message');
+      await worker.terminate();
+      return slowest as number;
+    },
+  };
+}
+
+describe('password hashing under load', () => {
+  const signUpMany = (count: number) =>
+    Promise.all(
+      Array.from({ length: count }, () => {
+        const tag = randomBytes(6).toString('hex');
+        return api.post('/v1/auth/signup', { email: `load-${tag}@example.test`, password: 'password123', name: `Load ${tag}` });
+      }),
+    );
+
+  it('leaves libuv threads free for file and DNS work while many passwords are hashed', async () => {
+    const watcher = await watchThreadPool();
+    const started = performance.now();
+    const answers = await signUpMany(64);
+    const burstMs = performance.now() - started;
+    const slowest = await watcher.stop();
+    assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([201]));
+    // Unbounded, the 64 hashes would take all 4 threads and a file look-up would queue behind them,
+    // for about a quarter of the burst or more; bounded, it never waits for a hash.
+    assert.ok(slowest < burstMs / 10, `a file or DNS look-up waited up to ${slowest.toFixed(1)} ms during a ${burstMs.toFixed(0)} ms burst`);
+  });
+
+  it('refuses at once, with 429 and Retry-After, what its queue cannot hold', async () => {
+    const answers = await signUpMany(150);
+    const refused = answers.filter((answer) => answer.status === 429);
+    assert.ok(refused.length > 0, 'past the queue (64), signups are refused');
+    for (const answer of refused) {
+      assertProblem(answer, 429, 'rate_limited');
+      assert.equal(answer.headers.get('retry-after'), '1');
+    }
+    const created = answers.filter((answer) => answer.status === 201);
+    assert.ok(created.length >= 66, `those running and queued are served (${created.length})`);
+    assert.equal(created.length + refused.length, answers.length);
   });
 });
 
@@ -257,6 +378,37 @@ describe('logout', () => {
     assertProblem(await api.get('/v1/account', { token: session.accessToken }), 401, 'unauthorized');
     assertProblem(await api.post('/v1/auth/refresh', { refreshToken: session.refreshToken }), 401, 'unauthorized');
     assert.equal((await api.get('/v1/account', { token: other.body.accessToken })).status, 200, 'other device stays in');
+  });
+
+  it('is not undone by a request whose session check raced it', async () => {
+    // A check that read the session as active just before the logout committed, and cached it just
+    // after the logout cleared the cache, would keep the revoked token working for AUTH_CACHE_SECONDS.
+    // The window is narrow (on PostgreSQL about one round in ten hits it; PGlite runs one query at a
+    // time, in order), so each round races one logout against ten reads, sixty times.
+    for (let round = 0; round < 60; round++) {
+      const session = await signUp(api);
+      const read = () => api.get('/v1/account', { token: session.accessToken });
+      await Promise.all([api.post('/v1/auth/logout', { refreshToken: session.refreshToken }), ...Array.from({ length: 10 }, read)]);
+      assertProblem(await read(), 401, 'unauthorized');
+    }
+  });
+
+  it('keeps a session revoked during a check out of the access cache', async () => {
+    // The same race, made certain: the check reads the session as active, then the revocation lands.
+    const cache = new AccessCache({ ttlMs: 60_000 });
+    const caller = { userId: 'u1', sessionId: 's1' };
+    const verified = { caller, tokenExpiresAtMs: Date.now() + 60_000 };
+    const racedBy = (revoke: () => void) => async () => {
+      revoke();
+      return verified;
+    };
+    assert.deepEqual(await cache.through('t1', racedBy(() => cache.forgetSession('s1'))), caller, 'this request still passes');
+    assert.equal(await cache.through('t1', async () => undefined), undefined, 'the next one checks again');
+    assert.deepEqual(await cache.through('t2', racedBy(() => cache.forgetUser('u1', 's1'))), caller);
+    assert.equal(await cache.through('t2', async () => undefined), undefined);
+    // Checks that begin after a revocation are cached as before.
+    assert.deepEqual(await cache.through('t3', async () => verified), caller);
+    assert.deepEqual(await cache.through('t3', async () => undefined), caller, 'served from the cache');
   });
 
   it('answers 204 for a token it does not know, revealing nothing', async () => {
@@ -347,6 +499,24 @@ describe('password change', () => {
 
   it('is refused without a token', async () => {
     assertProblem(await api.put('/v1/account/password', { currentPassword: 'a', newPassword: 'bbbbbbbb' }), 401, 'unauthorized');
+  });
+
+  it('limits password guesses per session with 429 and Retry-After, leaving the owner\'s other sessions able to change it', async () => {
+    const owner = await signUp(api);
+    const stolen = (await api.post('/v1/auth/login', { email: owner.user.email, password: owner.password })).body;
+    const change = (token: string, currentPassword: string) =>
+      api.put('/v1/account/password', { currentPassword, newPassword: 'new-password-1' }, { token });
+    for (let i = 0; i < 10; i++) assertProblem(await change(stolen.accessToken, `guess-${i}`), 403, 'invalid_credentials');
+    const limited = await change(stolen.accessToken, owner.password);
+    assertProblem(limited, 429, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assertProblem(await api.delete('/v1/account', { password: owner.password }, { token: stolen.accessToken }), 429, 'rate_limited');
+    // A refreshed token is the same session, with the same budget.
+    const refreshed = (await api.post('/v1/auth/refresh', { refreshToken: stolen.refreshToken })).body;
+    assertProblem(await change(refreshed.accessToken, owner.password), 429, 'rate_limited');
+    // The owner, on their own device, changes the password, which signs the guesser out.
+    assert.equal((await change(owner.accessToken, owner.password)).status, 204);
+    assertProblem(await api.get('/v1/account', { token: refreshed.accessToken }), 401, 'unauthorized');
   });
 });
 

@@ -5,7 +5,8 @@ import { startApp, type TestApp } from './helpers/app.ts';
 import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
 import { client, type Client } from './helpers/http.ts';
 import { blobKeys } from './helpers/media.ts';
-import { heicHead, htmlSample, imageSample, orientedJpegWithGps, pngBomb, svgSample, wavSample } from './helpers/media-samples.ts';
+import { blankPng, heicHead, htmlSample, imageSample, orientedJpegWithGps, pngBomb, svgSample, wavSample } from './helpers/media-samples.ts';
+import { eventually } from './helpers/wait.ts';
 
 const putAvatar = (api: Client, token: string | undefined, bytes: Buffer, contentType = 'image/jpeg') =>
   api.call('PUT', '/v1/account/avatar', { token, raw: bytes, headers: { 'content-type': contentType } });
@@ -77,7 +78,7 @@ describe('profile images', () => {
       [svgSample, 'image/svg+xml', 415, 'unsupported_media_type'],
       [wavSample(1), 'image/png', 415, 'unsupported_media_type'],
       [heicHead(), 'image/heic', 415, 'unsupported_media_type'],
-      [pngBomb(), 'image/png', 415, 'unsupported_media_type'],
+      [pngBomb(), 'image/png', 413, 'payload_too_large'], // 50,000 × 50,000 pixels, told from its header
       [(await imageSample('jpeg')).subarray(0, 200), 'image/jpeg', 415, 'unsupported_media_type'],
       [Buffer.alloc(0), 'image/png', 400, 'invalid_request'],
       [Buffer.concat([await imageSample('png'), Buffer.alloc(300 * 1024)]), 'image/png', 413, 'payload_too_large'],
@@ -86,6 +87,43 @@ describe('profile images', () => {
     assertProblem(await putAvatar(api, undefined, await imageSample('png')), 401, 'unauthorized');
     assert.equal((await api.get('/v1/account', { token: bob.accessToken })).body.avatarUrl, set.body.avatarUrl);
     assert.deepEqual((await blobKeys(testApp, `avatars/${bob.user.id}/`)).sort(), before.sort());
+  });
+
+  test('refuses an image of more than 50 megapixels with 413, from its header', async () => {
+    const carol = await signUp(api);
+    // 100 megapixels in 12 KiB: well under AVATAR_MAX_BYTES, and seconds of CPU to cut.
+    const answer = await putAvatar(api, carol.accessToken, blankPng(10_000, 10_000), 'image/png');
+    assertProblem(answer, 413, 'payload_too_large');
+    assert.match(answer.body.detail, /more than 50000000 pixels/);
+    assert.deepEqual(await blobKeys(testApp, `avatars/${carol.user.id}/`), [], 'nothing kept');
+    assert.equal((await api.get('/v1/account', { token: carol.accessToken })).body.avatarUrl, null);
+    const fits = await putAvatar(api, carol.accessToken, blankPng(5_000, 5_000), 'image/png');
+    assert.equal(fits.status, 200, fits.text);
+  });
+
+  test('cuts at most two at once: the next waits its turn, and past a full queue is refused with 503', async () => {
+    const slots = testApp.deps.squareImageSlots;
+    const dave = await signUp(api);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = [slots.run(() => gate), slots.run(() => gate)];
+    assert.equal(slots.running, slots.concurrency, 'both slots taken');
+
+    const waiting = putAvatar(api, dave.accessToken, await imageSample('png'), 'image/png');
+    await eventually(async () => assert.equal(slots.waiting, 1, 'the upload is stored and waits for a slot'));
+    const queued = Array.from({ length: slots.queueLimit - 1 }, () => slots.run(async () => {}));
+    assert.equal(slots.waiting, slots.queueLimit);
+    const refused = await putAvatar(api, dave.accessToken, await imageSample('png'), 'image/png');
+    assertProblem(refused, 503, 'unavailable');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0, 'Retry-After');
+
+    release();
+    await Promise.all([...held, ...queued]);
+    const answered = await waiting;
+    assert.equal(answered.status, 200, answered.text);
+    assert.equal(answered.body.avatarUrl, (await api.get('/v1/account', { token: dave.accessToken })).body.avatarUrl);
+    assert.deepEqual([slots.running, slots.waiting], [0, 0], 'every slot given back');
+    assert.equal((await blobKeys(testApp, `avatars/${dave.user.id}/`)).length, 3, 'the refused upload left nothing');
   });
 
   test('unknown users and bad sizes are 4xx', async () => {

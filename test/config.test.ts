@@ -62,12 +62,14 @@ describe('configuration', () => {
     assert.equal(defaults.publicUrl, '');
     assert.deepEqual(defaults.media.maxBytes, { image: 50 * 2 ** 20, audio: 2 ** 30, video: 2 ** 31 });
     assert.equal(defaults.media.resumableMaxBytes, 2 ** 31);
+    assert.equal(defaults.media.resumableMaxOpenPerUser, 20);
     const tuned = loadConfig({
       DATA_DIR: dataDir,
       PUBLIC_URL: 'https://api.example.com/',
       MEDIA_MAX_IMAGE_BYTES: '1000',
       MEDIA_QUOTA_BYTES: '5000',
       SIGNED_URL_TTL: '600',
+      UPLOAD_MAX_OPEN_PER_USER: '3',
       MEDIA_SWEEP_GRACE: '0',
     });
     assert.equal(tuned.publicUrl, 'https://api.example.com', 'no trailing slash');
@@ -75,6 +77,7 @@ describe('configuration', () => {
     assert.equal(tuned.media.quotaBytes, 5000);
     assert.equal(tuned.media.signedUrlTtlSeconds, 600);
     assert.equal(tuned.media.sweepGraceSeconds, 0);
+    assert.equal(tuned.media.resumableMaxOpenPerUser, 3);
     assert.throws(
       () => loadConfig({ DATA_DIR: dataDir, PUBLIC_URL: 'ftp://x', MEDIA_MAX_VIDEO_BYTES: '-1', SIGNED_URL_TTL: '5' }),
       (error: unknown) =>
@@ -83,6 +86,19 @@ describe('configuration', () => {
         /PUBLIC_URL/.test(error.message) &&
         /MEDIA_MAX_VIDEO_BYTES/.test(error.message) &&
         /SIGNED_URL_TTL/.test(error.message),
+    );
+  });
+
+  it('bounds password hashing below libuv\'s thread pool, and reads the abuse limits', () => {
+    const defaults = loadConfig({ DATA_DIR: dataDir });
+    assert.deepEqual(defaults.passwordHashing, { concurrency: 2, queueLimit: 64 });
+    assert.equal(defaults.authRateLimit.reconfirmPerSession, 10);
+    assert.equal(defaults.rateLimitMaxKeys, 100_000);
+    assert.equal(loadConfig({ DATA_DIR: dataDir, UV_THREADPOOL_SIZE: '16' }).passwordHashing.concurrency, 8);
+    assert.equal(loadConfig({ DATA_DIR: dataDir, UV_THREADPOOL_SIZE: '1' }).passwordHashing.concurrency, 1);
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, PASSWORD_HASH_CONCURRENCY: '4' }),
+      (error: unknown) => error instanceof ConfigError && /PASSWORD_HASH_CONCURRENCY .*at most 3/.test(error.message),
     );
   });
 
@@ -121,12 +137,77 @@ describe('configuration', () => {
       DATA_DIR: dataDir,
       PORT: '9000',
       CORS_ORIGINS: ' https://a.example ,https://b.example,',
-      TRUST_PROXY: 'true',
+      TRUST_PROXY: '2',
       JWT_SECRET: 's'.repeat(40),
     });
     assert.equal(config.port, 9000);
     assert.deepEqual(config.corsOrigins, ['https://a.example', 'https://b.example']);
-    assert.equal(config.trustProxy, true);
+    assert.equal(config.trustProxy, 2);
     assert.equal(config.jwtSecret, 's'.repeat(40));
+  });
+
+  it('trusts no proxy by default, a hop count, or listed proxies', () => {
+    assert.equal(loadConfig({ DATA_DIR: dataDir }).trustProxy, false);
+    for (const off of ['false', '0', 'off']) assert.equal(loadConfig({ DATA_DIR: dataDir, TRUST_PROXY: off }).trustProxy, false);
+    assert.equal(loadConfig({ DATA_DIR: dataDir, TRUST_PROXY: '1' }).trustProxy, 1);
+    const listed = loadConfig({ DATA_DIR: dataDir, TRUST_PROXY: 'loopback, 10.0.0.0/8,192.0.2.7, fd00::/8, ::1' });
+    assert.deepEqual(listed.trustProxy, ['loopback', '10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1']);
+  });
+
+  it('refuses TRUST_PROXY=true, saying what to write instead', () => {
+    for (const value of ['true', 'TRUE', 'yes']) {
+      assert.throws(
+        () => loadConfig({ DATA_DIR: dataDir, TRUST_PROXY: value }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.length === 1 &&
+          /TRUST_PROXY=true .*X-Forwarded-For a client writes.*number of proxies.*addresses/.test(error.message),
+      );
+    }
+  });
+
+  it('checks every address and range of TRUST_PROXY and METRICS_ALLOW, all at once', () => {
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        TRUST_PROXY: '10.0.0.0/33, nginx.internal, 10.0.0.1',
+        METRICS_ALLOW: '192.0.2.0/24, 2001:db8::/129, 300.1.1.1, 10.0.0.0/8/8',
+        METRICS_TOKEN: 'short',
+      });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      for (const wrong of ['10.0.0.0/33', 'nginx.internal', '2001:db8::/129', '300.1.1.1', '10.0.0.0/8/8']) {
+        assert.ok(error.problems.some((problem) => problem.includes(`"${wrong}" is not an IP address or CIDR range`)), wrong);
+      }
+      assert.ok(error.problems.some((problem) => /METRICS_TOKEN must be at least 16 characters/.test(problem)));
+      assert.equal(error.problems.length, 6);
+    }
+    const metrics = loadConfig({ DATA_DIR: dataDir, METRICS_ALLOW: '192.0.2.0/24,2001:db8::1', METRICS_TOKEN: 't'.repeat(16) }).metrics;
+    assert.deepEqual(metrics, { allow: ['192.0.2.0/24', '2001:db8::1'], token: 't'.repeat(16) });
+    assert.deepEqual(loadConfig({ DATA_DIR: dataDir }).metrics, { allow: [], token: undefined });
+  });
+
+  it('bounds every stage of a connection, with defaults', () => {
+    assert.deepEqual(loadConfig({ DATA_DIR: dataDir }).connections, {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      idleTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 72_000,
+      maxConnections: 1000,
+      lingerTimeoutMs: 5_000,
+      lingerMaxBytes: 16 * 2 ** 20,
+    });
+    const tuned = loadConfig({ DATA_DIR: dataDir, HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '500', MAX_CONNECTIONS: '10' }).connections;
+    assert.equal(tuned.requestTimeoutMs, 500);
+    assert.equal(tuned.maxConnections, 10);
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '1000', IDLE_TIMEOUT_MS: '0' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 2 &&
+        /REQUEST_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS/.test(error.message) &&
+        /IDLE_TIMEOUT_MS/.test(error.message),
+    );
   });
 });

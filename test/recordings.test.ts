@@ -7,7 +7,6 @@ import {
   assertNoErrorLogs,
   blobKeys,
   cutOffUpload,
-  eventually,
   fetchBytes,
   mediaRowsOf,
   pendingBlobWrites,
@@ -15,6 +14,7 @@ import {
   uploadAndSettle,
 } from './helpers/media.ts';
 import * as samples from './helpers/media-samples.ts';
+import { eventually } from './helpers/wait.ts';
 
 let testApp: TestApp;
 let api: Client;

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
 import { client, type Client } from './helpers/http.ts';
 import { assertProblem, signUp } from './helpers/factories.ts';
+import { eventually } from './helpers/wait.ts';
 
 let testApp: TestApp;
 let api: Client;
@@ -28,6 +29,14 @@ describe('service routes', () => {
     assert.equal(ready.status, 200);
     const redis = testApp.config.redisUrl === undefined ? {} : { redis: 'up' };
     assert.deepEqual(ready.body, { status: 'ok', checks: { database: 'up', storage: 'up', ...redis } });
+  });
+
+  it('checks readiness once for a burst of anonymous probes', async () => {
+    const pings = () => testApp.queries.filter((query) => query === 'select 1').length;
+    const before = pings();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => api.get('/readyz')));
+    assert.ok(answers.every((answer) => answer.status === 200));
+    assert.ok(pings() - before <= 2, `${pings() - before} database pings for 50 probes`);
   });
 
   it('reports not ready with 503 when the database stops answering', async () => {
@@ -229,7 +238,9 @@ describe('shutdown', () => {
       headers: { authorization: `Bearer ${session.accessToken}` },
       signal: abandoned.signal,
     }).catch(() => 'aborted');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Once the server has the request, hanging up does not stop its handler.
+    const received = (line: Record<string, unknown>) => line.msg === 'incoming request' && (line.req as { url?: string }).url === '/v1/memos';
+    await eventually(async () => assert.ok(closing.logs.some(received)));
     abandoned.abort();
     assert.equal(await request, 'aborted');
     const closed = closing.close();

@@ -1,23 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startApp, type TestApp } from './helpers/app.ts';
-import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
-import { client, type Answer, type Client } from './helpers/http.ts';
+import { before, describe, test } from 'node:test';
+import { appPerFile } from './helpers/app.ts';
+import { assertProblem, follow, publish, signUp, unfollow, type TestSession } from './helpers/factories.ts';
+import type { Answer } from './helpers/http.ts';
 
-let testApp: TestApp;
-let api: Client;
+const { api } = appPerFile();
 let alice: TestSession;
 let bob: TestSession;
 
 before(async () => {
-  testApp = await startApp();
-  api = client(testApp);
   [alice, bob] = await Promise.all([signUp(api), signUp(api)]);
 });
-after(() => testApp.close());
 
-const follow = (who: TestSession, handle: string) => api.call('PUT', `/v1/users/${handle}/follow`, { token: who.accessToken });
-const unfollow = (who: TestSession, handle: string) => api.call('DELETE', `/v1/users/${handle}/follow`, { token: who.accessToken });
 const countsOf = async (session: TestSession) => (await api.get(`/v1/users/${session.user.handle}`)).body.counts;
 
 async function allPages(path: string, limit: number): Promise<string[]> {
@@ -36,8 +30,7 @@ describe('follows', () => {
   test('are idempotent, with exact counters under concurrency', async () => {
     const star = await signUp(api);
     const fans = await Promise.all(Array.from({ length: 40 }, () => signUp(api)));
-    const answers = await Promise.all(fans.flatMap((fan) => [follow(fan, star.user.handle), follow(fan, star.user.handle)]));
-    assert.ok(answers.every((answer) => answer.status === 204));
+    await Promise.all(fans.flatMap((fan) => [follow(api, fan, star), follow(api, fan, star)]));
     assert.equal((await countsOf(star)).followers, 40);
     assert.equal((await countsOf(fans[0]!)).following, 1);
 
@@ -45,17 +38,16 @@ describe('follows', () => {
     assert.deepEqual([...followers].sort(), fans.map((fan) => fan.user.id).sort(), 'every follower once');
     assert.deepEqual(await allPages(`/v1/users/${fans[0]!.user.handle}/following`, 5), [star.user.id]);
 
-    const undo = await Promise.all(fans.slice(0, 10).flatMap((fan) => [unfollow(fan, star.user.handle), unfollow(fan, star.user.handle)]));
-    assert.ok(undo.every((answer) => answer.status === 204));
+    await Promise.all(fans.slice(0, 10).flatMap((fan) => [unfollow(api, fan, star), unfollow(api, fan, star)]));
     assert.equal((await countsOf(star)).followers, 30);
     assert.equal((await countsOf(fans[0]!)).following, 0);
   });
 
   test('tell a signed-in viewer whom they follow (followedByMe), on profiles and in lists', async () => {
     const [viewer, followed, other] = await Promise.all([signUp(api), signUp(api), signUp(api)]);
-    await follow(viewer, followed.user.handle);
-    await follow(other, followed.user.handle);
-    await follow(followed, viewer.user.handle);
+    await follow(api, viewer, followed);
+    await follow(api, other, followed);
+    await follow(api, followed, viewer);
     assert.equal((await api.get(`/v1/users/${followed.user.handle}`, { token: viewer.accessToken })).body.followedByMe, true);
     assert.equal((await api.get(`/v1/users/${other.user.handle}`, { token: viewer.accessToken })).body.followedByMe, false);
     assert.equal((await api.get(`/v1/users/${followed.user.handle}`)).body.followedByMe, undefined, 'not for anonymous callers');
@@ -69,8 +61,9 @@ describe('follows', () => {
   });
 
   test('refuses following yourself, unknown users and anonymous callers', async () => {
-    assertProblem(await follow(alice, alice.user.handle), 400, 'invalid_request');
-    assertProblem(await follow(alice, 'nobody_here_at_all'), 404, 'not_found');
+    const asAlice = { token: alice.accessToken };
+    assertProblem(await api.call('PUT', `/v1/users/${alice.user.handle}/follow`, asAlice), 400, 'invalid_request');
+    assertProblem(await api.call('PUT', '/v1/users/nobody_here_at_all/follow', asAlice), 404, 'not_found');
     assertProblem(await api.call('PUT', `/v1/users/${bob.user.handle}/follow`), 401, 'unauthorized');
     assertProblem(await api.get('/v1/users/nobody_here_at_all/followers'), 404, 'not_found');
     assertProblem(await api.get(`/v1/users/${bob.user.handle}/followers?cursor=nope`), 400, 'invalid_request');
@@ -80,35 +73,34 @@ describe('follows', () => {
   test("open a followers-only post to followers, and close it again on unfollow", async () => {
     const author = await signUp(api);
     const reader = await signUp(api);
-    const created = await api.post('/v1/posts', { text: 'for my followers', visibility: 'followers' }, { token: author.accessToken });
-    assert.equal(created.status, 201, created.text);
-    const read = () => api.get(`/v1/posts/${created.body.id}`, { token: reader.accessToken });
+    const created = await publish(api, author, { text: 'for my followers', visibility: 'followers' });
+    const read = () => api.get(`/v1/posts/${created.id}`, { token: reader.accessToken });
     const listed = async () =>
       (await api.get(`/v1/users/${author.user.handle}/posts`, { token: reader.accessToken })).body.items.map((post: { id: string }) => post.id);
 
     assertProblem(await read(), 404, 'not_found');
     assert.deepEqual(await listed(), []);
-    await follow(reader, author.user.handle);
+    await follow(api, reader, author);
     assert.equal((await read()).status, 200);
-    assert.deepEqual(await listed(), [created.body.id]);
-    assert.equal((await api.call('PUT', `/v1/posts/${created.body.id}/like`, { token: reader.accessToken })).status, 204);
-    await unfollow(reader, author.user.handle);
+    assert.deepEqual(await listed(), [created.id]);
+    assert.equal((await api.call('PUT', `/v1/posts/${created.id}/like`, { token: reader.accessToken })).status, 204);
+    await unfollow(api, reader, author);
     assertProblem(await read(), 404, 'not_found');
     const publicPage = (await api.get('/v1/timelines/public?limit=100')).body.items.map((post: { id: string }) => post.id);
-    assert.ok(!publicPage.includes(created.body.id), 'never on the public page');
+    assert.ok(!publicPage.includes(created.id), 'never on the public page');
   });
 
   test('go with a deleted account, counters included', async () => {
     const leaving = await signUp(api);
-    await follow(leaving, bob.user.handle);
-    await follow(bob, leaving.user.handle);
-    const liked = await api.post('/v1/posts', { text: 'liked by someone leaving' }, { token: bob.accessToken });
-    await api.call('PUT', `/v1/posts/${liked.body.id}/like`, { token: leaving.accessToken });
+    await follow(api, leaving, bob);
+    await follow(api, bob, leaving);
+    const liked = await publish(api, bob, 'liked by someone leaving');
+    await api.call('PUT', `/v1/posts/${liked.id}/like`, { token: leaving.accessToken });
     const before = await countsOf(bob);
     assert.equal((await api.delete('/v1/account', { password: leaving.password }, { token: leaving.accessToken })).status, 204);
     assert.deepEqual(await allPages(`/v1/users/${bob.user.handle}/followers`, 10), []);
     assert.deepEqual(await allPages(`/v1/users/${bob.user.handle}/following`, 10), []);
     assert.deepEqual(await countsOf(bob), { ...before, followers: before.followers - 1, following: before.following - 1 });
-    assert.equal((await api.get(`/v1/posts/${liked.body.id}`)).body.likeCount, 0);
+    assert.equal((await api.get(`/v1/posts/${liked.id}`)).body.likeCount, 0);
   });
 });

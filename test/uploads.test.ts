@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
 import { client, type Client } from './helpers/http.ts';
 import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
 import { EXPIRE_UPLOADS_JOB } from '../src/modules/uploads/jobs.ts';
-import { assertNoErrorLogs, mediaRowsOf, runJob } from './helpers/media.ts';
+import { assertNoErrorLogs, mediaRowsOf } from './helpers/media.ts';
+import { runJob } from './helpers/wait.ts';
 import * as samples from './helpers/media-samples.ts';
+import { assertBecameMedia, create, idOf, metadata, offsetOf, patch, rawRequest, tus, wav } from './helpers/tus.ts';
 
 const MiB = 1024 * 1024;
 const MAX_BYTES = 64 * MiB;
@@ -28,97 +29,6 @@ after(async () => {
   assertNoErrorLogs(testApp);
   await testApp.close();
 });
-
-type TusAnswer = { status: number; headers: Headers; text: string; body: any };
-
-/** One raw tus request (a fetch: tus needs nothing else). */
-async function tus(
-  target: TestApp,
-  method: string,
-  path: string,
-  options: { token?: string | undefined; headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; signal?: AbortSignal } = {},
-): Promise<TusAnswer> {
-  const headers: Record<string, string> = { 'tus-resumable': '1.0.0', ...options.headers };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  const response = await fetch(new URL(path, target.url), {
-    method,
-    headers,
-    body: options.body,
-    signal: options.signal,
-    ...(options.body instanceof ReadableStream && { duplex: 'half' }),
-  } as RequestInit);
-  const text = await response.text();
-  const type = response.headers.get('content-type') ?? '';
-  return { status: response.status, headers: response.headers, text, body: type.includes('json') && text !== '' ? JSON.parse(text) : text };
-}
-
-const b64 = (value: string) => Buffer.from(value, 'utf8').toString('base64');
-const metadata = (fileName: string, fileType: string) => `filename ${b64(fileName)},filetype ${b64(fileType)}`;
-
-/** Creates an upload of `length` bytes; returns its path (`/v1/uploads/<id>`). */
-async function create(target: TestApp, token: string, length: number, fileName = 'clip.wav', fileType = 'audio/wav'): Promise<string> {
-  const answer = await tus(target, 'POST', '/v1/uploads', {
-    token,
-    headers: { 'upload-length': String(length), 'upload-metadata': metadata(fileName, fileType) },
-  });
-  assert.equal(answer.status, 201, answer.text);
-  assert.equal(answer.headers.get('tus-resumable'), '1.0.0');
-  const location = answer.headers.get('location');
-  assert.ok(location, 'a Location header');
-  const path = new URL(location, target.url).pathname;
-  assert.match(path, /^\/v1\/uploads\/[0-9A-Z]{26}$/, 'a server-made id');
-  return path;
-}
-
-function patch(target: TestApp, token: string, path: string, offset: number, bytes: Buffer, signal?: AbortSignal): Promise<TusAnswer> {
-  return tus(target, 'PATCH', path, {
-    token,
-    headers: { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
-    body: bytes,
-    ...(signal !== undefined && { signal }),
-  });
-}
-
-async function offsetOf(target: TestApp, token: string, path: string): Promise<number> {
-  const answer = await tus(target, 'HEAD', path, { token });
-  assert.equal(answer.status, 200, answer.text);
-  assert.equal(answer.headers.get('cache-control'), 'no-store');
-  return Number(answer.headers.get('upload-offset'));
-}
-
-/** A WAV file of exactly `size` bytes (16-bit mono PCM, noise): an audio upload of any size. */
-function wav(size: number): Buffer {
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(size - 8, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(size - 44, 40);
-  return Buffer.concat([header, randomBytes(size - 44)]);
-}
-
-async function assertBecameMedia(target: TestApp, token: string, path: string, bytes: Buffer, fileName: string): Promise<string> {
-  const state = await client(target).get(path, { token });
-  assert.equal(state.status, 200, state.text);
-  assert.equal(state.body.status, 'done');
-  assert.equal(typeof state.body.mediaId, 'string');
-  assert.equal(state.body.length, bytes.length);
-  const media = await client(target).get(`/v1/media/${state.body.mediaId}`, { token });
-  assert.equal(media.status, 200, media.text);
-  assert.equal(media.body.size, bytes.length);
-  assert.equal(media.body.fileName, fileName);
-  const content = await fetch(new URL(`/v1/media/${state.body.mediaId}/content`, target.url), { headers: { authorization: `Bearer ${token}` } });
-  assert.equal(content.status, 200);
-  assert.ok(Buffer.from(await content.arrayBuffer()).equals(bytes), 'the media item holds the uploaded bytes');
-  return state.body.mediaId;
-}
 
 describe('tus uploads', () => {
   it('takes an upload in chunks and turns it into a media item', async () => {
@@ -334,6 +244,117 @@ describe('tus uploads', () => {
     } finally {
       await expiring.close();
     }
+  });
+});
+
+describe('tus request targets', () => {
+  /**
+   * Targets that name the caller's own upload to Fastify's router but, read another way, a second
+   * upload: tus used to take the last `/` segment of the whole target, `#…` included.
+   */
+  function tricks(ownId: string, victimId: string, port: string): string[] {
+    const own = `/v1/uploads/${ownId}`;
+    return [
+      `${own}#/${victimId}`,
+      `${own}#/v1/uploads/${victimId}`,
+      `${own}/#/${victimId}`,
+      `${own}#/../${victimId}`,
+      `${own}?#/${victimId}`,
+      `${own}?x=1#/${victimId}`,
+      `${own}?/${victimId}`,
+      `${own}?id=${victimId}`,
+      `${own}%23/${victimId}`,
+      `${own}%2F${victimId}`,
+      `${own}%2f..%2f${victimId}`,
+      `${own}/../${victimId}`,
+      `${own}/./${victimId}`,
+      `${own}/%2E%2E/${victimId}`,
+      `/v1/uploads/${victimId}/../${ownId}`,
+      `${own};/${victimId}`,
+      `${own};${victimId}`,
+      `${own}//${victimId}`,
+      `${own}/`,
+      `/${own}#/${victimId}`,
+      `/v1/uploads//${ownId}#/${victimId}`,
+      `/v1//uploads/${ownId}#/${victimId}`,
+      `/v1/uploads/%${ownId}`,
+      `http://127.0.0.1:${port}${own}#/${victimId}`,
+    ];
+  }
+
+  it("never reaches another user's upload through a fragment, a second id or path tricks", async () => {
+    const [victim, mallory] = await Promise.all([signUp(api), signUp(api)]);
+    const victimBytes = wav(1000);
+    const victimPath = await create(testApp, victim.accessToken, victimBytes.length, 'victim.wav');
+    assert.equal((await patch(testApp, victim.accessToken, victimPath, 0, victimBytes.subarray(0, 400))).status, 204);
+    const ownPath = await create(testApp, mallory.accessToken, 1000, 'own.wav');
+    const port = new URL(testApp.url).port;
+    const auth = { authorization: `Bearer ${mallory.accessToken}`, 'tus-resumable': '1.0.0' };
+    const rest = victimBytes.subarray(400);
+    const attempts = tricks(idOf(ownPath), idOf(victimPath), port).flatMap((target) => [
+      { target, method: 'HEAD', headers: auth, body: undefined },
+      { target, method: 'GET', headers: { authorization: auth.authorization }, body: undefined },
+      { target, method: 'PATCH', headers: { ...auth, 'upload-offset': '400', 'content-type': 'application/offset+octet-stream' }, body: rest },
+      { target, method: 'DELETE', headers: auth, body: undefined },
+    ]);
+
+    const answered: string[] = [];
+    for (const { target, method, headers, body } of attempts) {
+      const answer = await rawRequest(testApp, method, target, headers, body);
+      if (answer.status < 400 || answer.status >= 500) answered.push(`${method} ${target}: ${answer.status} ${answer.text}`);
+      else if (method !== 'HEAD') assert.match(answer.headers.get('content-type') ?? '', /^application\/problem\+json/, `${method} ${target}`);
+    }
+    assert.deepEqual(answered, [], 'every trick is refused with a 4xx');
+    const anonymous = await rawRequest(testApp, 'HEAD', `${ownPath}#/${idOf(victimPath)}`, { 'tus-resumable': '1.0.0' });
+    assert.equal(anonymous.status, 401, 'without a token, 401 whatever the target');
+
+    // The victim's upload is as it was, and still theirs to finish; the attacker got nothing.
+    assert.equal(await offsetOf(testApp, victim.accessToken, victimPath), 400);
+    const state = await api.get(victimPath, { token: victim.accessToken });
+    assert.deepEqual(state.body, { id: idOf(victimPath), status: 'uploading', mediaId: null, offset: 400, length: 1000 });
+    assert.equal(await offsetOf(testApp, mallory.accessToken, ownPath), 0, "the attacker's own upload is untouched too");
+    assert.equal((await patch(testApp, victim.accessToken, victimPath, 400, rest)).status, 204);
+    await assertBecameMedia(testApp, victim.accessToken, victimPath, victimBytes, 'victim.wav');
+    assert.deepEqual(await mediaRowsOf(testApp, mallory.user.id), [], 'no media item belongs to the attacker');
+  });
+
+  it('answers the plain upload URL of another user with 404, an id alone granting nothing', async () => {
+    const [victim, mallory] = await Promise.all([signUp(api), signUp(api)]);
+    const victimPath = await create(testApp, victim.accessToken, 1000);
+    assert.equal((await patch(testApp, victim.accessToken, victimPath, 0, wav(300))).status, 204);
+    const auth = { authorization: `Bearer ${mallory.accessToken}`, 'tus-resumable': '1.0.0' };
+    assert.equal((await rawRequest(testApp, 'HEAD', victimPath, auth)).status, 404);
+    assertProblem(await rawRequest(testApp, 'GET', victimPath, auth), 404, 'not_found');
+    const rest = { ...auth, 'upload-offset': '300', 'content-type': 'application/offset+octet-stream' };
+    assertProblem(await rawRequest(testApp, 'PATCH', victimPath, rest, Buffer.alloc(700)), 404, 'not_found');
+    assertProblem(await rawRequest(testApp, 'DELETE', victimPath, auth), 404, 'not_found');
+    assert.equal(await offsetOf(testApp, victim.accessToken, victimPath), 300);
+  });
+
+  it('makes Location from the upload id alone, whatever Host, Forwarded and X-Forwarded-* say', async () => {
+    const answer = await rawRequest(testApp, 'POST', '/v1/uploads', {
+      authorization: `Bearer ${alice.accessToken}`,
+      'tus-resumable': '1.0.0',
+      'upload-length': '10',
+      host: 'evil.example',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'https',
+      forwarded: 'host=evil.example;proto=https',
+    });
+    assert.equal(answer.status, 201, answer.text);
+    assert.match(answer.headers.get('location') ?? '', /^\/v1\/uploads\/[0-9A-Z]{26}$/);
+  });
+
+  it('takes Upload-Metadata as labels only: no path from them reaches storage', async () => {
+    const bytes = wav(300);
+    const label = `escape-${Date.now()}.wav`;
+    const path = await create(testApp, alice.accessToken, bytes.length, `../../../../../tmp/${label}`, '../text/html');
+    assert.equal((await patch(testApp, alice.accessToken, path, 0, bytes)).status, 204);
+    await assertBecameMedia(testApp, alice.accessToken, path, bytes, label);
+    const { readdir } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const written = [...(await readdir(testApp.config.dataDir, { recursive: true })), ...(await readdir(tmpdir()))];
+    assert.deepEqual(written.filter((file) => file.includes(label)), []);
   });
 });
 

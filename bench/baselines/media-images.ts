@@ -2,7 +2,9 @@
  * The floor for the media suite's image processing: sharp alone, in this process, doing per image
  * what Plaza's processing does — read the file, auto-orient, three WebP variants (160×160 cover,
  * 480 wide, within 1600×1600; quality 80; never enlarged but the thumbnail) written next to each
- * other, and a blurhash (4×3 components) of a 32×32 RGBA copy — with no HTTP, database or queue.
+ * other, a blurhash (4×3 components) of a 32×32 RGBA copy, and the clean copy others are served (the
+ * whole image upright as JPEG at quality 90, colour profile kept, no other metadata) — with no HTTP,
+ * database or queue.
  *
  * Usage: node media-images.ts <images dir> <output dir> <concurrency>
  * Processes the first image once as a warm-up, then every image, `concurrency` at a time, and
@@ -14,11 +16,18 @@ import { encode } from 'blurhash';
 import sharp, { type Sharp } from 'sharp';
 
 async function processImage(path: string, outDir: string, name: string): Promise<void> {
-  const image = sharp(await readFile(path), { autoOrient: true, failOn: 'truncated', limitInputPixels: 100_000_000 });
+  const input = await readFile(path);
+  const image = sharp(input, { autoOrient: true, failOn: 'truncated', limitInputPixels: 100_000_000 });
   await image.metadata();
   const webp = async (resized: Sharp, variant: string) =>
     writeFile(join(outDir, `${name}-${variant}.webp`), await resized.webp({ quality: 80 }).toBuffer());
+  const cleanCopy = sharp(input, { autoOrient: true, failOn: 'truncated', limitInputPixels: 100_000_000 })
+    .keepIccProfile()
+    .jpeg({ quality: 90 })
+    .toBuffer()
+    .then((data) => writeFile(join(outDir, `${name}-clean.jpg`), data));
   await Promise.all([
+    cleanCopy,
     webp(image.clone().resize(160, 160, { fit: 'cover' }), 'thumbnail'),
     webp(image.clone().resize({ width: 480, withoutEnlargement: true }), 'small'),
     webp(image.clone().resize(1600, 1600, { fit: 'inside', withoutEnlargement: true }), 'large'),

@@ -36,7 +36,8 @@ export function renderMediaIntro(settings: MediaSettings): string[] {
       `orientation 6) uploaded with raw \`POST /v1/media\`, ${settings.imageUploadConcurrency} at a time, timed from ` +
       `the first upload until \`GET /v1/media/{id}\` shows the last one \`ready\` (one image is processed first, ` +
       `untimed). Baseline: sharp alone, in a process of its own, reading each file and making the same three WebP ` +
-      `variants (160×160 cover, 480 wide, within 1600×1600; quality 80) and 4×3 blurhash of a 32×32 RGBA copy, ` +
+      `variants (160×160 cover, 480 wide, within 1600×1600; quality 80), 4×3 blurhash of a 32×32 RGBA copy and the ` +
+      `clean copy others are served (upright JPEG, quality 90, colour profile only), ` +
       `${settings.imageJobConcurrency} images at a time: as many as Plaza's processing jobs run at once. Both keep ` +
       `sharp's defaults (on glibc without jemalloc, one libvips thread per pipeline; libuv's 4 threads) and share the ` +
       `machine's cores with the bench process.`,

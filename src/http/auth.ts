@@ -1,4 +1,4 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { errors } from './errors.ts';
 
 /** Who is calling, once their access token has been verified. */
@@ -8,6 +8,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | undefined;
   }
+}
+
+/** Declares `request.caller` before any hook sets it, so every request object has the same shape. */
+export function decorateCaller(app: FastifyInstance): void {
+  app.decorateRequest('caller', undefined);
 }
 
 export type VerifyAccessToken = (token: string) => Promise<Caller>;

@@ -40,6 +40,11 @@ export const errors = {
   purchaseRequired: (detail = 'Buy the post to read this') => new AppError(402, 'purchase_required', detail),
   emailTaken: () => new AppError(409, 'email_taken', 'An account with this email already exists'),
   handleTaken: () => new AppError(409, 'handle_taken', 'This handle is taken'),
+  /** Following one more account would pass the cap (FOLLOW_MAX); unfollowing someone makes room. */
+  followLimit: (limit: number) =>
+    new AppError(409, 'follow_limit', `One account may follow at most ${limit} others; unfollow one to follow another`, {
+      extra: { limit },
+    }),
   payloadTooLarge: (limitBytes?: number) =>
     new AppError(
       413,

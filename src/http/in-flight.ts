@@ -4,15 +4,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 const POLL_MS = 10;
 
 /**
- * Counts requests whose handlers have started and not yet answered. Closing the server waits for
- * open connections only; a client that hung up leaves its handler running, and shutdown must let it
- * finish before the database goes away.
+ * Counts requests that have started and not yet answered. Closing the server waits for open
+ * connections only; a client that hung up leaves its handler (or a hook, such as an authentication
+ * check run on `onRequest`) running, and shutdown must let it finish before the database goes away.
  */
 export function trackHandlersInFlight(app: FastifyInstance): { drained(timeoutMs: number): Promise<void> } {
   const running = new WeakSet<FastifyRequest>();
   let count = 0;
 
-  app.addHook('preHandler', async (request) => {
+  app.addHook('onRequest', async (request) => {
     running.add(request);
     count += 1;
   });

@@ -1,13 +1,22 @@
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JobQueue } from '#platform/queue/types.ts';
+import type { MetricsConfig } from '../config.ts';
+import { errors } from './errors.ts';
 
 /**
  * Prometheus metrics for one app: request counts and latency by route pattern (never by raw URL,
  * which would let clients grow the label set without bound), jobs by name and state, plus the
- * process defaults.
+ * process defaults. Only loopback, the addresses in `access.allow` and holders of `access.token` may
+ * read them: they tell anyone how busy the server is and which routes fail.
  */
-export function registerMetrics(app: FastifyInstance, jobs: { queue: JobQueue; names: readonly string[] }): Registry {
+export function registerMetrics(
+  app: FastifyInstance,
+  jobs: { queue: JobQueue; names: readonly string[] },
+  access: MetricsConfig,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status_code'] as const;
@@ -38,6 +47,13 @@ export function registerMetrics(app: FastifyInstance, jobs: { queue: JobQueue; n
     },
   });
 
+  const dropped = new Counter({
+    name: 'http_connections_dropped_total',
+    help: 'Connections closed on arrival because MAX_CONNECTIONS were open',
+    registers: [registry],
+  });
+  app.server.on('drop', () => dropped.inc());
+
   app.addHook('onResponse', async (request, reply) => {
     const labels = {
       method: request.method,
@@ -48,9 +64,34 @@ export function registerMetrics(app: FastifyInstance, jobs: { queue: JobQueue; n
     duration.observe(labels, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const mayRead = metricsReaders(access);
+  const onRequest = async (request: FastifyRequest) => {
+    if (!mayRead(request)) {
+      throw errors.forbidden('Metrics are readable from loopback, the addresses in METRICS_ALLOW, or with the METRICS_TOKEN bearer token');
+    }
+  };
+  app.get('/metrics', { onRequest, schema: { hide: true } }, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });
   return registry;
+}
+
+/** Whether a request may read the metrics: by its client address (as TRUST_PROXY resolves it), or its bearer token. */
+function metricsReaders(access: MetricsConfig): (request: FastifyRequest) => boolean {
+  const allowed = new BlockList();
+  for (const entry of ['127.0.0.0/8', '::1', ...access.allow]) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) allowed.addAddress(address, family);
+    else allowed.addSubnet(address, Number(prefix), family);
+  }
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const token = access.token === undefined ? undefined : digest(`Bearer ${access.token}`);
+  return (request) => {
+    const family = isIP(request.ip ?? '');
+    if (family !== 0 && allowed.check(request.ip, family === 6 ? 'ipv6' : 'ipv4')) return true;
+    const given = request.headers.authorization;
+    return token !== undefined && given !== undefined && timingSafeEqual(digest(given), token);
+  };
 }

@@ -3,6 +3,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 
 const READINESS_TIMEOUT_MS = 2_000;
+/**
+ * Readiness asked again within this long of the last check gets that check's answer (one in flight
+ * serves every caller): the route is open to anyone, and each check costs a database round trip and
+ * a storage request (billed, on S3).
+ */
+const READINESS_REUSE_MS = 1_000;
+
+type ReadinessReport = { ready: boolean; checks: Record<string, 'up' | 'down'> };
 
 const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
@@ -14,6 +22,7 @@ export type ReadinessCheck = () => Promise<void>;
 
 /** Liveness, readiness and the plain-text ping load balancers and uptime checks use. */
 export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessCheck> }): FastifyPluginAsync {
+  const readiness = reusedFor(READINESS_REUSE_MS, () => checkReadiness(deps.readinessChecks));
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['service'];
@@ -38,15 +47,27 @@ export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessC
         },
       },
       async (_request, reply) => {
-        const names = Object.keys(deps.readinessChecks);
-        const results = await Promise.all(
-          Object.values(deps.readinessChecks).map((check) => answersWithin(check(), READINESS_TIMEOUT_MS)),
-        );
-        const checks = Object.fromEntries(names.map((name, i) => [name, results[i] ? ('up' as const) : ('down' as const)]));
-        const ready = results.every(Boolean);
+        const { ready, checks } = await readiness();
         return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
       },
     );
+  };
+}
+
+async function checkReadiness(readinessChecks: Record<string, ReadinessCheck>): Promise<ReadinessReport> {
+  const names = Object.keys(readinessChecks);
+  const results = await Promise.all(Object.values(readinessChecks).map((check) => answersWithin(check(), READINESS_TIMEOUT_MS)));
+  const checks = Object.fromEntries(names.map((name, i) => [name, results[i] ? ('up' as const) : ('down' as const)]));
+  return { ready: results.every(Boolean), checks };
+}
+
+/** `run`, started at most once per `ms`: calls in between share the last run's promise. */
+function reusedFor<T>(ms: number, run: () => Promise<T>): () => Promise<T> {
+  let last: { startedAt: number; result: Promise<T> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (last === undefined || now - last.startedAt >= ms) last = { startedAt: now, result: run() };
+    return last.result;
   };
 }
 

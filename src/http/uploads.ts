@@ -1,10 +1,13 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
+import { exemptFromRequestTimeout } from './connections.ts';
 import { AppError, errors } from './errors.ts';
 
 /** An upload's bytes, unread, and what the client said about them. */
 export type UploadBody = {
-  body: NodeJS.ReadableStream & import('node:stream').Readable;
+  body: NodeJS.ReadableStream & Readable;
   fileName: string | undefined;
   /** Content-Length of a raw body; undefined for multipart (its length includes the form's framing). */
   declaredBytes: number | undefined;
@@ -13,7 +16,8 @@ export type UploadBody = {
 /**
  * Makes the routes of `app` (an encapsulated plugin) take upload bodies as unread streams: any
  * content type, raw or `multipart/form-data`, goes on to the handler without being buffered or
- * parsed — a JSON content type included, since the bytes are sniffed and not trusted from it.
+ * parsed — a JSON content type included, since the bytes are sniffed and not trusted from it —
+ * for as long as the bytes keep coming.
  */
 export async function acceptStreamedUploads(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers();
@@ -23,14 +27,7 @@ export async function acceptStreamedUploads(app: FastifyInstance): Promise<void>
   await app.register(multipart, {
     limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 10, fieldSize: 1024, parts: 11 },
   });
-  closeConnectionOnEarlyRefusal(app);
-}
-
-/** A refused upload is answered before its body is read: close the connection rather than drain it. */
-export function closeConnectionOnEarlyRefusal(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply) => {
-    if (reply.statusCode >= 400 && !request.raw.complete) reply.header('connection', 'close');
-  });
+  exemptFromRequestTimeout(app);
 }
 
 /**
@@ -57,7 +54,7 @@ export async function receiveUpload<T>(
 
 async function uploadBodyOf(request: FastifyRequest, fileName: string | undefined): Promise<UploadBody> {
   if (!request.isMultipart()) {
-    return { body: request.raw, fileName, declaredBytes: declaredLength(request) };
+    return { body: detachedBody(request.raw), fileName, declaredBytes: declaredLength(request) };
   }
   const part = await request.file().catch((error: unknown) => {
     throw errors.invalidRequest(`The multipart body is malformed: ${error instanceof Error ? error.message : String(error)}`);
@@ -68,6 +65,21 @@ async function uploadBodyOf(request: FastifyRequest, fileName: string | undefine
     ]);
   }
   return { body: part.file, fileName: part.filename || fileName, declaredBytes: undefined };
+}
+
+/**
+ * The request's body as a stream of its own, so that a store giving up on it (too large, the wrong
+ * type) destroys this stream and not the request: the rest of the body can then still be read and
+ * dropped after the answer, and the connection used again (see connections.ts).
+ */
+function detachedBody(raw: IncomingMessage): PassThrough {
+  const body = new PassThrough();
+  raw.pipe(body);
+  raw.once('error', (error) => body.destroy(error));
+  raw.once('close', () => {
+    if (!raw.complete) body.destroy(Object.assign(new Error('The client went away before the body ended'), { code: 'ECONNRESET' }));
+  });
+  return body;
 }
 
 function declaredLength(request: FastifyRequest): number | undefined {

@@ -1,13 +1,16 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { LogEvent } from 'kysely';
 import { buildApp, createDeps, type Deps } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createTestDatabase, servicesDatabaseUrl } from './database.ts';
+import { client, type Client } from './http.ts';
 import { servicesForTestApp } from './services.ts';
 
 export type TestApp = {
@@ -43,6 +46,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     JWT_SECRET: randomBytes(32).toString('hex'),
     // Every test signs its users up from 127.0.0.1.
     SIGNUP_RATE_LIMIT_PER_IP: '100000',
+    // Tests sign up a hundred users at once; past the queue (default 64) hashing answers 429.
+    PASSWORD_HASH_QUEUE: '100000',
     ...(database !== undefined && { DATABASE_URL: database.url }),
     ...services.env,
     ...env,
@@ -53,6 +58,31 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
     rmSync(dataDir, { recursive: true, force: true });
   };
   return launch(config, release);
+}
+
+/** The app a test file shares, and a client for it. */
+export type SharedApp = { readonly testApp: TestApp; readonly api: Client };
+
+/**
+ * Starts an app before the first test of the file (or of the `describe` this is called in) and closes
+ * it after the last. `api` waits for the start, so other `before` hooks may use it (node:test runs a
+ * file's top-level hooks side by side); `testApp` is there once it has started, in tests.
+ */
+export function appPerFile(env: Record<string, string> = {}): SharedApp {
+  let starting: Promise<TestApp> | undefined;
+  let started: TestApp | undefined;
+  before(async () => {
+    starting = startApp(env);
+    started = await starting;
+  });
+  after(() => started?.close());
+  const notYet = 'the app starts in a before hook: use it in hooks and tests';
+  return {
+    get testApp() {
+      return started ?? assert.fail(notYet);
+    },
+    api: client(async () => (await (starting ?? assert.fail(notYet))).url),
+  };
 }
 
 /** Builds and starts an app on `config`; `release` removes what it stored, once it is closed for good. */

@@ -29,6 +29,25 @@ export async function signUp(
   return { ...answer.body, password };
 }
 
+/** `who` follows `whom`; asserts the 204. */
+export async function follow(api: Client, who: TestSession, whom: TestSession): Promise<void> {
+  const answer = await api.call('PUT', `/v1/users/${whom.user.handle}/follow`, { token: who.accessToken });
+  assert.equal(answer.status, 204, answer.text);
+}
+
+/** `who` stops following `whom`; asserts the 204. */
+export async function unfollow(api: Client, who: TestSession, whom: TestSession): Promise<void> {
+  const answer = await api.call('DELETE', `/v1/users/${whom.user.handle}/follow`, { token: who.accessToken });
+  assert.equal(answer.status, 204, answer.text);
+}
+
+/** Publishes a post with this text (or this whole request body); asserts the 201 and returns the Post. */
+export async function publish(api: Client, author: TestSession, post: string | Record<string, unknown>): Promise<any> {
+  const answer = await api.post('/v1/posts', typeof post === 'string' ? { text: post } : post, { token: author.accessToken });
+  assert.equal(answer.status, 201, answer.text);
+  return answer.body;
+}
+
 /** Asserts that an answer is a problem document with this status and code. */
 export function assertProblem(answer: { status: number; headers: Headers; body: any; text: string }, status: number, code: string) {
   assert.equal(answer.status, status, answer.text);

@@ -10,9 +10,12 @@ export type RequestOptions = {
   headers?: Record<string, string>;
 };
 
-/** A small client for the app under test: JSON in, parsed JSON (or text) out. */
-export function client(target: TestApp | string) {
-  const base = typeof target === 'string' ? target : target.url;
+/**
+ * A small client for the app under test: JSON in, parsed JSON (or text) out. `target` may be a
+ * function resolving to the URL, awaited at each call: for an app that starts after the client is made.
+ */
+export function client(target: TestApp | string | (() => Promise<string>)) {
+  const baseUrl = async () => (typeof target === 'string' ? target : typeof target === 'function' ? target() : target.url);
   const call = async <T = any>(method: string, path: string, options: RequestOptions = {}): Promise<Answer<T>> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
@@ -21,7 +24,7 @@ export function client(target: TestApp | string) {
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${base}${path}`, { method, headers, body });
+    const response = await fetch(`${await baseUrl()}${path}`, { method, headers, body });
     const text = await response.text();
     const type = response.headers.get('content-type') ?? '';
     const parsed = type.includes('json') && text !== '' ? JSON.parse(text) : text;

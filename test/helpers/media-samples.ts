@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { findFfmpeg } from '../../src/modules/media/processing/ffmpeg.ts';
 
 const run = promisify(execFile);
 
@@ -48,6 +49,21 @@ export function pngBomb(): Buffer {
   header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(Buffer.alloc(1024))), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * A real, whole black PNG of `width`×`height` pixels that stays small (1 bit per pixel, deflated):
+ * a 10,000×10,000 one is about 12 KiB, and decoding it costs what any image of that size does.
+ */
+export function blankPng(width: number, height: number): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([1, 0, 0, 0, 0], 8); // 1-bit greyscale, no interlace
+  const rowBytes = 1 + Math.ceil(width / 8); // filter byte 0, then black pixels
+  const rows = Buffer.alloc(rowBytes * height);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(rows)), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 function pngChunk(type: string, data: Buffer): Buffer {
@@ -152,7 +168,17 @@ export async function rotatedMp4Sample(): Promise<Buffer> {
 }
 
 async function ffmpeg(args: string[]): Promise<void> {
-  await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args]);
+  await run(await ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args]);
+}
+
+let defaultFfmpeg: Promise<string> | undefined;
+/** The ffmpeg a test app finds by default (the npm-installed one unless it is missing), so no system build is needed. */
+function ffmpegPath(): Promise<string> {
+  defaultFfmpeg ??= findFfmpeg({ PATH: process.env.PATH }).then((tools) => {
+    if (tools === undefined) throw new Error('no ffmpeg: run `npm ci` (it installs @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe)');
+    return tools.ffmpeg;
+  });
+  return defaultFfmpeg;
 }
 
 async function inTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
@@ -166,7 +192,7 @@ async function inTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
 
 let libx264: Promise<boolean> | undefined;
 function hasLibx264(): Promise<boolean> {
-  libx264 ??= run('ffmpeg', ['-hide_banner', '-encoders']).then(({ stdout }) => stdout.includes('libx264'));
+  libx264 ??= ffmpegPath().then((path) => run(path, ['-hide_banner', '-encoders'])).then(({ stdout }) => stdout.includes('libx264'));
   return libx264;
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestApp } from './app.ts';
 import { signUp, type TestSession } from './factories.ts';
 import type { Answer, Client } from './http.ts';
+import { eventually } from './wait.ts';
 
 /** Helpers for the media and recordings tests: uploads, polling for processing, what storage holds. */
 
@@ -72,15 +73,13 @@ export function putRecording(api: Client, token: string | undefined, pathName: s
 }
 
 /** Polls `GET /v1/media/{id}` until it leaves `processing`; returns the settled Media. */
-export async function waitForMedia(api: Client, token: string, id: string, timeoutMs = 30_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+export function waitForMedia(api: Client, token: string, id: string, timeoutMs = 30_000): Promise<any> {
+  return eventually(async () => {
     const answer = await api.get(`/v1/media/${id}`, { token });
     assert.equal(answer.status, 200, answer.text);
-    if (answer.body.status !== 'processing') return answer.body;
-    if (Date.now() > deadline) assert.fail(`media ${id} still processing after ${timeoutMs} ms`);
-    await sleep(50);
-  }
+    assert.notEqual(answer.body.status, 'processing', `media ${id} still processing after ${timeoutMs} ms`);
+    return answer.body;
+  }, timeoutMs);
 }
 
 /** Uploads raw bytes, expects 202 `processing`, and waits for the outcome. */
@@ -106,28 +105,6 @@ export async function mediaRowsOf(testApp: TestApp, ownerId: string): Promise<{ 
     .where('owner_id', '=', ownerId)
     .orderBy('id')
     .execute();
-}
-
-/** Runs background job `name` now (as its schedule would) and waits for it to complete. */
-export async function runJob(testApp: TestApp, name: string, payload: unknown = {}): Promise<void> {
-  const id = await testApp.deps.queue.enqueue(name, payload);
-  await eventually(async () => {
-    const status = await testApp.deps.queue.status(name, id);
-    assert.equal(status?.state, 'completed', JSON.stringify(status));
-  }, 10_000);
-}
-
-/** Retries `check` until it stops throwing (or `timeoutMs` passes, then throws its last error). */
-export async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
 }
 
 /**
@@ -170,8 +147,6 @@ export function assertNoErrorLogs(testApp: TestApp): void {
   const bad = testApp.logs.filter((line) => typeof line.level === 'number' && line.level >= 50);
   assert.deepEqual(bad, [], 'no error-level log lines');
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Files of writes in progress in the local blob store (none on S3, where there is no such directory). */
 export async function pendingBlobWrites(testApp: TestApp): Promise<string[]> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -16,7 +16,7 @@ let ffmpeg: FfmpegTools;
 
 before(async () => {
   const found = await findFfmpeg(process.env);
-  assert.ok(found, 'ffmpeg and ffprobe are installed (Debian: apt-get install ffmpeg)');
+  assert.ok(found, 'ffmpeg and ffprobe come with `npm ci` (@ffmpeg-installer/ffmpeg, @ffprobe-installer/ffprobe)');
   ffmpeg = found;
 });
 
@@ -115,23 +115,53 @@ describe('processVideo', () => {
 });
 
 describe('findFfmpeg', () => {
-  test('finds the tools on PATH', async () => {
-    const found = await findFfmpeg({ PATH: process.env.PATH });
-    assert.match(found?.ffmpeg ?? '', /ffmpeg$/);
-    assert.match(found?.ffprobe ?? '', /ffprobe$/);
+  test('uses the binaries npm installed, with nothing on PATH', async () => {
+    const found = await findFfmpeg({ PATH: '' });
+    assert.match(found?.ffmpeg ?? '', /node_modules\/@ffmpeg-installer\/.+\/ffmpeg$/);
+    assert.match(found?.ffprobe ?? '', /node_modules\/@ffprobe-installer\/.+\/ffprobe$/);
+  });
+
+  test('makes an installed binary executable when npm skipped its postinstall chmod', async () => {
+    await inTempDir(async (dir) => {
+      const tools = { ffmpeg: join(dir, 'ffmpeg'), ffprobe: join(dir, 'ffprobe') };
+      for (const path of Object.values(tools)) await writeFile(path, '#!/bin/sh\n', { mode: 0o644 });
+      assert.deepEqual(await findFfmpeg({ PATH: '' }, tools), tools);
+      for (const path of Object.values(tools)) assert.equal((await stat(path)).mode & 0o100, 0o100, path);
+    });
+  });
+
+  test('falls back to PATH where npm had no binaries for the platform', async () => {
+    await inTempDir(async (dir) => {
+      await symlink(ffmpeg.ffmpeg, join(dir, 'ffmpeg'));
+      await symlink(ffmpeg.ffprobe, join(dir, 'ffprobe'));
+      assert.deepEqual(await findFfmpeg({ PATH: `/nonexistent${delimiter}${dir}` }, {}), { ffmpeg: join(dir, 'ffmpeg'), ffprobe: join(dir, 'ffprobe') });
+    });
   });
 
   test('honours FFMPEG_PATH and FFPROBE_PATH', async () => {
-    const found = await findFfmpeg({ FFMPEG_PATH: ffmpeg.ffmpeg, FFPROBE_PATH: ffmpeg.ffprobe, PATH: '' });
-    assert.deepEqual(found, ffmpeg);
+    await inTempDir(async (dir) => {
+      const tools = { ffmpeg: join(dir, 'system-ffmpeg'), ffprobe: join(dir, 'system-ffprobe') };
+      await symlink(ffmpeg.ffmpeg, tools.ffmpeg);
+      await symlink(ffmpeg.ffprobe, tools.ffprobe);
+      assert.deepEqual(await findFfmpeg({ FFMPEG_PATH: tools.ffmpeg, FFPROBE_PATH: tools.ffprobe, PATH: '' }), tools);
+    });
   });
 
   test('is undefined when a tool is missing, so processing leaves its fields empty', async () => {
-    assert.equal(await findFfmpeg({ FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: process.env.PATH }), undefined);
-    assert.equal(await findFfmpeg({ PATH: '' }), undefined);
-    assert.equal(await findFfmpeg({}), undefined);
+    assert.equal(await findFfmpeg({ FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: process.env.PATH }), undefined, 'an explicit path is not second-guessed');
+    assert.equal(await findFfmpeg({ PATH: '' }, {}), undefined);
+    assert.equal(await findFfmpeg({}, { ffmpeg: ffmpeg.ffmpeg }), undefined);
   });
 });
+
+async function inTempDir(use: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'plaza-test-'));
+  try {
+    await use(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 describe('runTool', () => {
   test('kills a tool that outlives its timeout', async () => {

@@ -30,6 +30,25 @@ describe('processImage', () => {
     assert.deepEqual([image.variants.large.width, image.variants.large.height], [100, 200]);
   });
 
+  test('with cleanAs, also makes the whole image upright in its own format, without EXIF or GPS', async () => {
+    const jpeg = await samples.orientedJpegWithGps();
+    const { clean } = await processImage(fromBytes(jpeg), { cleanAs: 'image/jpeg' });
+    assert.equal(clean?.contentType, 'image/jpeg');
+    const output = await sharp(clean?.data).metadata();
+    assert.deepEqual([output.format, output.width, output.height], ['jpeg', 100, 200]);
+    assert.deepEqual([output.exif, output.xmp, output.orientation], [undefined, undefined, undefined]);
+    assert.equal((await processImage(fromBytes(jpeg))).clean, undefined, 'only when asked for');
+  });
+
+  test('keeps every frame of an animation in its clean copy', async () => {
+    const frames = Buffer.alloc(20 * 60 * 4);
+    for (let i = 0; i < 20 * 60; i++) frames.set([i % 251, (i * 3) % 251, 128, 255], i * 4); // frames that differ
+    const gif = await sharp(frames, { raw: { width: 20, height: 60, channels: 4, pageHeight: 20 } }).gif({ delay: [100, 100, 100] }).toBuffer();
+    const { clean } = await processImage(fromBytes(gif), { cleanAs: 'image/gif' });
+    const output = await sharp(clean?.data, { animated: true }).metadata();
+    assert.deepEqual([output.format, output.pages, output.pageHeight], ['gif', 3, 20]);
+  });
+
   test('makes a square thumbnail, and never enlarges small and large', async () => {
     const image = await processImage(fromBytes(await samples.imageSample('png')));
     const { thumbnail, small, large } = image.variants;

@@ -6,7 +6,8 @@ import { SWEEP_MEDIA_JOB } from '../../src/modules/media/sweeper.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { signUp, type TestSession } from '../helpers/factories.ts';
 import { client, type Client } from '../helpers/http.ts';
-import { blobKeys, eventually, runJob, uploadAndSettle } from '../helpers/media.ts';
+import { blobKeys, uploadAndSettle } from '../helpers/media.ts';
+import { eventually, runJob } from '../helpers/wait.ts';
 import { imageSample, wavSample } from '../helpers/media-samples.ts';
 
 const put = (testApp: TestApp, key: string) =>
@@ -39,7 +40,7 @@ describe('the sweeper', () => {
     });
     assert.equal(avatar.status, 200, avatar.text);
     const inUse = [...(await blobKeys(testApp, 'media/')), ...(await blobKeys(testApp, 'avatars/'))].sort();
-    assert.equal(inUse.length, 1 + 3 + 1 + 3, 'image original + 3 variants, recording, 3 avatar sizes');
+    assert.equal(inUse.length, 1 + 4 + 1 + 3, 'image original + clean copy and 3 sizes, recording, 3 avatar sizes');
 
     const orphans = [
       `media/${alice.user.id}/01ORPHANEDUPLOAD0000000000/original`, // a crash before its row was written

@@ -8,7 +8,6 @@ import {
   assertRefusedLeavesNothing,
   blobKeys,
   cutOffUpload,
-  eventually,
   mediaRowsOf,
   pendingBlobWrites,
   putRecording,
@@ -17,6 +16,7 @@ import {
   uploadStreamed,
 } from '../helpers/media.ts';
 import * as samples from '../helpers/media-samples.ts';
+import { eventually } from '../helpers/wait.ts';
 
 const IMAGE_LIMIT = 10_000;
 const AUDIO_LIMIT = 250_000;

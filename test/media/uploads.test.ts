@@ -29,7 +29,7 @@ after(async () => {
   await testApp.close();
 });
 
-const KEY = /^media\/([^/]+)\/([^/]+)\/(original|thumbnail|small|large)$/;
+const KEY = /^media\/([^/]+)\/([^/]+)\/(original|clean|thumbnail|small|large)$/;
 
 function assertAbout(actual: number | undefined, expected: number, tolerance = 0.1) {
   assert.ok(actual !== undefined && Math.abs(actual - expected) <= expected * tolerance, `${actual} is not about ${expected}`);
@@ -102,7 +102,8 @@ describe('POST /v1/media accepts every allowed type, sniffed from its bytes', ()
     const keys = await blobKeys(testApp, `media/${uploader.user.id}/`);
     for (const { id, kind } of uploaded) {
       const files = keys.filter((key) => key.startsWith(`media/${uploader.user.id}/${id}/`)).map((key) => key.split('/')[3]);
-      assert.deepEqual(files.sort(), kind === 'audio' ? ['original'] : ['large', 'original', 'small', 'thumbnail'], `${kind} ${id}`);
+      // Audio gets its clean copy (tags removed) and nothing else; images and video their sizes too.
+      assert.deepEqual(files.sort(), kind === 'audio' ? ['clean', 'original'] : ['clean', 'large', 'original', 'small', 'thumbnail'], `${kind} ${id}`);
     }
   });
 

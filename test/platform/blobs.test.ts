@@ -23,9 +23,10 @@ const MiB = 1024 * 1024;
 
 const localDir = mkdtempSync(join(tmpdir(), 'plaza-blobs-'));
 const s3 = await s3Bucket();
-const implementations: [string, BlobStore, () => string[]][] = [
-  ['local', await LocalBlobStore.open(localDir), () => readdirSync(join(localDir, '.tmp'))],
-  ['s3', new S3BlobStore({ ...s3.options, listPageSize: 10 }), () => []],
+/** Each store, the temp files it has left, and a store of the same kind whose storage is gone. */
+const implementations: [string, BlobStore, () => string[], () => Promise<BlobStore>][] = [
+  ['local', await LocalBlobStore.open(localDir), () => readdirSync(join(localDir, '.tmp')), goneLocalStore],
+  ['s3', new S3BlobStore({ ...s3.options, listPageSize: 10 }), () => [], async () => new S3BlobStore({ ...s3.options, bucket: `${s3.options.bucket}-gone` })],
 ];
 
 after(async () => {
@@ -34,7 +35,7 @@ after(async () => {
   rmSync(localDir, { recursive: true, force: true });
 });
 
-for (const [name, store, tempFiles] of implementations) {
+for (const [name, store, tempFiles, goneStore] of implementations) {
   describe(`blob store (${name})`, () => {
     /** Nothing readable under `key`, nothing listed under its prefix, no temp file left. */
     async function assertNoTrace(key: string) {
@@ -44,8 +45,14 @@ for (const [name, store, tempFiles] of implementations) {
       assert.deepEqual(tempFiles(), []);
     }
 
-    it('answers ping while it can be written to', async () => {
+    it('answers ping while it can be written to, and fails it once its storage is gone', async () => {
       await store.ping();
+      const gone = await goneStore();
+      try {
+        await assert.rejects(gone.ping());
+      } finally {
+        await gone.close();
+      }
     });
 
     it('streams a multi-MiB body in and back out whole, up to exactly the limit', async () => {
@@ -264,6 +271,14 @@ async function s3Bucket(): Promise<{ options: S3BlobStoreOptions; remove(): Prom
       await service?.stop();
     },
   };
+}
+
+/** A local store whose directory was removed after it opened (a volume unmounted, say). */
+async function goneLocalStore(): Promise<BlobStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'plaza-blobs-gone-'));
+  const store = await LocalBlobStore.open(dir);
+  rmSync(dir, { recursive: true, force: true });
+  return store;
 }
 
 /** Byte `i` of every test body: a pattern that differs at nearby offsets and is not a power of two. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.ts';
-import { openDatabase, type DatabaseHandle } from '../../src/platform/db/database.ts';
+import type { DatabaseHandle } from '../../src/platform/db/database.ts';
+import { openDatabase } from '../../src/platform/db/open.ts';
 import { violatedUniqueConstraint } from '../../src/platform/db/errors.ts';
 import { migrateToLatest } from '../../src/platform/db/migrate.ts';
 import { migrations } from '../../src/db/migrations/index.ts';
@@ -76,15 +77,20 @@ describe(`database platform (${services ? 'postgres' : 'pglite'})`, () => {
     const db = raw(database);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const written = new Promise<void>((resolve) => (inserted = resolve));
     const writer = db.transaction().execute(async (trx) => {
       await trx.insertInto('items').values({ id: 'in-flight' }).execute();
+      inserted();
       await held;
       throw new Error('roll back');
     });
-    // On PGlite this read must wait its turn; on PostgreSQL it runs beside the writer. Either way
-    // it must not see the row that is about to be rolled back.
+    await written;
+    // On PGlite this read must wait its turn; on PostgreSQL it runs beside the writer, which holds
+    // its uncommitted row until the read has answered. Either way it must not see that row.
     const reader = db.selectFrom('items').select('id').where('id', '=', 'in-flight').execute();
-    setTimeout(release, 50);
+    if (services) assert.deepEqual(await reader, [], 'not while the writer is open');
+    release();
     await assert.rejects(writer, /roll back/);
     assert.deepEqual(await reader, []);
   });

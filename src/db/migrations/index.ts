@@ -6,6 +6,7 @@ import * as homeFeeds from './0004_home_feeds.ts';
 import * as posts from './0005_posts.ts';
 import * as follows from './0006_follows.ts';
 import * as homeTimelineReads from './0007_home_timeline_reads.ts';
+import * as uploadReservations from './0008_upload_reservations.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_posts': posts,
   '0006_follows': follows,
   '0007_home_timeline_reads': homeTimelineReads,
+  '0008_upload_reservations': uploadReservations,
 };

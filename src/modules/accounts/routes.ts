@@ -1,23 +1,24 @@
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { Account, Bio, DisplayName, Handle } from './schemas.ts';
 import type { AccountsService } from './service.ts';
 
 export function accountRoutes(deps: {
   accounts: AccountsService;
-  requireCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
 }): FastifyPluginAsync {
   const { accounts, requireCaller } = deps;
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const signedIn = { preHandler: requireCaller } as const;
-    const bearer = [{ bearer: [] }];
+    // Checked on onRequest, before the body is read or validated: no valid token, 401 whatever was sent.
+    const signedIn = { onRequest: requireCaller, schema: { tags: ['account'], security: [{ bearer: [] }] } } as const;
 
     app.get(
       '/v1/account',
-      { ...signedIn, schema: { tags: ['account'], summary: 'Your account', security: bearer, response: { 200: Account } } },
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'Your account', response: { 200: Account } } },
       async (request) => accounts.getAccount(callerOf(request).userId),
     );
 
@@ -26,14 +27,13 @@ export function accountRoutes(deps: {
       {
         ...signedIn,
         schema: {
-          tags: ['account'],
+          ...signedIn.schema,
           summary: 'Edit your profile',
-          security: bearer,
           body: Type.Object(
             { name: Type.Optional(DisplayName), bio: Type.Optional(Bio), handle: Type.Optional(Handle) },
             { additionalProperties: false },
           ),
-          response: { 200: Account },
+          response: { 200: Account, ...problemResponses(409) },
         },
       },
       async (request) => accounts.updateProfile(callerOf(request).userId, request.body),

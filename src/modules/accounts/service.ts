@@ -1,22 +1,37 @@
 import { randomInt } from 'node:crypto';
+import type { Insertable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 import { violatedUniqueConstraint } from '#platform/db/errors.ts';
 import { errors } from '#http/errors.ts';
 import { newId } from '#db/ids.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
 import type { Account, User } from './schemas.ts';
 import * as store from './store.ts';
-import type { PublicUserRow, UserRow } from './store.ts';
+import type { PublicUserRow, UserIds, UserRow } from './store.ts';
+import type { UsersTable } from './tables.ts';
+
+/** The columns a public `User` is made of, as a query reading `users` in a join selects them (see `toUser`). */
+export type { PublicUserRow };
+/** The statement `countPost` builds, for a store to run or compose into its own. */
+export type PostCountQuery = ReturnType<typeof store.countPostQuery>;
 
 export type NewPasswordAccount = { email: string; password: string; name: string; handle?: string | undefined };
 export type ProfileChanges = { name?: string | undefined; bio?: string | undefined; handle?: string | undefined };
 
-const HANDLE_ATTEMPTS = 8;
+/** The longest handle `Handle` allows. */
+const HANDLE_MAX_LENGTH = 30;
+/** Random digits tried after a taken generated handle, at most. */
+const HANDLE_MAX_DIGITS = 8;
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
 
-export function createAccountsService(deps: { db: Database; /** Prefix of the links handed out ('' for relative ones). */ publicUrl: string }) {
-  const { db } = deps;
+export function createAccountsService(deps: {
+  db: Database;
+  /** Prefix of the links handed out ('' for relative ones). */
+  publicUrl: string;
+  passwords: PasswordHasher;
+}) {
+  const { db, passwords } = deps;
   const toUser = (row: PublicUserRow) => userOf(row, deps.publicUrl);
   const toAccount = (row: UserRow) => accountOf(row, deps.publicUrl);
 
@@ -26,38 +41,37 @@ export function createAccountsService(deps: { db: Database; /** Prefix of the li
       trx: Database,
       input: Omit<NewPasswordAccount, 'password'>,
       passwordHash: string,
-    ): Promise<UserRow> {
+    ): Promise<Account> {
       const email = input.email.trim();
       if ((await store.findUserByEmail(trx, email)) !== undefined) throw errors.emailTaken();
-      const handle = input.handle ?? (await freeHandle(trx, input.name, email));
-      if (input.handle !== undefined && (await store.handleExists(trx, handle))) throw errors.handleTaken();
       const now = new Date();
-      return insertOrExplain(() =>
-        store.insertUser(trx, {
-          id: newId(now.getTime()),
-          handle,
-          name: input.name.trim(),
-          email,
-          password_hash: passwordHash,
-          created_at: now,
-          updated_at: now,
-        }),
-      );
+      const row = {
+        id: newId(now.getTime()),
+        name: input.name.trim(),
+        email,
+        password_hash: passwordHash,
+        created_at: now,
+        updated_at: now,
+      };
+      if (input.handle === undefined) return toAccount(await insertWithFreeHandle(trx, row, handleCandidates(input.name, email)));
+      const { handle } = input;
+      if (await store.handleExists(trx, handle)) throw errors.handleTaken();
+      return toAccount(await insertOrExplain(() => store.insertUser(trx, { ...row, handle })));
     },
 
     /** Hashes a password for `createWithPasswordHash` or `setPasswordHash`, outside any transaction. */
-    hashPassword,
+    hashPassword: passwords.hash,
 
     /** The account behind an email and password, or `undefined`; takes as long whether or not the email exists. */
-    async findByCredentials(email: string, password: string): Promise<UserRow | undefined> {
+    async findByCredentials(email: string, password: string): Promise<Account | undefined> {
       const user = await store.findUserByEmail(db, email.trim());
-      const valid = await verifyPassword(user?.password_hash ?? null, password);
-      return valid ? user : undefined;
+      const valid = await passwords.verify(user?.password_hash ?? null, password);
+      return valid && user !== undefined ? toAccount(user) : undefined;
     },
 
     async passwordMatches(userId: string, password: string): Promise<boolean> {
       const user = await store.findUserById(db, userId);
-      return verifyPassword(user?.password_hash ?? null, password);
+      return passwords.verify(user?.password_hash ?? null, password);
     },
 
     async setPasswordHash(trx: Database, userId: string, passwordHash: string): Promise<void> {
@@ -120,13 +134,34 @@ export function createAccountsService(deps: { db: Database; /** Prefix of the li
       return store.avatarIdsOf(db, userIds);
     },
 
+    /**
+     * Locks the user's row until `trx` ends, for another module that must serialise its writes per
+     * user (the media quota check); false when the account no longer exists.
+     */
+    lockUser: (trx: Database, userId: string): Promise<boolean> => store.lockUser(trx, userId),
+
+    /**
+     * The statement, not yet run, that moves the user's post counter (one more, or one fewer) and
+     * returns them as `PublicUserRow`: posts runs it in its transaction, or composes it into the
+     * single statement that publishes a post.
+     */
+    countPost: (db: Database, userId: string, by: 1 | -1): PostCountQuery => store.countPostQuery(db, userId, by),
+
+    /** In the caller's transaction, with a follow made or undone: see `store.moveFollowCounts`. */
+    moveFollowCounts: (trx: Database, follow: Parameters<typeof store.moveFollowCounts>[1]) => store.moveFollowCounts(trx, follow),
+
+    /** In the deleting transaction: a leaving user's follows leave the others' counters. */
+    dropFollowCounts: (trx: Database, follows: { followeeIds: UserIds; followerIds: UserIds }) => store.dropFollowCounts(trx, follows),
+
+    /** Every user with more than `count` followers. */
+    usersWithFollowersAbove: (count: number) => store.usersWithFollowersAbove(db, count),
+
     /** Deletes the account and, through foreign keys, everything it owns, in one statement. */
     async deleteAccount(userId: string, trx: Database = db): Promise<void> {
       await store.deleteUser(trx, userId);
     },
 
     toUser,
-    toAccount,
   };
 }
 
@@ -159,16 +194,32 @@ async function insertOrExplain<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-/** A free handle derived from the name (or the email's local part), with digits added if needed. */
-async function freeHandle(db: Database, name: string, email: string): Promise<string> {
+/**
+ * Inserts a user who did not choose a handle under the first free one of `candidates`. A signup
+ * racing this one may take a candidate between the check and the insert; the next one is tried
+ * then, so such a user never hears `handle_taken`.
+ */
+async function insertWithFreeHandle(trx: Database, row: Omit<Insertable<UsersTable>, 'handle'>, candidates: Iterable<string>): Promise<UserRow> {
+  for (const handle of candidates) {
+    if (await store.handleExists(trx, handle)) continue;
+    const user = await insertOrExplain(() => store.insertUserUnlessHandleTaken(trx, { ...row, handle }));
+    if (user !== undefined) return user;
+  }
+  throw new Error('accounts: every generated handle was taken');
+}
+
+/**
+ * Handles made from the name (or the email's local part): the plain one, then with ever longer
+ * random digits, then with part of a fresh id, which no one else can hold; none longer than `Handle` allows.
+ */
+function* handleCandidates(name: string, email: string): Generator<string> {
   const fromName = slug(name);
   const base = fromName.length >= 3 ? fromName : slug(email.split('@', 1)[0] ?? '');
   const stem = (base.length >= 3 ? base : `user${base}`).slice(0, 24);
-  for (let attempt = 0; attempt < HANDLE_ATTEMPTS; attempt++) {
-    const candidate = attempt === 0 ? stem : `${stem}_${randomInt(10 ** (attempt + 1))}`;
-    if (!(await store.handleExists(db, candidate))) return candidate;
-  }
-  return `${stem.slice(0, 17)}_${newId().slice(-12).toLowerCase()}`;
+  const beside = (suffix: string) => `${stem.slice(0, HANDLE_MAX_LENGTH - 1 - suffix.length)}_${suffix}`;
+  yield stem;
+  for (let digits = 2; digits <= HANDLE_MAX_DIGITS; digits++) yield beside(String(randomInt(10 ** digits)));
+  for (let attempt = 0; attempt < 3; attempt++) yield beside(newId().slice(-12).toLowerCase());
 }
 
 function slug(text: string): string {

@@ -1,14 +1,36 @@
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import { sql, type Insertable, type OperandValueExpressionOrList, type Selectable, type Updateable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
+import type { DB } from '#db/schema.ts';
 import type { UsersTable } from './tables.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
 /** What anyone may see of a user: everything but the account's private columns. */
-export type PublicUserRow = Omit<UserRow, 'email' | 'password_hash' | 'updated_at'>;
+const PUBLIC_USER_COLUMNS = [
+  'id', 'handle', 'name', 'bio', 'avatar_id', 'created_at', 'followers_count', 'following_count', 'posts_count',
+] as const satisfies readonly (keyof UserRow)[];
+
+export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>;
+
+/** Users' ids, as a list or a one-column subquery. */
+export type UserIds = OperandValueExpressionOrList<DB, 'users', 'id'>;
 
 export async function insertUser(db: Database, user: Insertable<UsersTable>): Promise<UserRow> {
   return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+}
+
+/**
+ * Inserts the user unless their handle is taken (by a committed row, or by a racing insert once that
+ * commits): then nothing is inserted and the result is undefined. Any other conflict still throws,
+ * and the transaction stays usable either way.
+ */
+export async function insertUserUnlessHandleTaken(db: Database, user: Insertable<UsersTable>): Promise<UserRow | undefined> {
+  return db
+    .insertInto('users')
+    .values(user)
+    .onConflict((conflict) => conflict.constraint('users_handle_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export async function findUserById(db: Database, id: string): Promise<UserRow | undefined> {
@@ -38,6 +60,74 @@ export async function updateUser(
   changes: Updateable<UsersTable>,
 ): Promise<UserRow | undefined> {
   return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+}
+
+/**
+ * Holds the user's row until the caller's transaction ends, so another module's writes about this
+ * user (an upload's quota check, say) happen one at a time. False when there is no such user.
+ */
+export async function lockUser(trx: Database, userId: string): Promise<boolean> {
+  const row = await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The statement, not yet run, that counts one more post of the user's (or one fewer, never below
+ * zero) and returns them as the public sees them: run it, or compose it into a larger statement.
+ */
+export function countPostQuery(db: Database, userId: string, by: 1 | -1) {
+  return db
+    .updateTable('users')
+    .set({ posts_count: by === 1 ? sql`posts_count + 1` : sql`greatest(posts_count - 1, 0)` })
+    .where('id', '=', userId)
+    .returning(PUBLIC_USER_COLUMNS);
+}
+
+/**
+ * Moves the counters of a follow made (`by` 1) or undone (-1): the follower's following and the
+ * followee's followers, locking the two rows in id order so crossing follows cannot deadlock. With
+ * `maxFollowing`, a follower already following that many is left alone and the answer is undefined:
+ * the caller's transaction must then not commit. Otherwise answers the followee's new follower count.
+ */
+export async function moveFollowCounts(
+  trx: Database,
+  follow: { followerId: string; followeeId: string; by: 1 | -1; maxFollowing?: number | undefined },
+): Promise<number | undefined> {
+  const { followerId, followeeId, by, maxFollowing } = follow;
+  const moveFollowing = async () => {
+    let update = trx.updateTable('users').set({ following_count: sql`following_count + ${by}` }).where('id', '=', followerId);
+    // Under the row lock the update takes: concurrent follows by one user are counted one at a time.
+    if (maxFollowing !== undefined) update = update.where('following_count', '<', maxFollowing);
+    const moved = await update.executeTakeFirst();
+    return moved.numUpdatedRows > 0n;
+  };
+  const moveFollowers = async () => {
+    const followee = await trx
+      .updateTable('users')
+      .set({ followers_count: sql`followers_count + ${by}` })
+      .where('id', '=', followeeId)
+      .returning('followers_count')
+      .executeTakeFirstOrThrow();
+    return followee.followers_count;
+  };
+  if (followerId < followeeId) {
+    if (!(await moveFollowing())) return undefined;
+    return moveFollowers();
+  }
+  const followers = await moveFollowers();
+  return (await moveFollowing()) ? followers : undefined;
+}
+
+/** Takes one follower off each of `followeeIds` and one followee off each of `followerIds` (a leaving user's follows). */
+export async function dropFollowCounts(trx: Database, follows: { followeeIds: UserIds; followerIds: UserIds }): Promise<void> {
+  await trx.updateTable('users').set({ followers_count: sql`followers_count - 1` }).where('id', 'in', follows.followeeIds).execute();
+  await trx.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', follows.followerIds).execute();
+}
+
+/** Every user with more than `count` followers (found through users_followers_count). */
+export async function usersWithFollowersAbove(db: Database, count: number): Promise<string[]> {
+  const rows = await db.selectFrom('users').select('id').where('followers_count', '>', count).execute();
+  return rows.map((row) => row.id);
 }
 
 export async function deleteUser(db: Database, id: string): Promise<boolean> {
@@ -71,7 +161,7 @@ export async function avatarIdsOf(db: Database, userIds: readonly string[]): Pro
   return new Map(rows.map((row) => [row.id, row.avatar_id as string]));
 }
 
-export async function findUsersByIds(db: Database, ids: readonly string[]): Promise<UserRow[]> {
+export async function findUsersByIds(db: Database, ids: readonly string[]): Promise<PublicUserRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('users').selectAll().where('id', 'in', ids).execute();
+  return db.selectFrom('users').select(PUBLIC_USER_COLUMNS).where('id', 'in', ids).execute();
 }

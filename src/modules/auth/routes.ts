@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { Account, DisplayName, Handle } from '../accounts/schemas.ts';
 import type { AuthService } from './service.ts';
 
@@ -21,10 +22,12 @@ const Session = Type.Object(
 
 const strict = { additionalProperties: false } as const;
 
-export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
+export function authRoutes(deps: { auth: AuthService; requireCaller: onRequestAsyncHookHandler }): FastifyPluginAsync {
   const { auth, requireCaller } = deps;
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    // Checked on onRequest, before the body is read or validated: no valid token, 401 whatever was sent.
+    const signedIn = { onRequest: requireCaller, schema: { tags: ['account'], security: [{ bearer: [] }] } } as const;
 
     app.post(
       '/v1/auth/signup',
@@ -36,7 +39,7 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
             { email: Email, password: Password, name: DisplayName, handle: Type.Optional(Handle) },
             strict,
           ),
-          response: { 201: Session },
+          response: { 201: Session, ...problemResponses(409, 429) },
         },
       },
       async (request, reply) => reply.code(201).send(await auth.signup(request.body, request.ip)),
@@ -49,7 +52,7 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
           tags: ['auth'],
           summary: 'Sign in with email and password',
           body: Type.Object({ email: Type.String({ maxLength: 254 }), password: Type.String({ maxLength: 256 }) }, strict),
-          response: { 200: Session },
+          response: { 200: Session, ...problemResponses(401, 429) },
         },
       },
       async (request) => auth.login(request.body.email, request.body.password, request.ip),
@@ -62,7 +65,7 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
           tags: ['auth'],
           summary: 'Trade a refresh token for a new token pair',
           body: Type.Object({ refreshToken: RefreshToken }, strict),
-          response: { 200: Session },
+          response: { 200: Session, ...problemResponses(401) },
         },
       },
       async (request) => auth.refresh(request.body.refreshToken),
@@ -102,13 +105,12 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
     app.put(
       '/v1/account/password',
       {
-        preHandler: requireCaller,
+        ...signedIn,
         schema: {
-          tags: ['account'],
+          ...signedIn.schema,
           summary: 'Change the password; every other session is signed out',
-          security: [{ bearer: [] }],
           body: Type.Object({ currentPassword: Type.String({ maxLength: 256 }), newPassword: Password }, strict),
-          response: { 204: Type.Null() },
+          response: { 204: Type.Null(), ...problemResponses(403, 429) },
         },
       },
       async (request, reply) => {
@@ -120,13 +122,12 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: preHandlerA
     app.delete(
       '/v1/account',
       {
-        preHandler: requireCaller,
+        ...signedIn,
         schema: {
-          tags: ['account'],
+          ...signedIn.schema,
           summary: 'Delete your account and everything it owns',
-          security: [{ bearer: [] }],
           body: Type.Object({ password: Type.String({ maxLength: 256 }) }, strict),
-          response: { 204: Type.Null() },
+          response: { 204: Type.Null(), ...problemResponses(403, 429) },
         },
       },
       async (request, reply) => {

@@ -1,4 +1,5 @@
 import type { Database } from '#platform/db/database.ts';
+import { clientNetwork } from '#platform/ratelimit/keys.ts';
 import type { RateLimiter } from '#platform/ratelimit/types.ts';
 import type { Caller } from '#http/auth.ts';
 import { errors } from '#http/errors.ts';
@@ -59,35 +60,44 @@ export function createAuthService(deps: AuthDeps) {
     };
   }
 
-  /** Counts one attempt against each limit; refused when any is exceeded. */
-  async function enforceLimits(limits: [key: string, limit: number][]): Promise<void> {
-    const { windowSeconds } = config.authRateLimit;
-    const decisions = await Promise.all(limits.map(([key, limit]) => rateLimiter.hit(key, limit, windowSeconds)));
-    const retryAfter = Math.max(0, ...decisions.map((d) => (d.allowed ? 0 : d.retryAfterSeconds)));
-    if (retryAfter > 0) throw errors.rateLimited(retryAfter);
+  /** Counts one attempt against a limit; refused with 429 past it. */
+  async function enforceLimit(key: string, limit: number): Promise<void> {
+    const decision = await rateLimiter.hit(key, limit, config.authRateLimit.windowSeconds);
+    if (!decision.allowed) throw errors.rateLimited(decision.retryAfterSeconds);
+  }
+
+  /**
+   * Checks the password a signed-in caller re-enters, a limited number of times per session: a
+   * stolen access token must not guess freely, and counting per session rather than per user keeps
+   * a thief from using up the owner's budget and so from blocking the password change that signs
+   * the thief out.
+   */
+  async function confirmPassword(caller: Caller, password: string): Promise<void> {
+    await enforceLimit(`reconfirm:session:${caller.sessionId}`, config.authRateLimit.reconfirmPerSession);
+    if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
   }
 
   return {
     async signup(input: NewPasswordAccount, ip: string): Promise<Session> {
       // Signup answers whether an email is taken, so it is throttled like login.
-      await enforceLimits([[`signup:ip:${ip}`, config.authRateLimit.signupPerIp]]);
+      await enforceLimit(`signup:ip:${clientNetwork(ip)}`, config.authRateLimit.signupPerIp);
       // Hash before the transaction: it takes tens of milliseconds and must not hold a connection.
       const passwordHash = await accounts.hashPassword(input.password);
       return db.transaction().execute(async (trx) => {
         const user = await accounts.createWithPasswordHash(trx, input, passwordHash);
-        return { user: accounts.toAccount(user), ...(await openSession(trx, user.id)) };
+        return { user, ...(await openSession(trx, user.id)) };
       });
     },
 
     async login(email: string, password: string, ip: string): Promise<Session> {
-      await enforceLimits([
-        [`login:ip:${ip}`, config.authRateLimit.loginPerIp],
-        [`login:account:${email.trim().toLowerCase()}`, config.authRateLimit.loginPerAccount],
-      ]);
+      // The address first, and the account only for attempts it lets through: otherwise a client
+      // already refused for its address would still use up the account's budget and lock its owner out.
+      await enforceLimit(`login:ip:${clientNetwork(ip)}`, config.authRateLimit.loginPerIp);
+      await enforceLimit(`login:account:${email.trim().toLowerCase()}`, config.authRateLimit.loginPerAccount);
       const user = await accounts.findByCredentials(email, password);
       if (user === undefined) throw errors.invalidCredentials();
       const tokens = await db.transaction().execute((trx) => openSession(trx, user.id));
-      return { user: accounts.toAccount(user), ...tokens };
+      return { user, ...tokens };
     },
 
     /**
@@ -119,20 +129,18 @@ export function createAuthService(deps: AuthDeps) {
 
     /** The caller behind an access token, if it is valid and its session was not revoked. */
     async authenticate(accessToken: string): Promise<Caller> {
-      const cached = accessCache.get(accessToken);
-      if (cached !== undefined) return cached;
-      const claims = await accessTokens.verify(accessToken);
-      if (claims === undefined || !(await store.isSessionActive(db, claims.sessionId, claims.userId))) {
-        throw errors.unauthorized();
-      }
-      const caller = { userId: claims.userId, sessionId: claims.sessionId };
-      accessCache.remember(accessToken, caller, claims.expiresAtMs);
+      const caller = await accessCache.through(accessToken, async () => {
+        const claims = await accessTokens.verify(accessToken);
+        if (claims === undefined || !(await store.isSessionActive(db, claims.sessionId, claims.userId))) return undefined;
+        return { caller: { userId: claims.userId, sessionId: claims.sessionId }, tokenExpiresAtMs: claims.expiresAtMs };
+      });
+      if (caller === undefined) throw errors.unauthorized();
       return caller;
     },
 
     /** Changes the password and signs out every other device. */
     async changePassword(caller: Caller, currentPassword: string, newPassword: string): Promise<void> {
-      if (!(await accounts.passwordMatches(caller.userId, currentPassword))) throw errors.wrongPassword();
+      await confirmPassword(caller, currentPassword);
       const passwordHash = await accounts.hashPassword(newPassword);
       await db.transaction().execute(async (trx) => {
         await accounts.setPasswordHash(trx, caller.userId, passwordHash);
@@ -143,7 +151,7 @@ export function createAuthService(deps: AuthDeps) {
 
     /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
     async deleteAccount(caller: Caller, password: string): Promise<void> {
-      if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
+      await confirmPassword(caller, password);
       await db.transaction().execute(async (trx) => {
         for (const module of counters) await module.releaseUser(trx, caller.userId);
         await accounts.deleteAccount(caller.userId, trx);

@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
@@ -16,21 +16,21 @@ const AvatarQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: preHandlerAsyncHookHandler }): FastifyPluginAsync {
+export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: onRequestAsyncHookHandler }): FastifyPluginAsync {
   const { avatars, requireCaller } = deps;
   return async (plugin) => {
     await acceptStreamedUploads(plugin);
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const bearer = [{ bearer: [] }];
+    // The token is checked on onRequest, before the body is read: without a valid one, 401 whatever was sent.
+    const signedIn = { onRequest: requireCaller, schema: { tags: ['account'], security: [{ bearer: [] }] } } as const;
 
     app.put(
       '/v1/account/avatar',
       {
-        preHandler: requireCaller,
+        ...signedIn,
         schema: {
-          tags: ['account'],
+          ...signedIn.schema,
           summary: 'Set your profile image (JPEG, PNG, WebP, GIF or AVIF bytes)',
-          security: bearer,
           consumes: ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif', 'multipart/form-data'],
           response: { 200: Account },
         },
@@ -43,7 +43,7 @@ export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: pre
 
     app.delete(
       '/v1/account/avatar',
-      { preHandler: requireCaller, schema: { tags: ['account'], summary: 'Remove your profile image', security: bearer, response: { 204: Type.Null() } } },
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'Remove your profile image', response: { 204: Type.Null() } } },
       async (request, reply) => {
         await avatars.remove(callerOf(request).userId);
         return reply.code(204).send(null);

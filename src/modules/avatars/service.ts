@@ -6,14 +6,17 @@ import { errors } from '#http/errors.ts';
 import { newId } from '#db/ids.ts';
 import type { Account } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
-import { AVATAR_FILES, avatarKey } from '../media/keys.ts';
-import { MediaProcessingError } from '../media/processing/errors.ts';
-import { processAvatar, type AvatarSize } from '../media/processing/image.ts';
-import { putUpload, type UploadSource } from '../media/service.ts';
-import { sniffStream } from '../media/sniff.ts';
+import type { MediaService, UploadSource } from '../media/service.ts';
+import { AVATAR_SIDES, AVATAR_SIZES, avatarKey, type AvatarSize } from './keys.ts';
 
 /** The image types a profile picture may be (API.md); HEIC is not among them. */
 const AVATAR_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/avif']);
+
+/**
+ * Larger images are refused (413) from their header: cutting a 100-megapixel PNG takes seconds of
+ * CPU inside the request. 50 megapixels still takes the photos of 48- and 50-megapixel phone cameras.
+ */
+export const AVATAR_MAX_PIXELS = 50_000_000;
 
 /** Profile images are public: a presigned link to one may live as long as S3 allows (7 days). */
 const DIRECT_LINK_SECONDS = 7 * 86_400;
@@ -21,24 +24,25 @@ const DIRECT_LINK_SECONDS = 7 * 86_400;
 export type AvatarsService = ReturnType<typeof createAvatarsService>;
 
 /**
- * Profile images. The upload streams to storage, is cut into square sizes there and then dropped;
- * the user points at the new image only once all its sizes exist, and the old one's bytes go.
+ * Profile images. Media cuts the upload into square sizes (bounded in pixels and in how many at once);
+ * the user points at the new image only once all its sizes are stored, and the old one's bytes go.
  */
 export function createAvatarsService(deps: {
-  accounts: AccountsService;
+  accounts: Pick<AccountsService, 'swapAvatar' | 'getAccount' | 'avatarOf'>;
+  media: Pick<MediaService, 'squareImages'>;
   blobs: BlobStore;
   maxBytes: number;
   logger: FastifyBaseLogger;
   /** Image answers redirect to the blob store's own links where it has them (S3 presigned URLs). */
   redirectDownloads: boolean;
 }) {
-  const { accounts, blobs, maxBytes, logger } = deps;
+  const { accounts, media, blobs, maxBytes, logger } = deps;
   const directLink = deps.redirectDownloads ? blobs.directLink?.bind(blobs) : undefined;
 
   async function removeFiles(userId: string, avatarId: string): Promise<void> {
     await Promise.all(
-      AVATAR_FILES.map((file) =>
-        blobs.delete(avatarKey(userId, avatarId, file)).catch((error: unknown) => {
+      AVATAR_SIZES.map((size) =>
+        blobs.delete(avatarKey(userId, avatarId, size)).catch((error: unknown) => {
           logger.warn({ err: error, userId, avatarId }, 'avatars: could not remove bytes; the sweeper will');
         }),
       ),
@@ -46,24 +50,21 @@ export function createAvatarsService(deps: {
   }
 
   async function makeSizes(userId: string, avatarId: string, source: UploadSource): Promise<void> {
-    if (source.declaredBytes !== undefined && source.declaredBytes > maxBytes) throw errors.payloadTooLarge(maxBytes);
-    const upload = await sniffStream(source.body);
-    if (!AVATAR_TYPES.has(upload.contentType)) {
-      upload.stream.destroy();
-      throw errors.unsupportedMediaType('A profile image must be a JPEG, PNG, WebP, GIF or AVIF image');
-    }
-    const originalKey = avatarKey(userId, avatarId, 'original');
-    await putUpload(blobs, originalKey, upload, maxBytes);
-    const original = await blobs.get(originalKey);
-    if (original === undefined) throw new Error(`stored avatar ${originalKey} vanished`);
-    const sizes = await processAvatar(original.body);
-    for (const [size, variant] of Object.entries(sizes)) {
-      await blobs.put(avatarKey(userId, avatarId, size as AvatarSize), Readable.from([variant.data]), {
+    const sizes = await media.squareImages(source, {
+      stagingKey: avatarKey(userId, avatarId, 'staged'),
+      maxBytes,
+      maxPixels: AVATAR_MAX_PIXELS,
+      accepts: (contentType) => AVATAR_TYPES.has(contentType),
+      refusal: 'A profile image must be a JPEG, PNG, WebP, GIF or AVIF image',
+      sides: AVATAR_SIDES,
+    });
+    for (const size of AVATAR_SIZES) {
+      const variant = sizes[size];
+      await blobs.put(avatarKey(userId, avatarId, size), Readable.from([variant.data]), {
         maxBytes: variant.data.length,
         contentType: variant.contentType,
       });
     }
-    await blobs.delete(originalKey);
   }
 
   return {
@@ -75,7 +76,6 @@ export function createAvatarsService(deps: {
         if (previous !== null) await removeFiles(userId, previous);
       } catch (error) {
         await removeFiles(userId, avatarId);
-        if (error instanceof MediaProcessingError) throw errors.unsupportedMediaType('The image could not be decoded');
         throw error;
       }
       return accounts.getAccount(userId);

@@ -1,4 +1,3 @@
-import type { AvatarSize } from './processing/image.ts';
 import type { VariantName } from './tables.ts';
 
 /** What a media item's files are called: the upload as it came, and the variants made from it. */
@@ -12,13 +11,10 @@ export const mediaKey = (ownerId: string, mediaId: string, file: MediaFile) => `
 
 export const ownerMediaPrefix = (ownerId: string) => `media/${ownerId}/`;
 
-export const MEDIA_FILES: readonly MediaFile[] = ['original', 'thumbnail', 'small', 'large'];
+export const MEDIA_FILES: readonly MediaFile[] = ['original', 'clean', 'thumbnail', 'small', 'large'];
 
-/** A profile image: the upload (kept only while it is processed) and its square sizes. */
-export const avatarKey = (userId: string, avatarId: string, file: 'original' | AvatarSize) =>
-  `avatars/${userId}/${avatarId}/${file}`;
-
-export const AVATAR_FILES = ['original', 'small', 'medium', 'large'] as const;
-
-/** Every prefix under which a user's bytes live, for removing them all with the account. */
+/**
+ * Every prefix under which a user's bytes live, for removing them all with the account: their media,
+ * and their profile images (which the avatars module keeps under `avatars/<user>/`).
+ */
 export const ownerPrefixes = (userId: string) => [ownerMediaPrefix(userId), `avatars/${userId}/`];

@@ -12,7 +12,7 @@ export const Media = Type.Object({
   kind: MediaKind,
   contentType: Type.String(),
   size: Type.Integer({ minimum: 0, description: 'Bytes of the upload as it came' }),
-  fileName: Type.String({ description: 'The label the client gave; never a storage path' }),
+  fileName: Type.Optional(Type.String({ description: 'The label the client gave, shown to the owner only; never a storage path' })),
   status: Type.Union([Type.Literal('processing'), Type.Literal('ready'), Type.Literal('failed')]),
   createdAt: Timestamp,
   width: Type.Optional(Type.Integer()),
@@ -20,7 +20,13 @@ export const Media = Type.Object({
   durationMs: Type.Optional(Type.Integer()),
   blurhash: Type.Optional(Type.String()),
   waveform: Type.Optional(Waveform),
-  url: Type.Optional(Link),
+  url: Type.Optional(
+    Type.String({
+      description:
+        'A short-lived signed link to the bytes; works without a bearer token. In the owner’s own view: the upload as it came; ' +
+        'in posts: its copy without metadata, present once made',
+    }),
+  ),
   thumbnailUrl: Type.Optional(Link),
 });
 export type Media = Static<typeof Media>;
@@ -48,4 +54,8 @@ export const Recording = Type.Object({
 });
 export type Recording = Static<typeof Recording>;
 
-export const VariantQuery = Type.Union([Type.Literal('thumbnail'), Type.Literal('small'), Type.Literal('large')]);
+/**
+ * Which file: `clean` is the upload as everyone but its owner gets it (upright, without EXIF, GPS,
+ * camera or creation metadata; what they get for no variant), the others are WebP image sizes.
+ */
+export const VariantQuery = Type.Union([Type.Literal('clean'), Type.Literal('thumbnail'), Type.Literal('small'), Type.Literal('large')]);

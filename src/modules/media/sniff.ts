@@ -52,6 +52,14 @@ const REFUSAL =
 const AUDIO_WEBM = audio('audio/webm', 'webm');
 const AUDIO_MP4 = audio('audio/mp4', 'm4a');
 
+/** The usual extension of each type Plaza keeps: the first one listed wins (`video/mp4` is `mp4`). */
+const EXTENSIONS = new Map([...ALLOWED.values(), AUDIO_WEBM, AUDIO_MP4].reverse().map((type) => [type.contentType, type.extension]));
+
+/** The extension of a stored item's sniffed type, for names that must not come from the client. */
+export function extensionOf(contentType: string): string {
+  return EXTENSIONS.get(contentType) ?? 'bin';
+}
+
 /**
  * Classifies the first bytes of an upload, or returns undefined when Plaza does not accept it.
  *

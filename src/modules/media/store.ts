@@ -63,12 +63,6 @@ export async function storageUsed(db: Database, ownerId: string): Promise<number
   return Number(row.used);
 }
 
-/** Holds the owner's row until the transaction ends, so concurrent uploads check the quota one at a time. */
-export async function lockOwner(trx: Database, ownerId: string): Promise<boolean> {
-  const row = await trx.selectFrom('users').select('id').where('id', '=', ownerId).forUpdate().executeTakeFirst();
-  return row !== undefined;
-}
-
 /** Records the outcome of processing; false when the item was deleted meanwhile or already settled. */
 export async function markReady(db: Database, id: string, fields: ProcessedFields, at: Date): Promise<boolean> {
   const result = await db
@@ -88,6 +82,30 @@ export async function markReady(db: Database, id: string, fields: ProcessedField
     .where('status', '=', 'processing')
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** Adds one variant to a ready item; false when the item was deleted meanwhile. */
+export async function addVariant(db: Database, id: string, name: VariantName, variant: StoredVariant, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('media')
+    .set({ variants: sql`variants || jsonb_build_object(${name}::text, ${JSON.stringify(variant)}::jsonb)`, updated_at: at })
+    .where('id', '=', id)
+    .where('status', '=', 'ready')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Ready items for posts that have no variant `name` yet, in id order after `afterId`. */
+export async function readyWithout(db: Database, name: VariantName, query: { afterId: string | undefined; limit: number }): Promise<string[]> {
+  let select = db
+    .selectFrom('media')
+    .select('id')
+    .where('purpose', '=', 'post')
+    .where('status', '=', 'ready')
+    .where(sql<boolean>`not (variants ? ${name})`);
+  if (query.afterId !== undefined) select = select.where('id', '>', query.afterId);
+  const rows = await select.orderBy('id').limit(query.limit).execute();
+  return rows.map((row) => row.id);
 }
 
 export async function markFailed(db: Database, id: string, failure: string, at: Date): Promise<void> {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BlobStore, ListedBlob } from '#platform/blobs/types.ts';
 import type { Database } from '#platform/db/database.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
+import { defineJob, type AnyJobDefinition } from '#platform/queue/jobs.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import * as store from './store.ts';
 
@@ -16,6 +16,8 @@ export type SweeperDeps = {
   accounts: Pick<AccountsService, 'currentAvatarIds'>;
   /** Bytes younger than this are left alone: their upload may not have written its row yet. */
   graceSeconds: number;
+  /** How often the sweep runs. */
+  everyMs: number;
   logger: FastifyBaseLogger;
 };
 
@@ -23,12 +25,16 @@ export type SweeperDeps = {
  * Removes bytes no row points to — left by a crash between storing an upload and writing its row,
  * by a failed delete, or by a replaced profile image — once they are older than the grace period.
  */
-export function registerSweeper(queue: JobQueue, deps: SweeperDeps): void {
-  queue.process(SWEEP_MEDIA_JOB, async () => {
-    const olderThan = Date.now() - deps.graceSeconds * 1000;
-    const media = await sweep(deps, 'media/', olderThan, (ids) => mediaOwned(deps.db, ids));
-    const avatars = await sweep(deps, 'avatars/', olderThan, (ids) => avatarsInUse(deps.accounts, ids));
-    if (media + avatars > 0) deps.logger.info({ media, avatars }, 'sweeper: removed orphaned blobs');
+export function sweeperJob(deps: SweeperDeps): AnyJobDefinition {
+  return defineJob({
+    name: SWEEP_MEDIA_JOB,
+    everyMs: deps.everyMs,
+    handler: async () => {
+      const olderThan = Date.now() - deps.graceSeconds * 1000;
+      const media = await sweep(deps, 'media/', olderThan, (ids) => mediaOwned(deps.db, ids));
+      const avatars = await sweep(deps, 'avatars/', olderThan, (ids) => avatarsInUse(deps.accounts, ids));
+      if (media + avatars > 0) deps.logger.info({ media, avatars }, 'sweeper: removed orphaned blobs');
+    },
   });
 }
 

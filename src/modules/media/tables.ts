@@ -2,7 +2,11 @@ import type { ColumnType, JSONColumnType } from 'kysely';
 
 export type MediaPurpose = 'post' | 'recording';
 export type MediaStatus = 'processing' | 'ready' | 'failed';
-export type VariantName = 'thumbnail' | 'small' | 'large';
+/**
+ * Files made from an upload: `clean`, the upload itself as everyone but its owner gets it (upright,
+ * without EXIF, GPS, camera or creation tags), and the image sizes.
+ */
+export type VariantName = 'clean' | 'thumbnail' | 'small' | 'large';
 export type StoredVariant = { contentType: string; size: number };
 
 /** int8 columns: written as numbers, read back as strings by `pg` (PGlite may give numbers). */

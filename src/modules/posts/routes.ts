@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
 import { User } from '../accounts/schemas.ts';
 import { NewPost, Post } from './schemas.ts';
@@ -12,14 +13,15 @@ const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength
 
 export function postRoutes(deps: {
   posts: PostsService;
-  requireCaller: preHandlerAsyncHookHandler;
-  identifyCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
+  identifyCaller: onRequestAsyncHookHandler;
 }): FastifyPluginAsync {
   const { posts, requireCaller, identifyCaller } = deps;
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const signedIn = { preHandler: requireCaller, schema: { tags: ['posts'], security: [{ bearer: [] }] } } as const;
-    const anyone = { preHandler: identifyCaller, schema: { tags: ['posts'], security: [{ bearer: [] }, {}] } } as const;
+    // Tokens are checked on onRequest, before the body is read or validated: a bad one is 401 whatever was sent.
+    const signedIn = { onRequest: requireCaller, schema: { tags: ['posts'], security: [{ bearer: [] }] } } as const;
+    const anyone = { onRequest: identifyCaller, schema: { tags: ['posts'], security: [{ bearer: [] }, {}] } } as const;
 
     app.post(
       '/v1/posts',
@@ -35,7 +37,10 @@ export function postRoutes(deps: {
 
     app.delete(
       '/v1/posts/:id',
-      { ...signedIn, schema: { ...signedIn.schema, summary: 'Delete your post', params: IdParams, response: { 204: Type.Null() } } },
+      {
+        ...signedIn,
+        schema: { ...signedIn.schema, summary: 'Delete your post', params: IdParams, response: { 204: Type.Null(), ...problemResponses(403) } },
+      },
       async (request, reply) => {
         await posts.remove(callerOf(request).userId, request.params.id);
         return reply.code(204).send(null);

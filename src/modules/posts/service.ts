@@ -8,8 +8,7 @@ import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } f
 import { newId } from '#db/ids.ts';
 import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
-import type { MediaGrant, MediaService } from '../media/service.ts';
-import type { MediaRow } from '../media/store.ts';
+import type { MediaGrant, MediaItem, MediaService } from '../media/service.ts';
 import type { SocialService } from '../social/service.ts';
 import { TIMELINE_JOBS, type FanOutEvent, type PostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
@@ -28,8 +27,8 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  */
 export function createPostsService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser'>;
-  media: Pick<MediaService, 'attachable' | 'mediaById' | 'toMedia' | 'lockedView'>;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser' | 'countPost'>;
+  media: Pick<MediaService, 'attachable' | 'mediaById' | 'inPost'>;
   social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
   queue: JobQueue;
   feeds: Pick<FeedStore, 'add'>;
@@ -44,6 +43,14 @@ export function createPostsService(deps: {
 
   const mayRead = (callerId: string | undefined, post: PostRow) => post.visibility === 'public' || inCircle(callerId, post.author_id);
 
+  /**
+   * What a post the caller may see lends them of its media: the one rule for the links a post shows
+   * and for the bytes read through it. Purchases come with the coins issue: until then only the
+   * author reads a paid post's media.
+   */
+  const grantOf = (callerId: string | undefined, post: Pick<PostRow, 'author_id' | 'price_coins'>): MediaGrant =>
+    post.price_coins === 0 || post.author_id === callerId ? 'read' : 'purchase_required';
+
   async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
     const row = await store.findPost(db, id);
     if (row === undefined || !(await mayRead(callerId, row))) throw errors.notFound('post');
@@ -51,16 +58,14 @@ export function createPostsService(deps: {
   }
 
   /** Posts as the caller sees them; their media in one more query, when they have any. */
-  async function hydrate(callerId: string | undefined, views: readonly PostView[], knownMedia?: ReadonlyMap<string, MediaRow>): Promise<Post[]> {
+  async function hydrate(callerId: string | undefined, views: readonly PostView[], knownMedia?: ReadonlyMap<string, MediaItem>): Promise<Post[]> {
     const mediaIds = views.flatMap((view) => view.media_ids);
-    const mediaRows = knownMedia ?? (mediaIds.length === 0 ? new Map<string, MediaRow>() : await media.mediaById(mediaIds));
+    const mediaItems = knownMedia ?? (mediaIds.length === 0 ? new Map<string, MediaItem>() : await media.mediaById(mediaIds));
     return views.map((view) => {
-      // Purchases come with the coins issue: until then only the author reads a paid post's media.
-      const locked = view.price_coins > 0 && view.author_id !== callerId;
+      const grant = grantOf(callerId, view);
       const items = view.media_ids.flatMap((id) => {
-        const item = mediaRows.get(id);
-        if (item === undefined) return [];
-        return [locked ? media.lockedView(item) : media.toMedia(item)];
+        const item = mediaItems.get(id);
+        return item === undefined ? [] : [media.inPost(item, callerId, grant)];
       });
       return {
         id: view.id,
@@ -69,7 +74,7 @@ export function createPostsService(deps: {
         media: items,
         visibility: view.visibility,
         priceCoins: view.price_coins,
-        locked,
+        locked: grant === 'purchase_required',
         purchasedByMe: false,
         likeCount: view.like_count,
         likedByMe: view.liked_by_me,
@@ -107,6 +112,7 @@ export function createPostsService(deps: {
           created_at: now,
         },
         input.mediaIds,
+        accounts.countPost(db, authorId, 1),
       );
       const entry = { postId: view.id, authorId };
       const inOwnFeed = await feeds.add([authorId], entry).then(
@@ -130,9 +136,10 @@ export function createPostsService(deps: {
      */
     async mediaGrant(callerId: string, mediaId: string): Promise<MediaGrant> {
       const holders = await store.postsHoldingMedia(db, callerId, mediaId);
-      const visible = holders.filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed);
-      if (visible.some((post) => post.price_coins === 0 || post.author_id === callerId)) return 'read';
-      return visible.length > 0 ? 'purchase_required' : 'none';
+      const grants = holders
+        .filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed)
+        .map((post) => grantOf(callerId, post));
+      return grants.includes('read') ? 'read' : grants.includes('purchase_required') ? 'purchase_required' : 'none';
     },
 
     /** Before an account is deleted, in its transaction: its likes leave the posts' counters. */
@@ -154,7 +161,7 @@ export function createPostsService(deps: {
       await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
           const event: PostEvent = { postId: id, authorId: callerId };
-          if (await store.deletePost(trx, callerId, id)) jobs.add(TIMELINE_JOBS.removePost, event);
+          if (await store.deletePost(trx, callerId, id, accounts.countPost(trx, callerId, -1))) jobs.add(TIMELINE_JOBS.removePost, event);
         }),
       );
     },

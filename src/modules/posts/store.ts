@@ -1,6 +1,6 @@
 import { sql, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
-import type { PublicUserRow } from '../accounts/store.ts';
+import type { PostCountQuery, PublicUserRow } from '../accounts/service.ts';
 import type { PostsTable } from './tables.ts';
 
 export type PostRow = Selectable<PostsTable>;
@@ -9,7 +9,7 @@ export type PostRow = Selectable<PostsTable>;
 export type PostView = PostRow & { author: PublicUserRow; media_ids: string[]; liked_by_me: boolean };
 
 // Pages read posts with their authors in the same query: a round trip to the database costs more
-// than the join.
+// than the join. A read-only join of accounts' `users` (its columns as `PublicUserRow` names them).
 const AUTHOR_COLUMNS = [
   'a.handle as author_handle',
   'a.name as author_name',
@@ -67,6 +67,7 @@ function selectViews(db: Database, viewerId: string | undefined) {
       : sql<boolean>`exists (select 1 from post_likes l where l.post_id = p.id and l.user_id = ${viewerId})`;
   return db
     .selectFrom('posts as p')
+    // Read-only join of accounts' users: the authors come with their posts.
     .innerJoin('users as a', 'a.id', 'p.author_id')
     .selectAll('p')
     .select(AUTHOR_COLUMNS)
@@ -78,9 +79,15 @@ function selectViews(db: Database, viewerId: string | undefined) {
 
 /**
  * Writes a post, its media links and its author's counter in one statement (so no transaction),
- * and returns it as pages show it.
+ * and returns it as pages show it. The counter is accounts' to write: `countAuthorPost` is its
+ * statement (accounts' `countPost`), composed here as a common table expression.
  */
-export async function insertPost(db: Database, post: Insertable<PostsTable> & { id: string }, mediaIds: readonly string[]): Promise<PostView> {
+export async function insertPost(
+  db: Database,
+  post: Insertable<PostsTable> & { id: string },
+  mediaIds: readonly string[],
+  countAuthorPost: PostCountQuery,
+): Promise<PostView> {
   const row = await db
     .with('inserted', (db) => db.insertInto('posts').values(post).returningAll())
     .with('attached', (db) =>
@@ -89,9 +96,7 @@ export async function insertPost(db: Database, post: Insertable<PostsTable> & { 
         .columns(['post_id', 'position', 'media_id'])
         .expression(sql`select ${post.id}, m.position - 1, m.id from unnest(${[...mediaIds]}::text[]) with ordinality as m (id, position)`)
     )
-    .with('author', (db) =>
-      db.updateTable('users').set({ posts_count: sql`posts_count + 1` }).where('id', '=', post.author_id).returningAll(),
-    )
+    .with('author', () => countAuthorPost)
     .selectFrom(['inserted as p', 'author as a'])
     .selectAll('p')
     .select(AUTHOR_COLUMNS)
@@ -104,11 +109,10 @@ export async function findPost(db: Database, id: string): Promise<PostRow | unde
   return db.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export async function deletePost(db: Database, authorId: string, id: string): Promise<PostRow | undefined> {
+/** Deletes the author's post; when there was one, runs `uncountAuthorPost` (accounts' `countPost`, -1) too. */
+export async function deletePost(db: Database, authorId: string, id: string, uncountAuthorPost: PostCountQuery): Promise<PostRow | undefined> {
   const row = await db.deleteFrom('posts').where('id', '=', id).where('author_id', '=', authorId).returningAll().executeTakeFirst();
-  if (row !== undefined) {
-    await db.updateTable('users').set({ posts_count: sql`greatest(posts_count - 1, 0)` }).where('id', '=', authorId).execute();
-  }
+  if (row !== undefined) await uncountAuthorPost.execute();
   return row;
 }
 
@@ -181,6 +185,7 @@ export async function postsHoldingMedia(
     .selectFrom('post_media as pm')
     .innerJoin('posts as p', 'p.id', 'pm.post_id')
     .select(['p.author_id', 'p.visibility', 'p.price_coins'])
+    // Read-only look into social's follows, in the same query.
     .select(sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`.as('followed'))
     .where('pm.media_id', '=', mediaId)
     .execute();
@@ -204,7 +209,7 @@ export async function postsByAuthors(
  */
 export type MergedAuthors = 'all' | { popular: readonly string[] };
 
-/** The reader and everyone they follow, as a one-column subquery. */
+/** The reader and everyone they follow, as a one-column subquery (a read of social's follows). */
 const readerAndFollowees = (readerId: string) =>
   sql`select ${readerId}::text union all select f.followee_id from follows f where f.follower_id = ${readerId}`;
 
@@ -241,6 +246,7 @@ export async function homeViews(
     const bounds = [...(beforeId === undefined ? [] : [sql`${column} < ${beforeId}`]), ...(floorId === undefined ? [] : [sql`${column} >= ${floorId}`])];
     return bounds.length === 0 ? sql`true` : sql.join(bounds, sql` and `);
   };
+  // Read-only looks into social's follows: whom the reader follows decides what the page holds.
   const authors =
     merged === 'all'
       ? readerAndFollowees(readerId)

@@ -1,5 +1,4 @@
-import type { Database } from '#platform/db/database.ts';
-import * as store from './store.ts';
+import type { AccountsService } from '../accounts/service.ts';
 
 /** How stale another instance's view of who is popular may get. */
 export const POPULAR_REFRESH_MS = 10_000;
@@ -11,7 +10,7 @@ export type PopularUsers = ReturnType<typeof createPopularUsers>;
  * fanned out. They are few, and most deployments have none, so each instance keeps the list and
  * rereads it every POPULAR_REFRESH_MS, or at once when one of its own follows crosses the line.
  */
-export function createPopularUsers(deps: { db: Database; above: number }) {
+export function createPopularUsers(deps: { accounts: Pick<AccountsService, 'usersWithFollowersAbove'>; above: number }) {
   let cached: { ids: readonly string[]; readAt: number } | undefined;
   let reading: Promise<readonly string[]> | undefined;
   // A read that started before a crossing must not cache what it saw.
@@ -19,7 +18,7 @@ export function createPopularUsers(deps: { db: Database; above: number }) {
 
   async function read(): Promise<readonly string[]> {
     const [readAt, before] = [Date.now(), crossings];
-    const ids = await store.usersAbove(deps.db, deps.above);
+    const ids = await deps.accounts.usersWithFollowersAbove(deps.above);
     if (crossings === before) cached = { ids, readAt };
     return ids;
   }

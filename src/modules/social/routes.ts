@@ -1,7 +1,8 @@
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
 import { User } from '../accounts/schemas.ts';
 import type { SocialService } from './service.ts';
@@ -10,18 +11,28 @@ const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength
 
 export function socialRoutes(deps: {
   social: SocialService;
-  requireCaller: preHandlerAsyncHookHandler;
-  identifyCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
+  identifyCaller: onRequestAsyncHookHandler;
 }): FastifyPluginAsync {
   const { social, requireCaller, identifyCaller } = deps;
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const signedIn = { preHandler: requireCaller, schema: { tags: ['users'], security: [{ bearer: [] }] } } as const;
+    // Tokens are checked on onRequest, before the body is read or validated: a bad one is 401 whatever was sent.
+    const signedIn = { onRequest: requireCaller, schema: { tags: ['users'], security: [{ bearer: [] }] } } as const;
+    const anyone = { onRequest: identifyCaller, schema: { tags: ['users'], security: [{ bearer: [] }, {}] } } as const;
     const noContent = { 204: Type.Null() };
 
     app.put(
       '/v1/users/:handle/follow',
-      { ...signedIn, schema: { ...signedIn.schema, summary: 'Follow a user (idempotent)', params: HandleParams, response: noContent } },
+      {
+        ...signedIn,
+        schema: {
+          ...signedIn.schema,
+          summary: 'Follow a user (idempotent); 409 follow_limit past FOLLOW_MAX followed accounts',
+          params: HandleParams,
+          response: { ...noContent, ...problemResponses(409) },
+        },
+      },
       async (request, reply) => {
         await social.follow(callerOf(request).userId, request.params.handle);
         return reply.code(204).send(null);
@@ -40,10 +51,9 @@ export function socialRoutes(deps: {
     app.get(
       '/v1/users/:handle',
       {
-        preHandler: identifyCaller,
+        ...anyone,
         schema: {
-          tags: ['users'],
-          security: [{ bearer: [] }, {}],
+          ...anyone.schema,
           summary: 'A public profile (with followedByMe for a signed-in caller)',
           params: HandleParams,
           response: { 200: User },
@@ -56,10 +66,9 @@ export function socialRoutes(deps: {
       app.get(
         `/v1/users/:handle/${side}`,
         {
-          preHandler: identifyCaller,
+          ...anyone,
           schema: {
-            tags: ['users'],
-            security: [{ bearer: [] }, {}],
+            ...anyone.schema,
             summary: side === 'followers' ? "A user's followers, latest first" : 'Whom a user follows, latest first',
             params: HandleParams,
             querystring: PageQuery,

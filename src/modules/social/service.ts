@@ -13,14 +13,18 @@ export type SocialService = ReturnType<typeof createSocialService>;
 
 type PageQuery = { limit: number; cursor?: string | undefined };
 
-/** Follows: idempotent, never of oneself, with both users' counters kept exact in the same transaction. */
+/**
+ * Follows: idempotent, never of oneself, at most `followMax` per follower, with both users' counters
+ * (accounts' to write) kept exact in the same transaction.
+ */
 export function createSocialService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle'>;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle' | 'moveFollowCounts' | 'dropFollowCounts'>;
   queue: JobQueue;
   popular: PopularUsers;
+  followMax: number;
 }) {
-  const { db, accounts, queue, popular } = deps;
+  const { db, accounts, queue, popular, followMax } = deps;
 
   async function followeeOf(callerId: string, handle: string): Promise<string> {
     const followeeId = await accounts.userIdOf(handle);
@@ -61,8 +65,11 @@ export function createSocialService(deps: {
       const followeeId = await followeeOf(callerId, handle);
       const followers = await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
-          const count = await store.addFollow(trx, callerId, followeeId, new Date());
-          if (count !== undefined) jobs.add(TIMELINE_JOBS.backfill, { followerId: callerId, followeeId } satisfies FollowEvent);
+          if (!(await store.addFollow(trx, callerId, followeeId, new Date()))) return undefined;
+          const count = await accounts.moveFollowCounts(trx, { followerId: callerId, followeeId, by: 1, maxFollowing: followMax });
+          // Thrown inside the transaction, so the follow row goes back out with it.
+          if (count === undefined) throw errors.followLimit(followMax);
+          jobs.add(TIMELINE_JOBS.backfill, { followerId: callerId, followeeId } satisfies FollowEvent);
           return count;
         }),
       );
@@ -73,8 +80,9 @@ export function createSocialService(deps: {
       const followeeId = await followeeOf(callerId, handle);
       const followers = await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
-          const count = await store.removeFollow(trx, callerId, followeeId);
-          if (count !== undefined) jobs.add(TIMELINE_JOBS.unfollow, { followerId: callerId, followeeId } satisfies FollowEvent);
+          if (!(await store.removeFollow(trx, callerId, followeeId))) return undefined;
+          const count = await accounts.moveFollowCounts(trx, { followerId: callerId, followeeId, by: -1 });
+          jobs.add(TIMELINE_JOBS.unfollow, { followerId: callerId, followeeId } satisfies FollowEvent);
           return count;
         }),
       );
@@ -90,7 +98,7 @@ export function createSocialService(deps: {
 
     /** Before an account is deleted, in its transaction: its follows leave the others' counters. */
     async releaseUser(trx: Database, userId: string): Promise<void> {
-      await store.releaseFollowCounters(trx, userId);
+      await accounts.dropFollowCounts(trx, store.followsOf(trx, userId));
     },
 
     async isFollowing(followerId: string, followeeId: string): Promise<boolean> {

@@ -1,41 +1,23 @@
-import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 
-/**
- * Adds the follow once; both counters move only when the row is new. Answers the followee's new
- * follower count, or undefined when the follow existed already.
- */
-export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date): Promise<number | undefined> {
+/** Adds the follow once: true when the row is new (the counters, accounts' to move, must then follow). */
+export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date): Promise<boolean> {
   const inserted = await db
     .insertInto('follows')
     .values({ follower_id: followerId, followee_id: followeeId, created_at: at })
     .onConflict((conflict) => conflict.columns(['follower_id', 'followee_id']).doNothing())
     .executeTakeFirst();
-  if ((inserted.numInsertedOrUpdatedRows ?? 0n) === 0n) return undefined;
-  return moveCounters(db, followerId, followeeId, 1);
+  return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
-/** Removes the follow, if any: the followee's new follower count, or undefined when there was none. */
-export async function removeFollow(db: Database, followerId: string, followeeId: string): Promise<number | undefined> {
+/** Removes the follow, if any: true when there was one. */
+export async function removeFollow(db: Database, followerId: string, followeeId: string): Promise<boolean> {
   const deleted = await db
     .deleteFrom('follows')
     .where('follower_id', '=', followerId)
     .where('followee_id', '=', followeeId)
     .executeTakeFirst();
-  if (deleted.numDeletedRows === 0n) return undefined;
-  return moveCounters(db, followerId, followeeId, -1);
-}
-
-/** Moves both users' counters; answers the followee's new follower count. */
-async function moveCounters(db: Database, followerId: string, followeeId: string, by: 1 | -1): Promise<number> {
-  await db.updateTable('users').set({ following_count: sql`following_count + ${by}` }).where('id', '=', followerId).execute();
-  const followee = await db
-    .updateTable('users')
-    .set({ followers_count: sql`followers_count + ${by}` })
-    .where('id', '=', followeeId)
-    .returning('followers_count')
-    .executeTakeFirstOrThrow();
-  return followee.followers_count;
+  return deleted.numDeletedRows > 0n;
 }
 
 export async function isFollowing(db: Database, followerId: string, followeeId: string): Promise<boolean> {
@@ -62,12 +44,12 @@ export async function listFollows(
   return select.orderBy('created_at', 'desc').orderBy(other, 'desc').limit(query.limit).execute();
 }
 
-/** Takes a leaving user's follows off the other side's counters (the rows go by cascade). */
-export async function releaseFollowCounters(db: Database, userId: string): Promise<void> {
-  const followed = db.selectFrom('follows').select('followee_id').where('follower_id', '=', userId);
-  const followers = db.selectFrom('follows').select('follower_id').where('followee_id', '=', userId);
-  await db.updateTable('users').set({ followers_count: sql`followers_count - 1` }).where('id', 'in', followed).execute();
-  await db.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', followers).execute();
+/** Whom the user follows and who follows them, as subqueries not yet run (for accounts' counters). */
+export function followsOf(db: Database, userId: string) {
+  return {
+    followeeIds: db.selectFrom('follows').select('followee_id').where('follower_id', '=', userId),
+    followerIds: db.selectFrom('follows').select('follower_id').where('followee_id', '=', userId),
+  };
 }
 
 /** Everyone following `userId`. */
@@ -82,6 +64,7 @@ export async function followerIdsUpTo(db: Database, userId: string, max: number)
     .selectFrom('follows')
     .select('follower_id')
     .where('followee_id', '=', userId)
+    // Read-only look at accounts' follower counter: the cut-off costs no extra round trip.
     .where((eb) => eb(eb.selectFrom('users').select('followers_count').where('id', '=', userId), '<=', max))
     .execute();
   return rows.map((row) => row.follower_id);
@@ -97,10 +80,4 @@ export async function followedAmong(db: Database, followerId: string, userIds: r
     .where('followee_id', 'in', userIds)
     .execute();
   return new Set(rows.map((row) => row.followee_id));
-}
-
-/** Every user with more than `count` followers (found through users_followers_count). */
-export async function usersAbove(db: Database, count: number): Promise<string[]> {
-  const rows = await db.selectFrom('users').select('id').where('followers_count', '>', count).execute();
-  return rows.map((row) => row.id);
 }

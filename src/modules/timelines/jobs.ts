@@ -1,5 +1,5 @@
 import type { FeedStore } from '#platform/feeds/types.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
+import { defineJob, type AnyJobDefinition } from '#platform/queue/jobs.ts';
 import type { PostsService } from '../posts/service.ts';
 import type { SocialService } from '../social/service.ts';
 import { TIMELINE_JOBS, type FanOutEvent, type FollowEvent, type PostEvent } from './events.ts';
@@ -14,28 +14,38 @@ export type TimelineJobDeps = {
 /** Fan-out is the bulk of the work: a few at a time, each one a few round trips however many followers. */
 const FAN_OUT_CONCURRENCY = 4;
 
-export function registerTimelineJobs(queue: JobQueue, deps: TimelineJobDeps): void {
+export function timelineJobs(deps: TimelineJobDeps): AnyJobDefinition[] {
   const { feeds, social, posts } = deps;
+  return [
+    defineJob<FanOutEvent>({
+      name: TIMELINE_JOBS.fanOut,
+      concurrency: FAN_OUT_CONCURRENCY,
+      handler: async ({ postId, authorId, toAuthor }) => {
+        const followers = await social.fanOutAudience(authorId);
+        await feeds.add(toAuthor === true ? [authorId, ...followers] : followers, { postId, authorId });
+      },
+    }),
 
-  queue.process<FanOutEvent>(
-    TIMELINE_JOBS.fanOut,
-    async ({ postId, authorId, toAuthor }) => {
-      const followers = await social.fanOutAudience(authorId);
-      await feeds.add(toAuthor === true ? [authorId, ...followers] : followers, { postId, authorId });
-    },
-    { concurrency: FAN_OUT_CONCURRENCY },
-  );
+    defineJob<PostEvent>({
+      name: TIMELINE_JOBS.removePost,
+      handler: async ({ postId, authorId }) => {
+        await feeds.removePost(postId, [authorId, ...(await social.followerIds(authorId))]);
+      },
+    }),
 
-  queue.process<PostEvent>(TIMELINE_JOBS.removePost, async ({ postId, authorId }) => {
-    await feeds.removePost(postId, [authorId, ...(await social.followerIds(authorId))]);
-  });
+    defineJob<FollowEvent>({
+      name: TIMELINE_JOBS.backfill,
+      handler: async ({ followerId, followeeId }) => {
+        const recent = await posts.latestBy([followeeId], undefined, deps.backfillPosts);
+        await feeds.addMany(followerId, recent.map((post) => ({ postId: post.id, authorId: post.author_id })));
+      },
+    }),
 
-  queue.process<FollowEvent>(TIMELINE_JOBS.backfill, async ({ followerId, followeeId }) => {
-    const recent = await posts.latestBy([followeeId], undefined, deps.backfillPosts);
-    await feeds.addMany(followerId, recent.map((post) => ({ postId: post.id, authorId: post.author_id })));
-  });
-
-  queue.process<FollowEvent>(TIMELINE_JOBS.unfollow, async ({ followerId, followeeId }) => {
-    await feeds.removeAuthor(followerId, followeeId);
-  });
+    defineJob<FollowEvent>({
+      name: TIMELINE_JOBS.unfollow,
+      handler: async ({ followerId, followeeId }) => {
+        await feeds.removeAuthor(followerId, followeeId);
+      },
+    }),
+  ];
 }

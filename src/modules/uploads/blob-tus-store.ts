@@ -10,6 +10,8 @@ export type BlobTusStoreOptions = {
   pieceBytes: number;
   /** Incomplete uploads older than this are gone (0: never). */
   expirationPeriodInMilliseconds: number;
+  /** Told of a failure the expiry sweep steps over (the upload is tried again on the next sweep). */
+  onError: (error: unknown, uploadId: string, what: string) => void;
 };
 
 /** What the info object holds: the upload as created (its offset comes from the pieces). */
@@ -34,6 +36,7 @@ export class BlobTusStore extends DataStore {
   readonly #prefix: string;
   readonly #pieceBytes: number;
   readonly #expirationMs: number;
+  readonly #onError: BlobTusStoreOptions['onError'];
 
   constructor(options: BlobTusStoreOptions) {
     super();
@@ -41,6 +44,7 @@ export class BlobTusStore extends DataStore {
     this.#prefix = options.prefix;
     this.#pieceBytes = options.pieceBytes;
     this.#expirationMs = options.expirationPeriodInMilliseconds;
+    this.#onError = options.onError;
     this.extensions = ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration'];
   }
 
@@ -194,13 +198,25 @@ export class BlobTusStore extends DataStore {
     let removed = 0;
     for (const id of ids) {
       // Complete ones too: a finished upload is consumed at once; one still here a day later was not.
-      const info = await this.#readInfo(id).catch(() => undefined);
+      const info = await this.#readInfo(id).catch((error: unknown) => {
+        this.#stepOver(error, id, 'could not read the info of an upload');
+        return undefined;
+      });
       if (info?.creation_date === undefined) continue;
       if (now <= new Date(info.creation_date).getTime() + this.#expirationMs) continue;
-      await this.remove(id).catch(() => {});
-      removed += 1;
+      try {
+        await this.remove(id);
+        removed += 1;
+      } catch (error) {
+        this.#stepOver(error, id, 'could not remove an expired upload');
+      }
     }
     return removed;
+  }
+
+  /** One upload's failure in the sweep: quiet when it is gone already (removed meanwhile), told otherwise. */
+  #stepOver(error: unknown, id: string, what: string): void {
+    if (error !== ERRORS.FILE_NOT_FOUND) this.#onError(error, id, what);
   }
 
   override getExpiration(): number {

@@ -1,11 +1,17 @@
-import type { JobQueue } from '#platform/queue/types.ts';
+import { defineJob, type AnyJobDefinition } from '#platform/queue/jobs.ts';
 import type { UploadsService } from './service.ts';
 
 export const EXPIRE_UPLOADS_JOB = 'uploads.expire';
 
-/** Removes incomplete tus uploads past their expiry (scheduled beside the media sweeper). */
-export function registerUploadJobs(queue: JobQueue, uploads: Pick<UploadsService, 'removeExpiredUploads'>): void {
-  queue.process(EXPIRE_UPLOADS_JOB, async () => {
-    await uploads.removeExpiredUploads();
-  });
+/** Removes incomplete tus uploads past their expiry, every `everyMs` (the media sweeper's period). */
+export function uploadJobs(uploads: Pick<UploadsService, 'removeExpiredUploads'>, everyMs: number): AnyJobDefinition[] {
+  return [
+    defineJob({
+      name: EXPIRE_UPLOADS_JOB,
+      everyMs,
+      handler: async () => {
+        await uploads.removeExpiredUploads();
+      },
+    }),
+  ];
 }

@@ -1,16 +1,17 @@
 import type { IncomingMessage } from 'node:http';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
-import { AppError } from '#http/errors.ts';
+import { AppError, errors } from '#http/errors.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { CODE_BY_STATUS } from '#http/problems.ts';
-import { closeConnectionOnEarlyRefusal } from '#http/uploads.ts';
+import { exemptFromRequestTimeout } from '#http/connections.ts';
 import { UPLOADS_PATH, type UploadsService } from './service.ts';
 
 export type UploadRouteDeps = {
   uploads: UploadsService;
-  requireCaller: preHandlerAsyncHookHandler;
+  requireCaller: onRequestAsyncHookHandler;
 };
 
 const UploadParams = Type.Object({
@@ -48,53 +49,60 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
     // Bodies stay unread: tus streams them to storage.
     plugin.removeAllContentTypeParsers();
     plugin.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    closeConnectionOnEarlyRefusal(plugin);
+    exemptFromRequestTimeout(plugin);
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const common = { tags: ['uploads'], security: [{ bearer: [] }] };
+    // Before anything is read or validated: without a valid token the answer is 401, whatever was sent;
+    // then a target naming anything but the one upload checked is refused.
+    const signedIn = { onRequest: [requireCaller, refuseOtherTargets], schema: { tags: ['uploads'], security: [{ bearer: [] }] } };
     const tusHeaders = 'tus 1.0 headers: `Tus-Resumable: 1.0.0`, and as the protocol asks for the method';
 
     app.post(
       UPLOADS_PATH,
       {
-        preHandler: requireCaller,
+        ...signedIn,
         schema: {
-          ...common,
+          ...signedIn.schema,
           summary: 'tus: create a resumable upload (optionally with its first bytes)',
-          description: `${tusHeaders}: \`Upload-Length\` (at most ${uploads.maxBytes} bytes) or \`Upload-Defer-Length: 1\`, optional \`Upload-Metadata\` (\`filename\`, \`filetype\`), and with a body \`Content-Type: application/offset+octet-stream\`. Answers \`201\` with the upload URL in \`Location\`.`,
+          description: `${tusHeaders}: \`Upload-Length\` (at most ${uploads.maxBytes} bytes) or \`Upload-Defer-Length: 1\`, optional \`Upload-Metadata\` (\`filename\`, \`filetype\`), and with a body \`Content-Type: application/offset+octet-stream\`. Answers \`201\` with the upload URL in \`Location\`; \`413\` when the upload could not fit in the quota beside your media and unfinished uploads, \`409 too_many_open_uploads\` when you have ${uploads.maxOpenPerUser} unfinished ones.`,
           consumes: ['application/offset+octet-stream'],
+          response: problemResponses(409),
         },
       },
       (request, reply) => forward(request, reply, undefined),
     );
 
-    const onUpload = { ...common, params: UploadParams };
+    const onUpload = { ...signedIn.schema, params: UploadParams };
     app.head(
       `${UPLOADS_PATH}/:uploadId`,
-      { preHandler: requireCaller, schema: { ...onUpload, summary: 'tus: how many bytes of the upload have arrived (`Upload-Offset`)' } },
+      { ...signedIn, schema: { ...onUpload, summary: 'tus: how many bytes of the upload have arrived (`Upload-Offset`)' } },
       (request, reply) => forward(request, reply, request.params.uploadId),
     );
     app.patch(
       `${UPLOADS_PATH}/:uploadId`,
       {
-        preHandler: requireCaller,
+        ...signedIn,
         schema: {
           ...onUpload,
           summary: 'tus: append bytes at `Upload-Offset`',
-          description: `${tusHeaders}: \`Upload-Offset\`, \`Content-Type: application/offset+octet-stream\`. The request bringing the last byte answers once the media item exists, or with the problem that refused its bytes (\`413\`, \`415\`).`,
+          description: `${tusHeaders}: \`Upload-Offset\`, \`Content-Type: application/offset+octet-stream\`. The request bringing the last byte answers once the media item exists, or with the problem that refused its bytes (\`413\`, \`415\`). On a deferred-length upload, bytes (or an \`Upload-Length\`) past the quota are refused with \`413\`, and none past it is kept.`,
           consumes: ['application/offset+octet-stream'],
+          response: problemResponses(409),
         },
       },
       (request, reply) => forward(request, reply, request.params.uploadId),
     );
     app.delete(
       `${UPLOADS_PATH}/:uploadId`,
-      { preHandler: requireCaller, schema: { ...onUpload, summary: 'tus: terminate an unfinished upload and remove its bytes' } },
+      {
+        ...signedIn,
+        schema: { ...onUpload, summary: 'tus: terminate an unfinished upload and remove its bytes', response: problemResponses(409) },
+      },
       (request, reply) => forward(request, reply, request.params.uploadId),
     );
     app.get(
       `${UPLOADS_PATH}/:uploadId`,
       {
-        preHandler: requireCaller,
+        ...signedIn,
         exposeHeadRoute: false,
         schema: {
           ...onUpload,
@@ -107,25 +115,19 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
   };
 
   async function forward(request: FastifyRequest, reply: FastifyReply, uploadId: string | undefined) {
-    const ownerId = callerOf(request).userId;
-    if (uploadId !== undefined) {
-      const admission = await uploads.admit(ownerId, uploadId, request.method);
-      if (admission.kind === 'finished') {
-        return reply
-          .code(200)
-          .headers({
-            'tus-resumable': '1.0.0',
-            'cache-control': 'no-store',
-            'upload-offset': String(admission.length),
-            'upload-length': String(admission.length),
-          })
-          .send();
-      }
-    }
-    const { response, refusal } = await uploads.handle(toWebRequest(request), ownerId);
+    const { response, refusal } = await uploads
+      .handle({
+        ownerId: callerOf(request).userId,
+        method: request.method,
+        uploadId,
+        headers: headersOf(request),
+        body: hasBody(request) ? bodyOf(request.raw) : undefined,
+      })
+      .catch((error: unknown) => {
+        throw error instanceof AppError ? withTusHeader(error) : error;
+      });
     if (refusal !== undefined) throw withTusHeader(refusal);
     if (response.status >= 400) throw await tusProblem(response);
-    if (request.method === 'DELETE' && uploadId !== undefined) await uploads.terminated(uploadId);
     reply.code(response.status);
     response.headers.forEach((value, name) => {
       if (!DROPPED_HEADERS.test(name)) reply.header(name, value);
@@ -135,22 +137,33 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
   }
 }
 
-/** The Fastify request as a web request for @tus/server; its body, when it has one, unread. */
-function toWebRequest(request: FastifyRequest): Request {
+/**
+ * Each upload route answers to one request target: the upload URL exactly as `Location` gave it.
+ * Anything around or inside it (`#…`, a second id, a query, encoded or doubled slashes, dot
+ * segments) could be read as naming another upload than the one checked, so it is refused at once.
+ */
+async function refuseOtherTargets(request: FastifyRequest): Promise<void> {
+  const { uploadId } = request.params as { uploadId?: string };
+  const target = uploadId === undefined ? UPLOADS_PATH : `${UPLOADS_PATH}/${uploadId}`;
+  if (request.url !== target) {
+    throw errors.invalidRequest(`The request target must be the upload URL as given, ${UPLOADS_PATH}[/<uploadId>], and nothing more`);
+  }
+}
+
+function headersOf(request: FastifyRequest): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined) continue;
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
-  const path = request.url.split('?', 1)[0] ?? UPLOADS_PATH;
-  const hasBody =
+  return headers;
+}
+
+function hasBody(request: FastifyRequest): boolean {
+  return (
     (request.method === 'POST' || request.method === 'PATCH') &&
-    (request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0);
-  return new Request(`http://localhost${path}`, {
-    method: request.method,
-    headers,
-    ...(hasBody && { body: bodyOf(request.raw), duplex: 'half' }),
-  });
+    (request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0)
+  );
 }
 
 /**

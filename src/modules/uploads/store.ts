@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 import type { ResumableUploadStatus, UploadFailure } from './tables.ts';
 
@@ -10,10 +11,14 @@ export type UploadRow = {
   status: ResumableUploadStatus;
   length: number | null;
   failure: UploadFailure | null;
+  reserved_bytes: number;
   created_at: Date;
 };
 
-const COLUMNS = ['id', 'owner_id', 'media_id', 'status', 'length', 'failure', 'created_at'] as const;
+/** An upload not yet done or failed: it holds storage, and counts against the owner's quota and open uploads. */
+const OPEN_STATUSES: ResumableUploadStatus[] = ['uploading', 'completing'];
+
+const COLUMNS = ['id', 'owner_id', 'media_id', 'status', 'length', 'failure', 'reserved_bytes', 'created_at'] as const;
 
 function toRow(row: {
   id: string;
@@ -22,14 +27,15 @@ function toRow(row: {
   status: ResumableUploadStatus;
   length: string | number | null;
   failure: UploadFailure | null;
+  reserved_bytes: string | number;
   created_at: Date;
 }): UploadRow {
-  return { ...row, length: row.length === null ? null : Number(row.length) };
+  return { ...row, length: row.length === null ? null : Number(row.length), reserved_bytes: Number(row.reserved_bytes) };
 }
 
 export async function insertUpload(
   db: Database,
-  row: { id: string; ownerId: string; length: number | undefined; now: Date },
+  row: { id: string; ownerId: string; length: number | undefined; reservedBytes: number; reservedBy: string | undefined; now: Date },
 ): Promise<void> {
   await db
     .insertInto('resumable_uploads')
@@ -40,6 +46,8 @@ export async function insertUpload(
       status: 'uploading',
       length: row.length ?? null,
       failure: null,
+      reserved_bytes: row.reservedBytes,
+      reserved_by: row.reservedBy ?? null,
       created_at: row.now,
       updated_at: row.now,
     })
@@ -56,10 +64,10 @@ export async function findOwnUpload(db: Database, ownerId: string, id: string): 
   return row === undefined ? undefined : toRow(row);
 }
 
-/** Moves an upload from `from` to `to`; false when it was not in `from` (someone else got there first). */
+/** Moves one of `ownerId`'s uploads from `from` to `to`; false when it was not in `from` (someone else got there first). */
 export async function moveUpload(
   db: Database,
-  id: string,
+  { id, ownerId }: { id: string; ownerId: string },
   from: ResumableUploadStatus,
   to: ResumableUploadStatus,
   now: Date,
@@ -75,13 +83,59 @@ export async function moveUpload(
       ...(fields.length !== undefined && { length: fields.length }),
     })
     .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
     .where('status', '=', from)
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 
+/** An owner's unfinished uploads: how many, and the bytes they hold of the quota (`exceptId` left out). */
+export async function openUploadsOf(db: Database, ownerId: string, exceptId?: string): Promise<{ count: number; reservedBytes: number }> {
+  let select = db
+    .selectFrom('resumable_uploads')
+    .select([sql<string>`count(*)`.as('count'), sql<string>`coalesce(sum(reserved_bytes), 0)`.as('reserved')])
+    .where('owner_id', '=', ownerId)
+    .where('status', 'in', OPEN_STATUSES);
+  if (exceptId !== undefined) select = select.where('id', '<>', exceptId);
+  const row = await select.executeTakeFirstOrThrow();
+  return { count: Number(row.count), reservedBytes: Number(row.reserved) };
+}
+
+/** Sets what an upload holds of the quota, until the request `by` settles it. */
+export async function reserve(db: Database, id: string, bytes: number, by: string): Promise<void> {
+  await db.updateTable('resumable_uploads').set({ reserved_bytes: bytes, reserved_by: by }).where('id', '=', id).execute();
+}
+
+/**
+ * Settles the reservation the request `by` made to what the upload holds now, and records its length
+ * once declared; does nothing when a later request has taken the reservation over.
+ */
+export async function settleReservation(
+  db: Database,
+  id: string,
+  by: string,
+  settled: { reservedBytes: number; length: number | undefined },
+): Promise<void> {
+  await db
+    .updateTable('resumable_uploads')
+    .set({
+      reserved_bytes: settled.reservedBytes,
+      reserved_by: null,
+      ...(settled.length !== undefined && { length: settled.length }),
+    })
+    .where('id', '=', id)
+    .where('reserved_by', '=', by)
+    .execute();
+}
+
 export async function deleteUpload(db: Database, id: string): Promise<void> {
   await db.deleteFrom('resumable_uploads').where('id', '=', id).execute();
+}
+
+/** Deletes an upload still taking bytes; false when it is not (gone, done, failed, being completed). */
+export async function deleteUnfinishedUpload(db: Database, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('resumable_uploads').where('id', '=', id).where('status', '=', 'uploading').executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }
 
 /**

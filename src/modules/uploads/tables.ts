@@ -15,6 +15,10 @@ export type ResumableUploadsTable = {
   status: ColumnType<ResumableUploadStatus, ResumableUploadStatus | undefined, ResumableUploadStatus>;
   length: Int8 | null;
   failure: JSONColumnType<UploadFailure | null, string | null, string | null>;
+  /** What the upload holds of its owner's quota while unfinished: see migration 0008. */
+  reserved_bytes: ColumnType<string | number, number | undefined, number>;
+  /** The request whose reservation for a deferred-length upload is still to be settled. */
+  reserved_by: string | null;
   created_at: Date;
   updated_at: Date | null;
 };

@@ -16,6 +16,8 @@ const TEMP_DIR = '.tmp';
 const STALE_TEMP_MS = 60 * 60_000;
 /** What the filesystem says when a key has no file (ENOTDIR: a parent segment is a file). */
 const ABSENT = new Set(['ENOENT', 'ENOTDIR']);
+/** What `rmdir` says of a directory that is not empty, or no longer there. */
+const KEPT_DIR = new Set(['ENOTEMPTY', 'EEXIST', ...ABSENT]);
 
 /** Blobs as files under one directory, for the single-process embedded profile. */
 export class LocalBlobStore implements BlobStore {
@@ -180,8 +182,10 @@ export class LocalBlobStore implements BlobStore {
     for (let current = dir; current !== this.#root; current = dirname(current)) {
       try {
         await rmdir(current);
-      } catch {
-        return; // not empty (or already gone): its parents are not empty either
+      } catch (error) {
+        // Not empty (or already gone): its parents are not empty either.
+        if (KEPT_DIR.has(errorCode(error))) return;
+        throw error;
       }
     }
   }
@@ -190,7 +194,10 @@ export class LocalBlobStore implements BlobStore {
     const staleBefore = Date.now() - STALE_TEMP_MS;
     for (const name of await readdir(this.#tempDir)) {
       const path = join(this.#tempDir, name);
-      const info = await stat(path).catch(() => undefined);
+      const info = await stat(path).catch((error: unknown) => {
+        if (ABSENT.has(errorCode(error))) return undefined; // removed since the listing
+        throw error;
+      });
       if (info !== undefined && info.mtimeMs < staleBefore) await rm(path, { force: true });
     }
   }

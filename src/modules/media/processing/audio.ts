@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { parseFile } from 'music-metadata';
 import { INPUT_ARGS, runTool, type FfmpegTools } from './ffmpeg.ts';
 import { MediaProcessingError } from './errors.ts';
+import { keepCleanCopy, type CleanFileRequest } from './remux.ts';
 import { withTempFile } from './temp-file.ts';
 import { PeakCollector } from './waveform.ts';
 
@@ -17,15 +18,17 @@ const DECODE_TIMEOUT_MS = 120_000;
 
 /**
  * Reads an audio file's duration (from its headers with music-metadata, else by decoding it) and,
- * with ffmpeg, its waveform. Pass `ffmpeg: undefined` when it is not installed.
+ * with ffmpeg, its waveform, and with `clean` makes its clean copy (without ID3 or other tags, nor
+ * cover art) last. Pass `ffmpeg: undefined` when it is not installed: there is then no clean copy.
  */
-export async function processAudio(source: Readable, ffmpeg: FfmpegTools | undefined): Promise<ProcessedAudio> {
-  return withTempFile(source, async (path) => {
+export async function processAudio(source: Readable, ffmpeg: FfmpegTools | undefined, clean?: CleanFileRequest): Promise<ProcessedAudio> {
+  return withTempFile(source, async (path, dir) => {
     const declaredMs = await declaredDurationMs(path);
     if (!ffmpeg) return { durationMs: declaredMs, waveform: undefined };
     const peaks = await decodePeaks(ffmpeg.ffmpeg, path);
     if (peaks.sampleCount === 0) throw new MediaProcessingError('audio has no decodable samples');
     const decodedMs = Math.round((peaks.sampleCount * 1000) / DECODE_SAMPLE_RATE);
+    if (clean !== undefined) await keepCleanCopy(ffmpeg.ffmpeg, path, dir, 'audio', clean);
     return { durationMs: declaredMs ?? decodedMs, waveform: peaks.peaks() };
   });
 }

@@ -8,3 +8,14 @@ export class MediaProcessingError extends Error {
     this.name = 'MediaProcessingError';
   }
 }
+
+/** An image with more pixels than the caller allows, refused from its header before any is decoded. */
+export class TooManyPixelsError extends MediaProcessingError {
+  readonly maxPixels: number;
+
+  constructor(maxPixels: number) {
+    super(`image has more than ${maxPixels} pixels`);
+    this.name = 'TooManyPixelsError';
+    this.maxPixels = maxPixels;
+  }
+}

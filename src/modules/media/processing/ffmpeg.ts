@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, chmod, constants, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { MediaProcessingError } from './errors.ts';
 
@@ -7,18 +8,39 @@ import { MediaProcessingError } from './errors.ts';
 export type FfmpegTools = { ffmpeg: string; ffprobe: string };
 
 /**
- * Finds ffmpeg and ffprobe from `FFMPEG_PATH`/`FFPROBE_PATH`, else on `PATH`. Undefined when either is
- * missing: audio then gets no waveform and video no metadata or poster, rather than failing.
+ * Finds ffmpeg and ffprobe: `FFMPEG_PATH`/`FFPROBE_PATH` when set (and only there), else the binaries
+ * that `npm ci` brought (`bundled`), else on `PATH`. Undefined when either is missing: audio then gets
+ * no waveform and video no metadata or poster, rather than failing.
  */
-export async function findFfmpeg(env: NodeJS.ProcessEnv): Promise<FfmpegTools | undefined> {
-  const ffmpeg = await findExecutable('ffmpeg', env.FFMPEG_PATH, env.PATH);
-  const ffprobe = await findExecutable('ffprobe', env.FFPROBE_PATH, env.PATH);
+export async function findFfmpeg(env: NodeJS.ProcessEnv, bundled = bundledFfmpeg()): Promise<FfmpegTools | undefined> {
+  const ffmpeg = await findExecutable('ffmpeg', env.FFMPEG_PATH, bundled.ffmpeg, env.PATH);
+  const ffprobe = await findExecutable('ffprobe', env.FFPROBE_PATH, bundled.ffprobe, env.PATH);
   return ffmpeg && ffprobe ? { ffmpeg, ffprobe } : undefined;
 }
 
-async function findExecutable(name: string, explicit: string | undefined, searchPath = ''): Promise<string | undefined> {
-  const candidates = explicit ? [explicit] : searchPath.split(delimiter).filter(Boolean).map((dir) => join(dir, name));
-  for (const candidate of candidates) {
+/**
+ * The binaries inside `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`, each through its
+ * platform's optional package; missing where npm had none for this platform (the packages then throw).
+ */
+export function bundledFfmpeg(): Partial<FfmpegTools> {
+  return { ffmpeg: installerPath('@ffmpeg-installer/ffmpeg'), ffprobe: installerPath('@ffprobe-installer/ffprobe') };
+}
+
+const requirePackage = createRequire(import.meta.url);
+
+function installerPath(name: string): string | undefined {
+  try {
+    return (requirePackage(name) as { path: string }).path;
+  } catch {
+    return undefined;
+  }
+}
+
+async function findExecutable(name: string, explicit: string | undefined, bundled: string | undefined, searchPath = ''): Promise<string | undefined> {
+  if (explicit) return (await isExecutable(explicit)) ? explicit : undefined;
+  if (bundled !== undefined && ((await isExecutable(bundled)) || (await makeExecutable(bundled)))) return bundled;
+  for (const dir of searchPath.split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
     if (await isExecutable(candidate)) return candidate;
   }
   return undefined;
@@ -28,6 +50,19 @@ async function isExecutable(path: string): Promise<boolean> {
   try {
     await access(path, constants.X_OK);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the platform packages' `postinstall` (`chmod u+x`) does, for installs that skipped it:
+ * `--ignore-scripts`, or an npm that runs only the install scripts `allowScripts` lists.
+ */
+async function makeExecutable(path: string): Promise<boolean> {
+  try {
+    await chmod(path, (await stat(path)).mode | 0o100);
+    return await isExecutable(path);
   } catch {
     return false;
   }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { INPUT_ARGS, runTool, type FfmpegTools } from './ffmpeg.ts';
 import { MediaProcessingError } from './errors.ts';
+import { keepCleanCopy, type CleanFileRequest } from './remux.ts';
 import { withTempFile } from './temp-file.ts';
 
 export type VideoPoster = { data: Buffer; contentType: 'image/jpeg' };
@@ -23,21 +24,27 @@ const MAX_PROBE_BYTES = 1024 * 1024;
 type ProbedVideo = { durationMs: number | undefined; width: number; height: number };
 
 /**
- * Probes a video and grabs a poster frame. Pass `ffmpeg: undefined` when it is not installed.
+ * Probes a video and grabs a poster frame, and with `clean` makes its clean copy last (so nothing
+ * after it can fail). Pass `ffmpeg: undefined` when it is not installed: there is then no clean copy.
  * `'audio-only'` when the container holds sound and no picture: an MP4 recording whose track list
  * comes after its data (Android's MediaRecorder) looks like video until it is read whole.
  */
-export async function processVideo(source: Readable, ffmpeg: FfmpegTools | undefined): Promise<ProcessedVideo | 'audio-only'> {
+export async function processVideo(
+  source: Readable,
+  ffmpeg: FfmpegTools | undefined,
+  clean?: CleanFileRequest,
+): Promise<ProcessedVideo | 'audio-only'> {
   if (!ffmpeg) {
     source.destroy(); // nothing will read the bytes
     return { durationMs: undefined, width: undefined, height: undefined, poster: undefined };
   }
-  return withTempFile(source, async (path) => {
+  return withTempFile(source, async (path, dir) => {
     const probed = await probe(ffmpeg.ffprobe, path);
     if (probed === 'audio-only') return probed;
     // A MediaRecorder WebM is written live: its header has no duration, so the packets are counted.
     const durationMs = probed.durationMs ?? (await measureDurationMs(ffmpeg.ffmpeg, path));
     const poster = await grabPoster(ffmpeg.ffmpeg, path, posterTimeSeconds(durationMs));
+    if (clean !== undefined) await keepCleanCopy(ffmpeg.ffmpeg, path, dir, 'video', clean);
     return { ...probed, durationMs, poster };
   });
 }

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../../config.ts';
+import type { DB } from '../../db/schema.ts';
+import type { Database, DatabaseHandle, DatabaseProfile } from './database.ts';
+import { PGliteDialect } from './pglite-dialect.ts';
+import { prepareStatements } from './prepared-statements.ts';
+
+export type DatabaseOptions = {
+  /** Called after every query; tests use it to count queries per request. */
+  onQuery?: (event: LogEvent) => void;
+  /**
+   * Trouble outside any query (an idle connection losing its server, PGlite's maintenance failing),
+   * with what was going on; written to standard error when absent.
+   */
+  onError?: (error: unknown, context: string) => void;
+};
+
+type DatabaseConfig = Pick<Config, 'databaseUrl' | 'databaseSchema' | 'databasePoolSize' | 'dataDir'>;
+
+const writeToStderr = (error: unknown, context: string) => console.error(`database: ${context}:`, error);
+
+/** PGlite under `dataDir/db` by default; PostgreSQL at `databaseUrl`, in `databaseSchema`, when set. */
+export async function openDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Promise<DatabaseHandle> {
+  const log = options.onQuery;
+  const onError = options.onError ?? writeToStderr;
+  if (config.databaseUrl === undefined) {
+    const dataDir = join(config.dataDir, 'db');
+    mkdirSync(dataDir, { recursive: true });
+    const pglite = await PGlite.create({ dataDir });
+    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite), log });
+    const stopMaintenance = maintainPGlite(db, onError);
+    return handle(db, 'pglite', 'public', stopMaintenance);
+  }
+
+  const schema = config.databaseSchema;
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.databasePoolSize,
+    options: `-c search_path=${schema}`,
+  });
+  // An idle client losing its server (restart, failover) must not crash the process; the pool
+  // drops it and connects anew for the next query.
+  pool.on('error', (error) => onError(error, 'an idle connection failed'));
+  prepareStatements(pool);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
+  try {
+    await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return handle(db, 'postgres', schema);
+}
+
+function handle(db: Database, profile: DatabaseProfile, schema: string, beforeClose = () => {}): DatabaseHandle {
+  return {
+    db,
+    profile,
+    schema,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      beforeClose();
+      await db.destroy();
+    },
+  };
+}
+
+const PGLITE_MAINTENANCE_MS = 10 * 60_000;
+
+/**
+ * PGlite has no autovacuum: without it, planner statistics never appear and dead rows pile up.
+ * Do its work at start-up and every ten minutes; it queues behind requests like any query.
+ */
+function maintainPGlite(db: Database, onError: NonNullable<DatabaseOptions['onError']>): () => void {
+  const maintain = () => void sql`vacuum analyze`.execute(db).catch((error: unknown) => onError(error, 'vacuum analyze failed'));
+  const first = setTimeout(maintain, 0).unref();
+  const every = setInterval(maintain, PGLITE_MAINTENANCE_MS).unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
+}

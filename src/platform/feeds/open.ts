@@ -1,0 +1,21 @@
+import type { Database } from '../db/database.ts';
+import { PostgresFeedStore } from './postgres.ts';
+import { RedisFeedStore } from './redis.ts';
+import type { FeedStore } from './types.ts';
+
+export type FeedStoreOptions = {
+  /** Where the embedded profile keeps feeds (a table); unused with `redis`. */
+  readonly db: Database;
+  /** Set when Redis is configured: feeds are then capped sorted sets there, rebuilt from PostgreSQL on a miss. */
+  readonly redis?: { readonly url: string; readonly prefix: string } | undefined;
+  /** Entries kept per cached feed. */
+  readonly maxLength: number;
+  /** Redis connection trouble (ioredis reconnects by itself). */
+  readonly onError: (error: Error) => void;
+};
+
+export function openFeedStore(options: FeedStoreOptions): FeedStore {
+  const { redis, maxLength, onError } = options;
+  if (redis === undefined) return new PostgresFeedStore(options.db);
+  return new RedisFeedStore({ redisUrl: redis.url, prefix: redis.prefix, maxLength, onError });
+}
