@@ -168,6 +168,14 @@ describe('login', () => {
     assert.notEqual(answer.body.refreshToken, session.refreshToken);
   });
 
+  it('takes a stored password hash argon2 cannot read for one that matches nothing, quietly', async () => {
+    const session = await signUp(api);
+    await testApp.deps.database.db.updateTable('users').set({ password_hash: 'not-an-argon2-hash' }).where('id', '=', session.user.id).execute();
+    const logged = testApp.logs.length;
+    assertProblem(await api.post('/v1/auth/login', { email: session.user.email, password: session.password }), 401, 'invalid_credentials');
+    assert.deepEqual(testApp.logs.slice(logged).filter((line) => Number(line.level) >= 50), []);
+  });
+
   it('answers a wrong password and an unknown email the same way, in about the same time', async () => {
     const session = await signUp(api);
     const attempt = async (email: string) => {

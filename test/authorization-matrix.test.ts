@@ -582,6 +582,18 @@ describe('authorization matrix', () => {
     assert.deepEqual(refusedLate, [], 'API.md: a missing token on a protected route is 401, whatever else is wrong');
   });
 
+  test('a route open to anyone turns a bad token away before it reads the input', async () => {
+    const refusedLate: string[] = [];
+    for (const route of routes) {
+      const attempt = caseOf(route)?.(fixtures)[0];
+      if (attempt === undefined || !route.readsToken || !route.signInOptional || !route.takesQuery) continue;
+      const path = `${attempt.path}${attempt.path.includes('?') ? '&' : '?'}zz_not_a_field=1`;
+      const reply = await send(route.method, attempt, tokens.malformed, path);
+      if (reply.status !== 401) refusedLate.push(`${route.key}: ${reply.status}`);
+    }
+    assert.deepEqual(refusedLate, [], 'a token, when sent, is checked first: 401 whatever else is wrong');
+  });
+
   test("after every attempt, all that Alice has reads as it did", async () => {
     assert.deepEqual(await aliceReads(fixtures), aliceBefore);
   });

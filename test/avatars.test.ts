@@ -69,6 +69,15 @@ describe('profile images', () => {
     assert.equal((await api.delete('/v1/account/avatar', undefined, { token: alice.accessToken })).status, 204, 'idempotent');
   });
 
+  test('names the file by the handle as stored, however the path spells it', async () => {
+    const kate = await signUp(api, { handle: 'kate' });
+    assert.equal((await putAvatar(api, kate.accessToken, await imageSample('png'), 'image/png')).status, 200);
+    // U+212A KELVIN SIGN lower-cases to "k": the path finds kate, and the name must not echo it.
+    const answer = await avatarBytes(testApp, '/v1/users/%E2%84%AAATE/avatar');
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('content-disposition'), 'inline; filename=kate-medium.webp');
+  });
+
   test('refuses what is not an accepted image, and keeps the current one', async () => {
     const bob = await signUp(api);
     const set = await putAvatar(api, bob.accessToken, await imageSample('gif'), 'image/gif');

@@ -39,6 +39,15 @@ test('/openapi.json describes error answers with one Problem component', () => {
   assert.deepEqual(problemStatuses('/healthz', 'get'), [], 'a route that takes nothing answers no client error');
 });
 
+test('byte routes and tus routes list the errors only they answer', () => {
+  assert.deepEqual(problemStatuses('/v1/media/{id}/content', 'get'), ['400', '401', '402', '403', '404', '416']);
+  assert.deepEqual(problemStatuses('/v1/recordings/{id}/content', 'get'), ['400', '401', '403', '404', '416']);
+  assert.deepEqual(problemStatuses('/v1/users/{handle}/avatar', 'get'), ['400', '404', '416']);
+  // 409: too many open uploads (creation), an Upload-Offset other than the upload's (PATCH).
+  assert.deepEqual(problemStatuses('/v1/uploads', 'post'), ['400', '401', '409', '413', '415']);
+  assert.deepEqual(problemStatuses('/v1/uploads/{uploadId}', 'patch'), ['400', '401', '404', '409', '413', '415']);
+});
+
 test('every 4xx documented anywhere is a Problem', () => {
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const method of Object.keys(methods)) problemStatuses(path, method);

@@ -201,6 +201,32 @@ describe('resumable uploads and the quota', () => {
     assert.ok(held <= QUOTA_BYTES, `${held} bytes held`);
   });
 
+  it('counts what open resumable uploads hold against direct uploads, and a completing one once', async () => {
+    const user = await signUp(api);
+    const held = wav(800);
+    const path = await create(testApp, user.accessToken, held.length, 'held.wav');
+    const direct = (bytes: Buffer) =>
+      api.call('POST', '/v1/media', { token: user.accessToken, raw: bytes, headers: { 'content-type': 'audio/wav' } });
+    const record = (bytes: Buffer) =>
+      api.call('PUT', '/v1/recordings/memo.wav', { token: user.accessToken, raw: bytes, headers: { 'content-type': 'audio/wav' } });
+
+    // 800 held + 300 would pass 1,000: refused, by both routes that take bytes whole.
+    for (const answer of [await direct(wav(300)), await record(wav(300))]) {
+      assertProblem(answer, 413, 'payload_too_large');
+      assert.match(answer.body.detail, /quota of 1000 bytes/);
+    }
+    assert.deepEqual(await mediaRowsOf(testApp, user.user.id), []);
+
+    // 200 fits beside the 800 held; completing the upload then fills the quota exactly, its own
+    // hold not counted against the item it becomes.
+    const beside = await direct(wav(200));
+    assert.ok([201, 202].includes(beside.status), beside.text);
+    assert.equal((await patch(testApp, user.accessToken, path, 0, held)).status, 204);
+    await assertBecameMedia(testApp, user.accessToken, path, held, 'held.wav');
+    assert.equal((await mediaRowsOf(testApp, user.user.id)).length, 2);
+    assertProblem(await direct(wav(100)), 413, 'payload_too_large');
+  });
+
   it('completes uploads normally within the quota, a finished one counting once, as media', async () => {
     const user = await signUp(api);
     const first = wav(400);

@@ -245,6 +245,28 @@ describe('tus uploads', () => {
       await expiring.close();
     }
   });
+
+  it('steps over stored upload info it cannot read, saying which, and still removes expired uploads', async (t) => {
+    if (testApp.config.s3 === undefined) return t.skip('upload info lives in the blob store with S3 only');
+    const expiring = await startApp({ UPLOAD_MAX_BYTES: String(MAX_BYTES) });
+    try {
+      const erin = await signUp(client(expiring));
+      const path = await create(expiring, erin.accessToken, 1000);
+      await backdate(expiring, idOf(path), 25 * 3_600_000);
+      // Info no one can parse, as a foreign or damaged object would be.
+      const { Readable } = await import('node:stream');
+      await expiring.deps.blobs.put('uploads/UNREADABLE/info', Readable.from([Buffer.from('{not json')]), { maxBytes: 1024 });
+
+      await runJob(expiring, EXPIRE_UPLOADS_JOB);
+      assert.deepEqual(await storedUploadIds(expiring, path), []);
+      const told = expiring.logs.filter((line) => line.uploadId === 'UNREADABLE');
+      assert.equal(told.length, 1, 'the unreadable upload is logged, once');
+      assert.match(String(told[0]?.msg), /could not read the info of an upload/);
+      assert.ok(told[0]?.err, 'with its error');
+    } finally {
+      await expiring.close();
+    }
+  });
 });
 
 describe('tus request targets', () => {

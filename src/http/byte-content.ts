@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { create as contentDisposition } from 'content-disposition';
 import parseRange from 'range-parser';
@@ -19,7 +19,9 @@ export type ByteContent = {
 /**
  * Answers with `content`: a `302` to the storage backend when it serves the bytes itself, `304` when the client has it, `206` for one satisfiable range, `416` for an
  * unsatisfiable one, `200` otherwise (a malformed or multi-part Range is ignored, as RFC 9110 allows).
- * The bytes are never sniffed by the browser nor shown as a page of this origin.
+ * The bytes are never sniffed by the browser nor shown as a page of this origin. A `HEAD` gets the same
+ * headers without a byte being read: signed links need no token, so a tiny request must not cost a
+ * whole file's read (and, on S3, its egress).
  */
 export async function sendByteContent(
   request: FastifyRequest,
@@ -48,7 +50,9 @@ export async function sendByteContent(
       headers: { 'content-range': `bytes */${content.size}` },
     });
   }
-  const body = await content.open(range);
+  // Fastify answers a HEAD by reading the stream it is given to its end; an empty one keeps the
+  // Content-Length set here (an empty string or no body would reset it to 0).
+  const body = request.method === 'HEAD' ? Readable.from([]) : await content.open(range);
   reply.header('content-type', content.contentType);
   if (range === undefined) return reply.header('content-length', content.size).send(body);
   return reply
@@ -69,7 +73,8 @@ function rangeOf(header: string | undefined, size: number): { start: number; end
   return ranges[0];
 }
 
-function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+/** Whether an `If-None-Match` header lists `etag` or is `*` (compared weakly, as RFC 9110 says for this header). */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
   return header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
 }

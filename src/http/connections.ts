@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { ConnectionsConfig, TrustProxy } from '../config.ts';
 import { answerClientError } from './problems.ts';
@@ -65,8 +65,9 @@ export function guardConnections(app: FastifyInstance, settings: ConnectionsConf
   app.server.maxConnections = settings.maxConnections;
   app.addHook('onSend', (request, reply, payload, done) => {
     // Still attached to the answer here (a body destroyed mid-upload no longer knows its socket).
+    // Requests made with `app.inject` have a stand-in instead, with no connection to linger on.
     const socket = reply.raw.socket;
-    if (socket !== null) {
+    if (socket instanceof Socket) {
       streamingUploads.delete(socket);
       if (!request.raw.complete) {
         // Closing at once would destroy the socket while the client still writes: its kernel would
@@ -86,7 +87,7 @@ export function guardConnections(app: FastifyInstance, settings: ConnectionsConf
  */
 export function exemptFromRequestTimeout(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
-    streamingUploads.add(request.raw.socket);
+    if (request.raw.socket instanceof Socket) streamingUploads.add(request.raw.socket);
     done();
   });
 }

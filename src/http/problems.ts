@@ -60,7 +60,9 @@ export function registerProblemHandlers(app: FastifyInstance): void {
     const allowed = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
       (method) => routes.find(method as HTTPMethod, path) !== null,
     );
-    const error = allowed.length > 0 ? errors.methodNotAllowed(allowed) : errors.notFound('route');
+    // A route that takes this method and still finds nothing (a wildcard's missing file) is a 404.
+    const wrongMethod = allowed.length > 0 && !allowed.includes(request.method);
+    const error = wrongMethod ? errors.methodNotAllowed(allowed) : errors.notFound('route');
     sendProblem(request, reply, error);
   });
 

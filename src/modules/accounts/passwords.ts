@@ -61,7 +61,7 @@ async function matches(storedHash: string, password: string): Promise<boolean> {
   try {
     return await verify(storedHash, password);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'InvalidArg') return false;
+    if (error instanceof Error && 'code' in error && error.code === 'InvalidArg') return false;
     throw error;
   }
 }

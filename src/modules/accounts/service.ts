@@ -110,10 +110,10 @@ export function createAccountsService(deps: {
       return { previous };
     },
 
-    /** The current profile image of the user with this handle, if they have one. */
-    async avatarOf(handle: string): Promise<{ userId: string; avatarId: string } | undefined> {
+    /** The current profile image of the user with this handle, if they have one; `handle` as stored. */
+    async avatarOf(handle: string): Promise<{ userId: string; handle: string; avatarId: string } | undefined> {
       const user = await store.findUserByHandle(db, handle.toLowerCase());
-      return user?.avatar_id == null ? undefined : { userId: user.id, avatarId: user.avatar_id };
+      return user?.avatar_id == null ? undefined : { userId: user.id, handle: user.handle, avatarId: user.avatar_id };
     },
 
     /** These users as the public see them, by id, in one query (absent ids are left out). */

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { Account } from '../accounts/schemas.ts';
 import type { AvatarsService } from './service.ts';
@@ -52,7 +53,15 @@ export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: onR
 
     app.get(
       '/v1/users/:handle/avatar',
-      { schema: { tags: ['users'], summary: "A user's profile image (square WebP)", params: HandleParams, querystring: AvatarQuery } },
+      {
+        schema: {
+          tags: ['users'],
+          summary: "A user's profile image (square WebP)",
+          params: HandleParams,
+          querystring: AvatarQuery,
+          response: problemResponses(416),
+        },
+      },
       async (request, reply) => {
         const content = await avatars.content(request.params.handle, request.query.size);
         const cache = request.query.v === content.avatarId ? 'public, max-age=31536000, immutable' : 'public, max-age=60';

@@ -98,7 +98,8 @@ export function createAvatarsService(deps: {
         contentType: 'image/webp',
         size: info.size,
         etag: `"${avatar.avatarId}.${size}"`,
-        fileName: `${handle}-${size}.webp`,
+        // The handle as stored, not as the client spelled it (`%E2%84%AA` is a Kelvin sign that finds `k…`).
+        fileName: `${avatar.handle}-${size}.webp`,
         async open(range) {
           const blob = await blobs.get(key, range);
           if (blob === undefined) throw errors.notFound('profile image');

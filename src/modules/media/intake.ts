@@ -55,9 +55,12 @@ export type MediaIntake = ReturnType<typeof createIntake>;
 export function createIntake(deps: IntakeDeps) {
   const { db, blobs, queue, accounts, config, logger } = deps;
 
-  /** The owner's storage left; 413 when an upload of `declaredBytes` could not fit whatever its kind. */
+  /**
+   * The owner's storage left beside their media and unfinished resumable uploads; 413 when an upload
+   * of `declaredBytes` could not fit whatever its kind.
+   */
   async function roomFor(ownerId: string, declaredBytes: number | undefined): Promise<number> {
-    const remaining = config.quotaBytes - (await store.storageUsed(db, ownerId));
+    const remaining = config.quotaBytes - (await store.quotaTaken(db, ownerId));
     if (remaining <= 0 || (declaredBytes ?? 0) > remaining) throw quotaExceeded(config.quotaBytes);
     refuseIfDeclaredTooLarge(declaredBytes, largestLimit(config));
     return remaining;
@@ -93,8 +96,8 @@ export function createIntake(deps: IntakeDeps) {
       return await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
           if (!(await accounts.lockUser(trx, row.owner_id))) throw errors.unauthorized('The account no longer exists');
-          const used = await store.storageUsed(trx, row.owner_id);
-          if (used + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
+          const taken = await store.quotaTaken(trx, row.owner_id);
+          if (taken + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
           const inserted = await store.insertMedia(trx, row);
           if (enqueue) jobs.add(PROCESS_MEDIA_JOB, { mediaId: row.id }, { attempts: PROCESS_MEDIA_ATTEMPTS, jobId: row.id });
           return itemOf(inserted);

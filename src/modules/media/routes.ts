@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { privateCache, signatureOf, SignedLinkQuery } from '#http/signed-link-query.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { Media, VariantQuery } from './schemas.ts';
@@ -71,6 +72,8 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
             'gets its copy without EXIF, GPS, camera or creation metadata (`variant=clean`), and 404 until that copy is made.',
           params: IdParams,
           querystring: ContentQuery,
+          // 403: a signed link not made for this file, or expired; 402: in a paid post not bought.
+          response: problemResponses(402, 403, 416),
         },
       },
       async (request, reply) => {

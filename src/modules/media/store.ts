@@ -63,6 +63,28 @@ export async function storageUsed(db: Database, ownerId: string): Promise<number
   return Number(row.used);
 }
 
+/**
+ * What a new upload must fit beside in the owner's quota: the bytes of their originals, and what
+ * their resumable uploads still receiving bytes hold of it. The uploads module owns
+ * `resumable_uploads`; it is read here (read only) in a subquery, so the check under the owner's
+ * lock stays one statement and media needs nothing from uploads, which depends on media. An upload
+ * being completed (`completing`) is left out: its bytes are becoming a media item, and this check
+ * is that item's, which then counts as stored.
+ */
+export async function quotaTaken(db: Database, ownerId: string): Promise<number> {
+  const held = db
+    .selectFrom('resumable_uploads')
+    .select(sql<string>`coalesce(sum(reserved_bytes), 0)`.as('held'))
+    .where('owner_id', '=', ownerId)
+    .where('status', '=', 'uploading');
+  const row = await db
+    .selectFrom('media')
+    .select(sql<string>`coalesce(sum(size), 0) + ${held}`.as('taken'))
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirstOrThrow();
+  return Number(row.taken);
+}
+
 /** Records the outcome of processing; false when the item was deleted meanwhile or already settled. */
 export async function markReady(db: Database, id: string, fields: ProcessedFields, at: Date): Promise<boolean> {
   const result = await db

@@ -4,6 +4,7 @@ import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
 import { errors } from '#http/errors.ts';
+import { problemResponses } from '#http/openapi.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
 import { privateCache, signatureOf, SignedLinkQuery } from '#http/signed-link-query.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
@@ -72,6 +73,8 @@ export function recordingRoutes(deps: {
           summary: 'The audio bytes (Range supported)',
           params: IdParams,
           querystring: ContentQuery,
+          // 403: a signed link not made for this recording, or expired.
+          response: problemResponses(403, 416),
         },
       },
       async (request, reply) => {

@@ -16,6 +16,15 @@ import * as store from './store.ts';
 import type { UploadRow } from './store.ts';
 import type { UploadFailure } from './tables.ts';
 
+/**
+ * FileStore's constructor starts creating its directory without waiting for it (throwing, where
+ * nothing catches it, if that fails): a start-up could end, even the app close, before it is done.
+ * The directory is made, synchronously, before this store is built, so that step is left out.
+ */
+class FileStoreInMadeDirectory extends FileStore {}
+// Private in FileStore's types; the constructor finds this one first.
+Object.defineProperty(FileStoreInMadeDirectory.prototype, 'checkOrCreateDirectory', { value: () => {} });
+
 /** Where the tus endpoint lives; upload URLs are `${UPLOADS_PATH}/<uploadId>`. */
 export const UPLOADS_PATH = '/v1/uploads';
 
@@ -124,9 +133,8 @@ export function createUploadsService(deps: UploadsDeps) {
         onError: (error, uploadId, what) => logger.warn({ err: error, uploadId }, `uploads: ${what}`),
       });
     }
-    // Created here: FileStore creates it too, but asynchronously and throwing where nothing catches it.
     mkdirSync(fileDirectory, { recursive: true });
-    return new FileStore({ directory: fileDirectory, expirationPeriodInMilliseconds: expirationMs });
+    return new FileStoreInMadeDirectory({ directory: fileDirectory, expirationPeriodInMilliseconds: expirationMs });
   }
 
   function exchangeOf(request: Request): Exchange {
@@ -299,6 +307,8 @@ export function createUploadsService(deps: UploadsDeps) {
     const exchange = exchangeOf(request);
     const { ownerId } = exchange;
     const key = { id: upload.id, ownerId };
+    // Once `completing`, what the upload holds no longer counts in media's quota check (see media's
+    // `quotaTaken`): the item it becomes takes its place there, instead of fitting beside it.
     if (!(await store.moveUpload(db, key, 'uploading', 'completing', new Date()))) {
       throw refuse(exchange, new AppError(409, 'conflict', 'This upload is already complete or being completed'));
     }

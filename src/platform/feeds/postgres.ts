@@ -16,7 +16,8 @@ export class PostgresFeedStore implements FeedStore {
 
   async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
     if (userIds.length === 0) return;
-    // One statement for the whole fan-out; joining users skips followers deleted meanwhile.
+    // One statement for the whole fan-out; joining users skips followers deleted meanwhile (a
+    // read-only join on the accounts module's table, to save a round trip: nothing here writes it).
     await sql`
       insert into home_feeds (user_id, post_id, author_id)
       select u.id, ${entry.postId}, a.id
@@ -65,6 +66,8 @@ export class PostgresFeedStore implements FeedStore {
 
 async function insertEntries(db: Database, userId: string, entries: readonly FeedEntry[]): Promise<void> {
   if (entries.length === 0) return;
+  // Joining users (read only: the accounts module owns it) leaves out entries of deleted users in
+  // the same statement, instead of a look-up first.
   await sql`
     insert into home_feeds (user_id, post_id, author_id)
     select u.id, e.post_id, a.id
