@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { errors } from './errors.ts';
 
 /** Who is calling, once their access token has been verified. */
@@ -19,8 +19,8 @@ export type VerifyAccessToken = (token: string) => Promise<Caller>;
 
 const BEARER = /^Bearer ([A-Za-z0-9\-_.~+/]+=*)$/;
 
-/** A preHandler that admits only requests with a valid, unrevoked bearer token. */
-export function requireCaller(verify: VerifyAccessToken): preHandlerAsyncHookHandler {
+/** An onRequest hook (before the body is read) that admits only requests with a valid, unrevoked bearer token. */
+export function requireCaller(verify: VerifyAccessToken): onRequestAsyncHookHandler {
   return async (request) => {
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (match?.[1] === undefined) throw errors.unauthorized();
@@ -29,10 +29,10 @@ export function requireCaller(verify: VerifyAccessToken): preHandlerAsyncHookHan
 }
 
 /**
- * A preHandler for routes open to anonymous callers too (signed links): a bearer token, when sent,
+ * An onRequest hook for routes open to anonymous callers too (signed links): a bearer token, when sent,
  * must still be valid.
  */
-export function identifyCaller(verify: VerifyAccessToken): preHandlerAsyncHookHandler {
+export function identifyCaller(verify: VerifyAccessToken): onRequestAsyncHookHandler {
   return async (request) => {
     if (request.headers.authorization === undefined) return;
     const match = BEARER.exec(request.headers.authorization);

@@ -1,18 +1,11 @@
-import type { FastifyBaseLogger } from 'fastify';
-import type { MediaConfig } from '../../config.ts';
-import type { BlobStore } from '#platform/blobs/types.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
 import type { Database } from '#platform/db/database.ts';
-import type { TaskSlots } from '#platform/slots.ts';
 import { errors } from '#http/errors.ts';
 import type { LinkSigner } from '#http/signed-links.ts';
-import type { AccountsService } from '../accounts/service.ts';
 import { createAccessRules } from './access.ts';
 import { createCatalog, itemOf, type MediaItem } from './catalog.ts';
 import { CLEAN_BACKLOG_JOB } from './clean-copies.ts';
-import { createIntake, type UploadSource } from './intake.ts';
+import { createIntake, type IntakeDeps, type UploadSource } from './intake.ts';
 import { MEDIA_FILES, mediaKey } from './keys.ts';
-import type { FfmpegTools } from './processing/ffmpeg.ts';
 import type { Media, Recording } from './schemas.ts';
 import { createServing } from './serving.ts';
 import * as store from './store.ts';
@@ -25,22 +18,13 @@ export type { MediaContent } from './serving.ts';
 
 export const PURGE_OWNER_MEDIA_JOB = 'media.purge-owner';
 
-export type MediaDeps = {
-  db: Database;
-  blobs: BlobStore;
-  queue: JobQueue;
-  /** The owner of the users' rows, whose lock keeps one user's uploads from racing past the quota. */
-  accounts: Pick<AccountsService, 'lockUser'>;
+/** What intake needs, plus what describing and serving media need. */
+export type MediaDeps = IntakeDeps & {
   signer: LinkSigner;
-  config: MediaConfig;
   /** Prefix of the links handed out; '' for links relative to the API. */
   publicUrl: string;
-  ffmpeg: FfmpegTools | undefined;
-  logger: FastifyBaseLogger;
   /** Content answers redirect to the blob store's own links where it has them (S3 presigned URLs). */
   redirectDownloads: boolean;
-  /** Bounds the profile images cut inside requests, process-wide. */
-  squareImageSlots: TaskSlots;
 };
 
 export type MediaService = ReturnType<typeof createMediaService>;
