@@ -3,6 +3,7 @@
  * in the same session, printed as markdown and written to bench/results/latest.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { renderFootprintSection, runFootprintSuite, type FootprintResults } from './footprint.ts';
 import { memosSuite } from './memos.ts';
 import { runMediaSuite } from './media.ts';
 import { renderSocialSection, runSocialSuite } from './social.ts';
@@ -16,7 +17,7 @@ import { runSuite } from './lib/suite.ts';
 
 const SUITES = [memosSuite];
 /** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
-const SUITE_NAMES = [...SUITES.map((suite) => suite.name), 'media', 'social'];
+const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social'];
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 
 async function benchProfile(
@@ -25,8 +26,11 @@ async function benchProfile(
   suites: readonly string[],
   media: { settings: MediaSettings; sections: string[] },
   social: { sections: string[] } = { sections: [] },
+  footprint: { title: string; results: FootprintResults }[] = [],
 ): Promise<ProfileReport> {
   const summaries: ScenarioSummary[] = [];
+  // First, while no other suite's data or processes weigh on the machine.
+  if (suites.includes('footprint')) footprint.push({ title: profile.title, results: await runFootprintSuite(profile, settings) });
   for (const suite of SUITES.filter((suite) => suites.includes(suite.name))) {
     summaries.push(...(await runSuite(suite, profile, settings)).map(summarize));
   }
@@ -70,10 +74,14 @@ async function main(): Promise<void> {
   const reports: ProfileReport[] = [];
   const media = { settings: readMediaSettings(), sections: [] as string[] };
   const social = { sections: [] as string[] };
+  const footprint: { title: string; results: FootprintResults }[] = [];
   for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social)));
+    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, footprint)));
   }
   let report = renderReport(settings, reports, (performance.now() - started) / 1000);
+  if (footprint.length > 0) {
+    report += ['', '## Footprint', '', ...renderFootprintSection(settings, footprint), ''].join('\n');
+  }
   if (media.sections.length > 0) {
     report += ['', '## Media', '', ...renderMediaIntro(media.settings), ...media.sections, ''].join('\n');
   }

@@ -23,12 +23,13 @@ import { connectionOptions, guardConnections, proxyTrust } from './http/connecti
 import { trackHandlersInFlight } from './http/in-flight.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
+import { homePage } from './http/home-page.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
-import { registerSecurityHeaders } from './http/security-headers.ts';
+import { registerSecurityHeaders, servedOverHttps } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
 import { createLinkSigner } from './http/signed-links.ts';
-import { rejectUnsafeInput, validatorCompiler } from './http/validation.ts';
+import { MAX_PATH_SEGMENT_LENGTH, refuseLongPathSegments, rejectUnsafeInput, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createPasswordHasher } from './modules/accounts/passwords.ts';
 import { createAccountsService } from './modules/accounts/service.ts';
@@ -80,12 +81,11 @@ export type DepsOptions = {
   onQuery?: (event: LogEvent) => void;
 };
 
-const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 
 /** Opens the adapters the configuration asks for and brings the database schema up to date. */
 export async function createDeps(config: Config, options: DepsOptions = {}): Promise<Deps> {
-  const logger = createLogger(config.logLevel, options.logStream);
+  const logger = createLogger(config.logLevel, options.logStream, config.logFormat);
   const database = await openDatabase(config, {
     onQuery: options.onQuery,
     onError: (error, context) => logger.error({ err: error }, `database: ${context}`),
@@ -102,12 +102,12 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       logger.warn('ffmpeg/ffprobe not found (FFMPEG_PATH/FFPROBE_PATH, the @ffmpeg-installer/@ffprobe-installer packages, PATH): audio gets no waveform, video no duration, size or poster');
     }
     const redis = config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix };
-    const queue = openJobQueue({
+    const queue = await openJobQueue({
       redis,
       closeTimeoutMs: config.shutdownTimeoutMs,
       onError: (error) => logger.error({ err: error }, 'job queue: Redis error'),
     });
-    const feeds = openFeedStore({
+    const feeds = await openFeedStore({
       db: database.db,
       redis,
       maxLength: config.feeds.maxLength,
@@ -129,8 +129,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ...connectionOptions(config.connections),
     frameworkErrors: sendErrorAsProblem,
     requestIdHeader: false,
-    // Recordings are named in their path, and a client's file name may be long.
-    routerOptions: { maxParamLength: 8192 },
+    // Past it, the router answers 414 (through frameworkErrors), as refuseLongPathSegments does elsewhere.
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -139,6 +139,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   guardConnections(app, config.connections);
   decorateCaller(app);
   app.setValidatorCompiler(validatorCompiler());
+  app.addHook('onRequest', refuseLongPathSegments);
   app.addHook('preValidation', rejectUnsafeInput);
   // Only JSON bodies are parsed by default; upload routes add their own parsers.
   app.removeContentTypeParser('text/plain');
@@ -162,14 +163,15 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     exposedHeaders: [
-      'retry-after', 'x-request-id', 'location',
+      'retry-after', 'x-request-id', 'location', 'www-authenticate',
       // what tus clients read
       'upload-offset', 'upload-length', 'upload-expires', 'upload-metadata', 'upload-defer-length',
       'tus-resumable', 'tus-version', 'tus-extension', 'tus-max-size',
     ],
     maxAge: 600,
   });
-  await registerOpenApi(app, VERSION);
+  const site = { version: packageVersion(), servedOverHttps: servedOverHttps(config.publicUrl) };
+  await registerOpenApi(app, site);
 
   const { db } = deps.database;
   const accounts = createAccountsService({
@@ -242,6 +244,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ...(config.redisUrl !== undefined && { redis: deps.queue.ping.bind(deps.queue) }),
   };
   await app.register(serviceRoutes({ readinessChecks }));
+  await app.register(homePage(site));
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
@@ -253,4 +256,9 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
+}
+
+/** Plaza's version, from its package.json. */
+function packageVersion(): string {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 }

@@ -20,6 +20,8 @@ export type Config = Readonly<{
   /** `undefined` means blobs live under `dataDir/blobs`. */
   s3: S3Config | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `auto`: human-readable lines when standard output is a terminal, JSON lines otherwise. */
+  logFormat: 'auto' | 'json' | 'pretty';
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -138,6 +140,7 @@ export class ConfigError extends Error {
 type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 /** Named ranges TRUST_PROXY also takes, as Fastify's proxy-addr knows them. */
 const PROXY_ADDRESS_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 const MIN_SECRET_LENGTH = 32;
@@ -174,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisPrefix: read.string('REDIS_PREFIX', 'plaza'),
     s3: readS3(read, problems),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, 'auto'),
     jwtSecret: '',
     accessTokenTtlSeconds: read.integer('ACCESS_TOKEN_TTL', 900, 30, 86_400),
     refreshTokenTtlSeconds: read.integer('REFRESH_TOKEN_TTL', 30 * 86_400, 60, 365 * 86_400),

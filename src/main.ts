@@ -1,63 +1,65 @@
 import { parseArgs } from 'node:util';
-import { buildApp, createDeps } from './app.ts';
+import { CliError } from './cli/errors.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase } from './platform/db/open.ts';
-import { migrateToLatest } from './platform/db/migrate.ts';
+import { DataDirInUseError, lockDataDir } from './platform/data-dir-lock.ts';
 
 const USAGE = `Usage: plaza <command>
 
 Commands:
   serve     start the HTTP server (applies pending migrations first)
   migrate   apply pending database migrations and exit
+  demo      fill an empty database with demo users, posts and media, and print how to sign in
+            (--force: add another set of demo users to a database that has users)
 
 Configuration comes from environment variables; see README.md.`;
 
-async function serve(config: Config): Promise<void> {
-  const app = await buildApp(config, await createDeps(config));
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
-    // A request that never ends must not keep the process alive forever.
-    const deadline = setTimeout(() => {
-      app.log.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
-      process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-    await app.close();
-    clearTimeout(deadline);
-    app.log.info('stopped');
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
-  await app.listen({ port: config.port, host: config.host });
-}
-
-async function migrate(config: Config): Promise<void> {
-  const database = await openDatabase(config);
-  try {
-    const results = await migrateToLatest(database);
-    for (const result of results) console.log(`${result.status.toLowerCase()}: ${result.migrationName}`);
-    console.log(results.length === 0 ? 'The database is up to date.' : `Applied ${results.length} migration(s).`);
-  } finally {
-    await database.close();
-  }
-}
-
-const commands: Record<string, (config: Config) => Promise<void>> = { serve, migrate };
+/**
+ * Every command works on the database, so each holds the embedded one's DATA_DIR while it runs.
+ * A command's code is loaded only when it runs: a refusal or the usage comes at once.
+ */
+const commands: Record<string, (config: Config, flags: { force?: boolean | undefined }) => Promise<void>> = {
+  serve: async (config) => (await import('./cli/serve.ts')).serve(config),
+  migrate: async (config) => (await import('./cli/migrate.ts')).migrate(config),
+  demo: async (config, flags) => (await import('./demo/command.ts')).demo(config, flags),
+};
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
-  const command = commands[positionals[0] ?? ''];
+  const { positionals, values } = parseCommandLine();
+  const name = positionals[0] ?? '';
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (values.help || command === undefined) {
-    console.log(USAGE);
-    process.exitCode = values.help ? 0 : 2;
+    if (values.help) return console.log(USAGE);
+    if (name !== '') console.error(`Unknown command "${name}".`);
+    console.error(USAGE);
+    process.exitCode = 2;
     return;
   }
-  await command(loadConfig());
+  const config = loadConfig();
+  await holdDataDir(config, name);
+  await command(config, values);
+}
+
+function parseCommandLine() {
+  try {
+    return parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, force: { type: 'boolean' } } });
+  } catch (error) {
+    if (!(error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) throw error;
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process on its files loses writes. On PostgreSQL
+ * several instances are the point, and Kysely's migration lock keeps concurrent migrations apart.
+ */
+async function holdDataDir(config: Config, command: string): Promise<void> {
+  if (config.databaseUrl !== undefined) return;
+  await lockDataDir(config.dataDir, { pid: process.pid, command: `plaza ${command}`, since: new Date().toISOString() });
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  const forPeople = error instanceof ConfigError || error instanceof CliError || error instanceof DataDirInUseError;
+  console.error(forPeople ? error.message : error);
   process.exit(1);
 });

@@ -92,7 +92,7 @@ async function createFixtures() {
   const followersPost = await publish(api, alice, { text: `for followers ${tag}`, mediaIds: [followersImage.id], visibility: 'followers' });
   const paidPost = await publish(api, alice, { text: `paid ${tag}`, mediaIds: [paidImage.id], priceCoins: 5 });
   const recording = await created(putRecording(api, alice.accessToken, `alice-recording-${tag}.wav`, wavSample(1)));
-  assert.equal((await api.call('PUT', '/v1/account/avatar', { ...as(alice), raw: await imageSample('png'), headers: { 'content-type': 'image/png' } })).status, 200);
+  const avatar = await created(api.call('PUT', '/v1/account/avatar', { ...as(alice), raw: await imageSample('png'), headers: { 'content-type': 'image/png' } }), 200);
 
   // A resumable upload halfway through, and one whose media item exists.
   const audio = wavSample(1);
@@ -126,7 +126,7 @@ async function createFixtures() {
   const publicLinks = (await api.get(`/v1/posts/${publicPost.id}`)).body.media[0] as { url: string; thumbnailUrl: string };
   return {
     memo, unattached, publicImage, followersImage, paidImage, publicPost, followersPost, paidPost, recording,
-    openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle,
+    openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle, avatarUrl: avatar.avatarUrl as string,
   };
 }
 
@@ -191,6 +191,10 @@ const EXEMPT: Record<string, string> = {
   'GET /docs/json': 'public API documentation',
   'GET /docs/yaml': 'public API documentation',
   'GET /docs/*': 'public API documentation (static files)',
+  'GET /docs/static/theme/plaza.svg': "public API documentation (Plaza's icon)",
+  'GET /': 'public page naming Plaza and linking to its documentation; no user data',
+  'GET /favicon.ico': "Plaza's icon; no user data",
+  'GET /favicon.svg': "Plaza's icon; no user data",
   'GET /metrics': "operators' metrics, no user data; who may read them is issue 9 item 10's own test",
   'OPTIONS *': 'CORS preflight: no credentials, no work',
   'POST /v1/auth/signup': 'public: creates a new account, takes no id',
@@ -319,6 +323,11 @@ const CASES: Record<string, RouteCase> = {
   'GET /v1/users/{handle}/avatar': (f) => [
     { path: `/v1/users/${f.handle}/avatar`, expect: { anonymous: 200, stranger: 200 } },
     { path: `/v1/users/${f.handle}/avatar?size=large`, expect: { anonymous: 200, stranger: 200 } },
+  ],
+  // Profile images are public while current: the link names the image, not the handle.
+  'GET /v1/avatars/{avatarId}': (f) => [
+    { path: pathOf(f.avatarUrl), expect: { anonymous: 200, stranger: 200 } },
+    { path: `${pathOf(f.avatarUrl)}?size=small`, expect: { anonymous: 200, stranger: 200 } },
   ],
   'GET /v1/users/{handle}/followers': (f) => [{ path: `/v1/users/${f.handle}/followers`, expect: { anonymous: 200, stranger: 200 } }],
   'GET /v1/users/{handle}/following': (f) => [{ path: `/v1/users/${f.handle}/following`, expect: { anonymous: 200, stranger: 200 } }],
@@ -511,6 +520,7 @@ async function aliceReads(f: Fixtures): Promise<Record<string, unknown>> {
     ...[f.unattached.id, f.publicImage.id, f.followersImage.id, f.paidImage.id, f.uploadedMedia].map((id) => `/v1/media/${id}/content`),
     `/v1/recordings/${f.recording.id}/content`,
     `/v1/users/${f.handle}/avatar`,
+    pathOf(f.avatarUrl),
   ];
   const reads: Record<string, unknown> = {};
   for (const path of paths) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { startApp, type TestApp } from './helpers/app.ts';
@@ -11,10 +12,15 @@ import { eventually } from './helpers/wait.ts';
 const putAvatar = (api: Client, token: string | undefined, bytes: Buffer, contentType = 'image/jpeg') =>
   api.call('PUT', '/v1/account/avatar', { token, raw: bytes, headers: { 'content-type': contentType } });
 
-async function avatarBytes(testApp: TestApp, url: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${testApp.url}${url}`, { headers });
+async function avatarBytes(testApp: TestApp, url: string, headers: Record<string, string> = {}, method = 'GET') {
+  const response = await fetch(`${testApp.url}${url}`, { headers, method });
   return { status: response.status, headers: response.headers, bytes: Buffer.from(await response.arrayBuffer()) };
 }
+
+/** The image id at the end of an avatarUrl. */
+const imageIdOf = (avatarUrl: string) => /^\/v1\/avatars\/(\w+)$/.exec(avatarUrl)?.[1] ?? assert.fail(`not an image link: ${avatarUrl}`);
+/** The link avatarUrl was before it was keyed by the image id: still in caches and stored pages. */
+const handleLinkOf = (handle: string, avatarUrl: string) => `/v1/users/${handle}/avatar?v=${imageIdOf(avatarUrl)}`;
 
 describe('profile images', () => {
   let testApp: TestApp;
@@ -31,11 +37,11 @@ describe('profile images', () => {
   test('setting one gives avatarUrl, served as square WebP in three sizes, upright and without EXIF', async () => {
     const answer = await putAvatar(api, alice.accessToken, await orientedJpegWithGps());
     assert.equal(answer.status, 200, answer.text);
-    assert.match(answer.body.avatarUrl, new RegExp(`^/v1/users/${alice.user.handle}/avatar\\?v=\\w+$`));
+    assert.match(answer.body.avatarUrl, /^\/v1\/avatars\/\w{26}$/);
     assert.equal((await api.get(`/v1/users/${alice.user.handle}`)).body.avatarUrl, answer.body.avatarUrl);
 
     for (const [size, side] of [['small', 128], ['medium', 400], ['large', 1024]] as const) {
-      const { status, headers, bytes } = await avatarBytes(testApp, `${answer.body.avatarUrl}&size=${size}`);
+      const { status, headers, bytes } = await avatarBytes(testApp, `${answer.body.avatarUrl}?size=${size}`);
       assert.equal(status, 200);
       assert.equal(headers.get('content-type'), 'image/webp');
       assert.match(headers.get('cache-control') ?? '', /immutable/);
@@ -76,6 +82,97 @@ describe('profile images', () => {
     const answer = await avatarBytes(testApp, '/v1/users/%E2%84%AAATE/avatar');
     assert.equal(answer.status, 200);
     assert.equal(answer.headers.get('content-disposition'), 'inline; filename=kate-medium.webp');
+  });
+
+  test('avatarUrl survives a handle change, and links handed out before it keep working', async () => {
+    const erin = await signUp(api);
+    const set = await putAvatar(api, erin.accessToken, await imageSample('png'), 'image/png');
+    const link: string = set.body.avatarUrl;
+    const oldHandle = erin.user.handle;
+    const legacy = handleLinkOf(oldHandle, link);
+    const original = await avatarBytes(testApp, link);
+    assert.equal(original.status, 200);
+
+    const newHandle = `renamed_${randomBytes(4).toString('hex')}`;
+    const renamed = await api.patch('/v1/account', { handle: newHandle }, { token: erin.accessToken });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal(renamed.body.avatarUrl, link, 'the link names no handle');
+    assert.equal((await api.get(`/v1/users/${newHandle}`)).body.avatarUrl, link);
+    for (const url of [link, legacy, `/v1/users/${newHandle}/avatar`]) {
+      const answer = await avatarBytes(testApp, url);
+      assert.equal(answer.status, 200, url);
+      assert.deepEqual(answer.bytes, original.bytes, url);
+    }
+    assert.match((await avatarBytes(testApp, legacy)).headers.get('cache-control') ?? '', /immutable/);
+    assert.equal((await avatarBytes(testApp, legacy)).headers.get('content-disposition'), 'inline; filename=avatar-medium.webp', 'an old link does not tell the new handle');
+    assertProblem(await api.get(`/v1/users/${oldHandle}/avatar`), 404, 'not_found');
+
+    // Someone else takes the old handle: its bare link never shows Erin's picture, her image's link still does.
+    const frank = await signUp(api, { handle: oldHandle });
+    assertProblem(await api.get(`/v1/users/${oldHandle}/avatar`), 404, 'not_found');
+    assert.deepEqual((await avatarBytes(testApp, legacy)).bytes, original.bytes);
+    const franks = await putAvatar(api, frank.accessToken, await imageSample('webp'), 'image/webp');
+    const bare = await avatarBytes(testApp, `/v1/users/${oldHandle}/avatar`);
+    assert.equal(bare.status, 200);
+    assert.equal(bare.headers.get('etag'), `"${imageIdOf(franks.body.avatarUrl)}.medium"`);
+    assert.notDeepEqual(bare.bytes, original.bytes);
+    assert.deepEqual((await avatarBytes(testApp, legacy)).bytes, original.bytes);
+
+    // Once Erin takes hers down, no link shows it, nor puts Frank's in its place.
+    assert.equal((await api.delete('/v1/account/avatar', undefined, { token: erin.accessToken })).status, 204);
+    for (const url of [link, legacy, `/v1/users/${newHandle}/avatar`]) assertProblem(await api.get(url), 404, 'not_found');
+  });
+
+  test('a replaced image, and every image of a deleted account, is 404 on every link and size', async () => {
+    const gina = await signUp(api);
+    const first = (await putAvatar(api, gina.accessToken, await imageSample('png'), 'image/png')).body.avatarUrl as string;
+    const second = (await putAvatar(api, gina.accessToken, await imageSample('webp'), 'image/webp')).body.avatarUrl as string;
+    assert.notEqual(first, second);
+    const gone = async (links: string[]) => {
+      for (const url of links) {
+        for (const size of ['small', 'medium', 'large']) {
+          const sized = `${url}${url.includes('?') ? '&' : '?'}size=${size}`;
+          assertProblem(await api.get(sized), 404, 'not_found');
+          assert.equal((await avatarBytes(testApp, sized, {}, 'HEAD')).status, 404, `HEAD ${sized}`);
+        }
+      }
+    };
+    await gone([first, handleLinkOf(gina.user.handle, first)]);
+    for (const url of [second, handleLinkOf(gina.user.handle, second)]) assert.equal((await avatarBytes(testApp, url)).status, 200, url);
+
+    assert.equal((await api.delete('/v1/account', { password: gina.password }, { token: gina.accessToken })).status, 204);
+    await gone([second, handleLinkOf(gina.user.handle, second), `/v1/users/${gina.user.handle}/avatar`]);
+  });
+
+  test('the image link: each size, cached for good, with ETag, 304, HEAD and ranges', async () => {
+    const hana = await signUp(api);
+    const link = (await putAvatar(api, hana.accessToken, blankPng(600, 600), 'image/png')).body.avatarUrl as string;
+    const id = imageIdOf(link);
+    for (const [size, side] of [['small', 128], ['medium', 400], ['large', 600]] as const) {
+      const answer = await avatarBytes(testApp, `${link}?size=${size}`);
+      assert.equal(answer.status, 200);
+      assert.equal(answer.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.equal(answer.headers.get('etag'), `"${id}.${size}"`);
+      assert.equal(answer.headers.get('content-type'), 'image/webp');
+      assert.equal(answer.headers.get('content-disposition'), `inline; filename=avatar-${size}.webp`);
+      assert.equal(answer.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal((await sharp(answer.bytes).metadata()).width, side, 'never enlarged');
+
+      const revalidated = await avatarBytes(testApp, `${link}?size=${size}`, { 'if-none-match': `"${id}.${size}"` });
+      assert.equal(revalidated.status, 304);
+      const head = await avatarBytes(testApp, `${link}?size=${size}`, {}, 'HEAD');
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), String(answer.bytes.length));
+      assert.equal(head.bytes.length, 0);
+      const part = await avatarBytes(testApp, `${link}?size=${size}`, { range: 'bytes=0-9' });
+      assert.equal(part.status, 206);
+      assert.deepEqual(part.bytes, answer.bytes.subarray(0, 10));
+    }
+    const medium = await avatarBytes(testApp, link);
+    assert.equal(medium.headers.get('etag'), `"${id}.medium"`, 'medium is the default size');
+    const current = await avatarBytes(testApp, `/v1/users/${hana.user.handle}/avatar`);
+    assert.equal(current.headers.get('cache-control'), 'public, max-age=60', 'the handle may show another image soon');
+    assert.equal(current.headers.get('etag'), medium.headers.get('etag'), 'one validator for the same bytes');
   });
 
   test('refuses what is not an accepted image, and keeps the current one', async () => {
@@ -135,8 +232,46 @@ describe('profile images', () => {
     assert.equal((await blobKeys(testApp, `avatars/${dave.user.id}/`)).length, 3, 'the refused upload left nothing');
   });
 
-  test('unknown users and bad sizes are 4xx', async () => {
+  test('unknown users and images, bad sizes and unknown parameters are 4xx', async () => {
     assertProblem(await api.get('/v1/users/nobody-here/avatar'), 404, 'not_found');
     assertProblem(await api.get(`/v1/users/${alice.user.handle}/avatar?size=huge`), 400, 'invalid_request');
+    assertProblem(await api.get('/v1/users/nobody-here/avatar?v=01NOSUCHIMAGE0000000000000'), 404, 'not_found');
+    assertProblem(await api.get('/v1/avatars/01NOSUCHIMAGE0000000000000'), 404, 'not_found');
+    assertProblem(await api.get('/v1/avatars/01NOSUCHIMAGE0000000000000?size=huge'), 400, 'invalid_request');
+    assertProblem(await api.get('/v1/avatars/01NOSUCHIMAGE0000000000000?v=1'), 400, 'invalid_request');
+    assertProblem(await api.get(`/v1/avatars/${'x'.repeat(65)}`), 400, 'invalid_request');
+  });
+});
+
+describe('profile images with S3_REDIRECT_DOWNLOADS', () => {
+  let testApp: TestApp;
+  let api: Client;
+
+  before(async () => {
+    testApp = await startApp({ S3_REDIRECT_DOWNLOADS: 'true' });
+    api = client(testApp);
+  });
+  after(() => testApp.close());
+
+  test('both links send the client to the bucket while the image is current, and nowhere once it is gone', async () => {
+    const ines = await signUp(api);
+    const link = (await putAvatar(api, ines.accessToken, await imageSample('png'), 'image/png')).body.avatarUrl as string;
+    for (const url of [`${link}?size=small`, `${handleLinkOf(ines.user.handle, link)}&size=small`]) {
+      const answer = await fetch(`${testApp.url}${url}`, { redirect: 'manual' });
+      if (testApp.config.s3 === undefined) {
+        assert.equal(answer.status, 200, 'the directory store has no links of its own');
+      } else {
+        assert.equal(answer.status, 302, url);
+        assert.equal(answer.headers.get('cache-control'), 'private, no-store', 'the signed link expires: never cached in its place');
+        const direct = await fetch(answer.headers.get('location') ?? '');
+        assert.equal(direct.status, 200);
+        assert.equal(direct.headers.get('content-type'), 'image/webp');
+        assert.equal((await sharp(Buffer.from(await direct.arrayBuffer())).metadata()).width, 48, 'the 64×48 sample, cropped square');
+      }
+    }
+    assert.equal((await api.delete('/v1/account/avatar', undefined, { token: ines.accessToken })).status, 204);
+    for (const url of [link, handleLinkOf(ines.user.handle, link)]) {
+      assert.equal((await fetch(`${testApp.url}${url}`, { redirect: 'manual' })).status, 404, url);
+    }
   });
 });

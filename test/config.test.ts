@@ -132,6 +132,15 @@ describe('configuration', () => {
     );
   });
 
+  it('chooses the log format by LOG_FORMAT, or by the terminal when it is auto or unset', () => {
+    assert.equal(loadConfig({ DATA_DIR: dataDir }).logFormat, 'auto');
+    for (const format of ['auto', 'json', 'pretty']) assert.equal(loadConfig({ DATA_DIR: dataDir, LOG_FORMAT: format }).logFormat, format);
+    assert.throws(
+      () => loadConfig({ DATA_DIR: dataDir, LOG_FORMAT: 'yaml' }),
+      (error: unknown) => error instanceof ConfigError && error.problems.includes('LOG_FORMAT must be one of auto, json, pretty (got "yaml")'),
+    );
+  });
+
   it('reads lists and numbers', () => {
     const config = loadConfig({
       DATA_DIR: dataDir,

@@ -173,7 +173,7 @@ describe('PUT /v1/recordings/{fileName}', () => {
     assert.equal(await label('%252e%252e%252fsecret.wav'), '%2e%2e%2fsecret.wav');
     assert.equal(await label(encodeURIComponent('memo\u202Evaw.exe\u200E')), 'memovaw.exe');
     assert.equal(await label('..%2F'), 'recording.wav');
-    const long = await label('r'.repeat(5000) + '.wav');
+    const long = await label('r'.repeat(1000) + '.wav');
     assert.equal(long.length, 255);
     assert.ok(long.endsWith('.wav'));
     assertProblem(await putRecording(api, user.accessToken, 'a%00b.wav', wav), 400, 'invalid_request');

@@ -26,7 +26,7 @@ export function plazaServer(profile: Profile): ServerSpec {
   };
 }
 
-export type SignedInUser = { id: string; accessToken: string };
+export type SignedInUser = { id: string; handle: string; accessToken: string };
 
 /** The email of the user `signUp` makes for `label`, for finding it in SQL. */
 export function emailOf(label: string): string {
@@ -34,9 +34,9 @@ export function emailOf(label: string): string {
 }
 
 export async function signUp(plazaUrl: string, label: string): Promise<SignedInUser> {
-  type Session = { user: { id: string }; accessToken: string };
+  type Session = { user: { id: string; handle: string }; accessToken: string };
   const session = await requestJson<Session>('POST', `${plazaUrl}/v1/auth/signup`, {
     body: { email: emailOf(label), password: `${label}-password`, name: label },
   });
-  return { id: session.user.id, accessToken: session.accessToken };
+  return { id: session.user.id, handle: session.user.handle, accessToken: session.accessToken };
 }

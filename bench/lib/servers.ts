@@ -11,9 +11,16 @@ export type ServerSpec = {
   env: Record<string, string>;
 };
 
-export type RunningServer = { url: string; stop(): Promise<void> };
+export type RunningServer = {
+  url: string;
+  pid: number;
+  /** From spawning the process until `/readyz` first answered 200 (polled every 25 ms). */
+  readySeconds: number;
+  stop(): Promise<void>;
+};
 
 const READY_TIMEOUT_MS = 60_000;
+const READY_POLL_MS = 25;
 const STOP_TIMEOUT_MS = 20_000;
 const OUTPUT_TAIL_CHARS = 4_000;
 
@@ -31,6 +38,7 @@ export async function withServer<T>(spec: ServerSpec, body: (server: RunningServ
 
 async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const port = await freePort();
+  const spawned = performance.now();
   const child = spawn(process.execPath, [spec.script, ...(spec.args ?? [])], {
     env: { ...inheritedEnv(), ...spec.env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -40,14 +48,14 @@ async function startServer(spec: ServerSpec): Promise<RunningServer> {
   const output = keepTail(child);
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= stopChild(child, exited).then(() => reportOutput(spec.name, output())));
-  const server = { url: `http://127.0.0.1:${port}`, stop };
+  const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilReady(server.url, exited);
+    await waitUntilReady(url, exited);
   } catch (error) {
-    await server.stop();
+    await stop();
     throw new Error(`${spec.name} did not become ready: ${(error as Error).message}`);
   }
-  return server;
+  return { url, pid: child.pid!, readySeconds: (performance.now() - spawned) / 1000, stop };
 }
 
 /** Only what Node needs: a Plaza variable set in the caller's shell must not leak into a profile. */
@@ -91,7 +99,7 @@ async function waitUntilReady(url: string, exited: Promise<void>): Promise<void>
     if (hasExited) throw new Error('the process exited');
     const ready = await fetch(`${url}/readyz`).then((response) => response.ok, () => false);
     if (ready) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
   }
   throw new Error(`no answer from /readyz within ${READY_TIMEOUT_MS} ms`);
 }

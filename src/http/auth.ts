@@ -22,9 +22,7 @@ const BEARER = /^Bearer ([A-Za-z0-9\-_.~+/]+=*)$/;
 /** An onRequest hook (before the body is read) that admits only requests with a valid, unrevoked bearer token. */
 export function requireCaller(verify: VerifyAccessToken): onRequestAsyncHookHandler {
   return async (request) => {
-    const match = BEARER.exec(request.headers.authorization ?? '');
-    if (match?.[1] === undefined) throw errors.unauthorized();
-    request.caller = await verify(match[1]);
+    request.caller = await verify(bearerTokenOf(request.headers.authorization));
   };
 }
 
@@ -35,10 +33,20 @@ export function requireCaller(verify: VerifyAccessToken): onRequestAsyncHookHand
 export function identifyCaller(verify: VerifyAccessToken): onRequestAsyncHookHandler {
   return async (request) => {
     if (request.headers.authorization === undefined) return;
-    const match = BEARER.exec(request.headers.authorization);
-    if (match?.[1] === undefined) throw errors.unauthorized();
-    request.caller = await verify(match[1]);
+    request.caller = await verify(bearerTokenOf(request.headers.authorization));
   };
+}
+
+/** The token of an `Authorization: Bearer` header; a 401 saying what is wrong with any other. */
+function bearerTokenOf(authorization: string | undefined): string {
+  const token = BEARER.exec(authorization ?? '')?.[1];
+  if (token !== undefined) return token;
+  if (authorization === undefined || authorization.trim() === '') throw errors.unauthorized();
+  // Another scheme (Basic, …) is no bearer credential at all: a plain challenge (RFC 6750 §3.1).
+  if (!/^bearer(\s|$)/i.test(authorization)) {
+    throw errors.unauthorized('Only bearer tokens are accepted: send Authorization: Bearer <accessToken>');
+  }
+  throw errors.invalidAccessToken('The Authorization header holds no well-formed token: send Authorization: Bearer <accessToken>');
 }
 
 /** The caller of a route guarded by `requireCaller`. */

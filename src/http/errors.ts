@@ -22,15 +22,37 @@ export class AppError extends Error {
 
 export type FieldError = { path: string; message: string };
 
+const BEARER_CHALLENGE = 'Bearer realm="plaza"';
+const SIGN_IN = 'Sign in first: send Authorization: Bearer <accessToken> (POST /v1/auth/login or /v1/auth/signup gives you one)';
+
+/** RFC 6750's error_description admits printable ASCII but the quote and the backslash. */
+function quotable(text: string): string {
+  return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '');
+}
+
 /** Every error Plaza answers with, by name. Services throw these; only the error handler renders them. */
 export const errors = {
   invalidRequest: (detail: string, fieldErrors: FieldError[] = []) =>
     new AppError(400, 'invalid_request', detail, { extra: { errors: fieldErrors } }),
-  unauthorized: (detail = 'A valid access token is required') => new AppError(401, 'unauthorized', detail),
-  invalidCredentials: () => new AppError(401, 'invalid_credentials', 'The email or password is wrong'),
+  /** No credentials were sent (or in a scheme Plaza does not take): the challenge carries no error (RFC 6750 §3.1). */
+  unauthorized: (detail = SIGN_IN) => new AppError(401, 'unauthorized', detail, { headers: { 'www-authenticate': BEARER_CHALLENGE } }),
+  /** A bearer token was sent and is malformed, expired, revoked or not ours. */
+  invalidAccessToken: (detail: string) =>
+    new AppError(401, 'unauthorized', detail, {
+      headers: { 'www-authenticate': `${BEARER_CHALLENGE}, error="invalid_token", error_description="${quotable(detail)}"` },
+    }),
+  /**
+   * Login's credentials travel in the body, not in an HTTP authentication scheme, so no bearer error
+   * applies; but a 401 must carry a challenge (RFC 9110 §11.6.1), and the bare Bearer one is true:
+   * this API authenticates requests with bearer tokens, which login hands out.
+   */
+  invalidCredentials: () =>
+    new AppError(401, 'invalid_credentials', 'The email or password is wrong', { headers: { 'www-authenticate': BEARER_CHALLENGE } }),
   /** A signed-in caller re-confirming a sensitive action with the wrong password. Not 401: the session is fine. */
   wrongPassword: () => new AppError(403, 'invalid_credentials', 'The password is wrong'),
-  invalidRefreshToken: () => new AppError(401, 'unauthorized', 'The refresh token is not valid'),
+  /** A refresh token (sent in the body, as login's credentials are: the same bare challenge) that cannot be traded. */
+  invalidRefreshToken: (detail: string) =>
+    new AppError(401, 'unauthorized', detail, { headers: { 'www-authenticate': BEARER_CHALLENGE } }),
   forbidden: (detail = 'You may not do this') => new AppError(403, 'forbidden', detail),
   notFound: (what = 'resource') => new AppError(404, 'not_found', `No such ${what}`),
   methodNotAllowed: (allowed: string[]) =>
@@ -45,6 +67,7 @@ export const errors = {
     new AppError(409, 'follow_limit', `One account may follow at most ${limit} others; unfollow one to follow another`, {
       extra: { limit },
     }),
+  uriTooLong: (detail: string) => new AppError(414, 'uri_too_long', detail),
   payloadTooLarge: (limitBytes?: number) =>
     new AppError(
       413,

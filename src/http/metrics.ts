@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { JobQueue } from '#platform/queue/types.ts';
 import type { MetricsConfig } from '../config.ts';
 import { errors } from './errors.ts';
+import { problemResponses } from './openapi.ts';
 
 /**
  * Prometheus metrics for one app: request counts and latency by route pattern (never by raw URL,
@@ -70,7 +71,16 @@ export function registerMetrics(
       throw errors.forbidden('Metrics are readable from loopback, the addresses in METRICS_ALLOW, or with the METRICS_TOKEN bearer token');
     }
   };
-  app.get('/metrics', { onRequest, schema: { hide: true } }, async (_request, reply) => {
+  const schema = {
+    tags: ['service'],
+    summary: 'Prometheus metrics',
+    description: 'Readable from loopback, from the addresses in METRICS_ALLOW, or with the METRICS_TOKEN bearer token; 403 for others.',
+    response: {
+      200: { description: 'The Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ...problemResponses(403),
+    },
+  };
+  app.get('/metrics', { onRequest, schema }, async (_request, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });

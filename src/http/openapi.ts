@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { matchesIfNoneMatch } from './byte-content.ts';
 import { Problem } from './problems.ts';
+import { pagePolicy } from './security-headers.ts';
 
 /** Where the Swagger UI is served, and its copy of the document (`/docs/json`). */
 const DOCS_PREFIX = '/docs';
@@ -31,6 +33,24 @@ function problemResponse(status: number) {
 
 type DocumentedSchema = FastifySchema & { security?: Record<string, unknown>[]; consumes?: string[]; hide?: boolean };
 
+const BINARY = { type: 'string', format: 'binary' } as const;
+
+/**
+ * The answers of a route that serves stored bytes (see `sendByteContent`), in `contentTypes`:
+ * documentation only, since bytes are sent as streams and never serialized.
+ *
+ *     response: { ...byteContentResponses(['image/webp']), ...problemResponses(416) }
+ */
+export function byteContentResponses(contentTypes: string[]): Record<number, unknown> {
+  const bytes = Object.fromEntries(contentTypes.map((type) => [type, { schema: BINARY }]));
+  return {
+    200: { description: 'The bytes', content: bytes },
+    206: { description: 'The bytes of the one range asked for (`Range`), placed by `Content-Range`', content: bytes },
+    302: { description: 'Where the storage backend serves the same bytes (`Location`)', type: 'null' },
+    304: { description: 'Not modified: `If-None-Match` names their `ETag`', type: 'null' },
+  };
+}
+
 /**
  * The client errors any route can answer because of what its schema declares: 400 when it
  * validates input or takes a body, 413 and 415 when it takes a body (a JSON `body`, or the uploads
@@ -51,11 +71,45 @@ function impliedProblems(route: RouteOptions, schema: DocumentedSchema): number[
 }
 
 /**
+ * Upload routes take their bodies unparsed (see `acceptStreamedUploads`), so they declare no `body`
+ * for Fastify to validate; what they accept is their `consumes` list. The document describes those
+ * as binary bodies (and a form's `file` field), so that the UI's "Try it out" offers a file picker.
+ */
+function uploadBodyOf(consumes: string[]) {
+  const schemaFor = (type: string) =>
+    type === 'multipart/form-data'
+      ? { type: 'object', properties: { file: BINARY }, required: ['file'] }
+      : { ...BINARY, ...(!type.includes('*') && { contentMediaType: type }) };
+  return { content: Object.fromEntries(consumes.map((type) => [type, { schema: schemaFor(type) }])) };
+}
+
+/** What the document says of a route beyond its schema: its upload body, and what each answer is. */
+function documented(schema: DocumentedSchema): DocumentedSchema {
+  const response = schema.response as Record<string, { description?: string }> | undefined;
+  const described = Object.fromEntries(
+    Object.entries(response ?? {}).map(([status, answer]) => [status, { description: STATUS_CODES[status], ...answer }]),
+  );
+  return {
+    ...schema,
+    ...(schema.consumes !== undefined && schema.body === undefined && { body: uploadBodyOf(schema.consumes) }),
+    ...(response !== undefined && { response: described }),
+  };
+}
+
+/** What the document's description lists: what is built, and nothing announced. */
+const DESCRIPTION =
+  'Plaza, a self-hostable backend for a media-centred social network: accounts with a password and their sessions, ' +
+  'profile images, private memos, media (photos, video and audio, with resumable tus uploads), recordings, ' +
+  'posts, likes, follows and timelines. Errors are RFC 9457 problem documents (`Problem`).';
+
+const ASSETS = new URL('./assets/', import.meta.url);
+
+/**
  * The OpenAPI 3.1 document is generated from the same route schemas that validate requests and
  * serialize answers, so it cannot drift from what the server does. Every documented route also
  * lists the client errors it can answer, each a `Problem` (one shared component).
  */
-export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+export async function registerOpenApi(app: FastifyInstance, site: { version: string; servedOverHttps: boolean }): Promise<void> {
   app.addSchema({ ...Problem, $id: 'Problem' });
   app.addHook('onRoute', (route) => {
     const schema = route.schema as DocumentedSchema | undefined;
@@ -69,15 +123,13 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: {
-        title: 'Plaza API',
-        version,
-        description: 'Accounts, media, posts, timelines, paid posts, notifications and memos.',
-      },
+      info: { title: 'Plaza API', version: site.version, description: DESCRIPTION },
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
     },
+    // Only the document sees these additions: Fastify validates and serializes with the route's own schema.
+    transform: ({ schema, url }) => ({ schema: schema === undefined ? schema : documented(schema as DocumentedSchema), url }),
     // Shared schemas keep their own names in components.schemas (`Problem`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });
@@ -94,8 +146,44 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
   app.addHook('onRoute', (route) => {
     if (route.url === `${DOCS_PREFIX}/json`) route.handler = sendDocument;
   });
-  await app.register(swaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: true });
-  app.get('/openapi.json', { schema: { hide: true } }, sendDocument);
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PREFIX,
+    // The UI's own scripts and styles, its logo (a data: URL) and nothing from elsewhere.
+    staticCSP: pagePolicy(
+      {
+        'default-src': "'self'",
+        'base-uri': "'self'",
+        'font-src': "'self' data:",
+        'frame-ancestors': "'self'",
+        'img-src': "'self' data:",
+        'object-src': "'none'",
+        'script-src': "'self'",
+        'script-src-attr': "'none'",
+        'style-src': "'self'",
+      },
+      site.servedOverHttps,
+    ),
+    logo: { type: 'image/svg+xml', content: readFileSync(new URL('plaza-logo.svg', ASSETS)) },
+    theme: {
+      title: 'Plaza API',
+      favicon: [{ filename: 'plaza.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: readFileSync(new URL('plaza-mark.svg', ASSETS)) }],
+    },
+  });
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        tags: ['service'],
+        summary: 'This document (also at /docs/json)',
+        description: 'Generated from the schemas that validate requests. Revalidate with `If-None-Match` and its `ETag`.',
+        response: {
+          200: { description: 'The OpenAPI 3.1 document', type: 'object' },
+          304: { description: 'Not modified: `If-None-Match` names its `ETag`', type: 'null' },
+        },
+      },
+    },
+    sendDocument,
+  );
 }
 
 function serialized(document: unknown): { body: string; etag: string } {

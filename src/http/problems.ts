@@ -1,9 +1,10 @@
-import { STATUS_CODES } from 'node:http';
+import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import Type from 'typebox';
-import { AppError, errors, type FieldError } from './errors.ts';
+import { AppError, errors } from './errors.ts';
+import { invalidInput, JSON_BODY_REQUIRED, longPathSegmentError, MAX_PATH_SEGMENT_LENGTH } from './validation.ts';
 
 /** RFC 9457 problem document, as every error answer carries it. */
 export const Problem = Type.Object(
@@ -40,14 +41,12 @@ export const CODE_BY_STATUS: Record<number, string> = {
   431: 'headers_too_large',
 };
 
-type Validation = NonNullable<FastifyError['validation']>;
-
 /**
  * Installs the one error handler and the not-found handler. Anything that is not a known client
  * error is logged and answered as a bare 500, so no stack trace or internal message leaks.
  */
 export function registerProblemHandlers(app: FastifyInstance): void {
-  const routes = FindMyWay();
+  const routes = FindMyWay({ maxParamLength: MAX_PATH_SEGMENT_LENGTH });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods.map((m) => m.toUpperCase() as HTTPMethod)) {
@@ -76,13 +75,24 @@ export function sendErrorAsProblem(error: FastifyError, request: FastifyRequest,
 
 function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error;
-  if (error.validation) {
-    const fieldErrors = fieldErrorsOf(error.validation);
-    const where = error.validationContext ?? 'request';
-    return errors.invalidRequest(
-      `The ${where} is not valid: ${fieldErrors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
-      fieldErrors,
-    );
+  if (error.validation) return invalidInput(error.validationContext, error.validation, request.body);
+  // Only JSON bodies reach Fastify's parsers: upload routes take any type and read their own bytes.
+  const takesBody = () => request.routeOptions.schema?.body !== undefined;
+  switch (error.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return longPathSegmentError(request.url) ?? errors.uriTooLong(`A path segment is longer than ${MAX_PATH_SEGMENT_LENGTH} characters`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.unsupportedMediaType(
+        takesBody()
+          ? 'This route takes a JSON body: send Content-Type: application/json'
+          : 'This route takes no body: send none, or a JSON one with Content-Type: application/json',
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return errors.invalidRequest(takesBody() ? JSON_BODY_REQUIRED : 'The body is empty but Content-Type says JSON: send JSON or drop the header');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return errors.invalidRequest('The body is not valid JSON (its Content-Type says application/json)');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.payloadTooLarge(request.routeOptions.bodyLimit);
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
@@ -94,19 +104,6 @@ function toAppError(error: FastifyError, request: FastifyRequest): AppError {
   }
   request.log.error({ err: error }, 'unhandled error');
   return new AppError(500, 'internal_error', 'Something went wrong on our side');
-}
-
-function fieldErrorsOf(validation: Validation): FieldError[] {
-  return validation.map((issue) => {
-    const params = issue.params as Record<string, unknown>;
-    const missing = params.missingProperty ?? params.additionalProperty;
-    const base = issue.instancePath ?? '';
-    if (typeof missing === 'string') {
-      const message = params.additionalProperty !== undefined ? 'is not an accepted field' : 'is required';
-      return { path: `${base}/${missing}`, message };
-    }
-    return { path: base === '' ? '/' : base, message: issue.message ?? 'is not valid' };
-  });
 }
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): void {
@@ -143,7 +140,8 @@ export function answerClientError(error: Error & { code?: string }, socket: Sock
     title: STATUS_CODES[status],
     status,
     code,
-    detail: status === 431 ? 'The request line or headers are too large' : 'The request could not be parsed',
+    // The request line counts towards Node's header limit, so an over-long URL ends here too.
+    detail: status === 431 ? `The URL and headers together are larger than ${maxHeaderSize} bytes, the most this server reads` : 'The request could not be parsed',
   });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +

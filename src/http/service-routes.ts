@@ -12,10 +12,15 @@ const READINESS_REUSE_MS = 1_000;
 
 type ReadinessReport = { ready: boolean; checks: Record<string, 'up' | 'down'> };
 
-const Readiness = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
-  checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')])),
-});
+/** The readiness report, described as the answer it is. */
+const readinessAnswer = (description: string) =>
+  Type.Object(
+    {
+      status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+      checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')]), { description: 'Each dependency by name' }),
+    },
+    { description },
+  );
 
 /** A dependency's health check: resolves when it answers. */
 export type ReadinessCheck = () => Promise<void>;
@@ -27,13 +32,27 @@ export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessC
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['service'];
 
-    app.get('/ping', { schema: { tags, summary: 'Answers pong' } }, async (_request, reply) =>
-      reply.type('text/plain; charset=utf-8').send('pong'),
+    app.get(
+      '/ping',
+      {
+        schema: {
+          tags,
+          summary: 'Answers pong',
+          response: { 200: { description: 'The word pong', content: { 'text/plain': { schema: Type.Literal('pong') } } } },
+        },
+      },
+      async (_request, reply) => reply.type('text/plain; charset=utf-8').send('pong'),
     );
 
     app.get(
       '/healthz',
-      { schema: { tags, summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+      {
+        schema: {
+          tags,
+          summary: 'The process is alive (liveness)',
+          response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'Alive' }) },
+        },
+      },
       async () => ({ status: 'ok' as const }),
     );
 
@@ -42,8 +61,9 @@ export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessC
       {
         schema: {
           tags,
-          summary: 'Every backing service answers',
-          response: { 200: Readiness, 503: Readiness },
+          summary: 'Every backing service answers (readiness)',
+          description: `The database, object storage and Redis (when configured), each within ${READINESS_TIMEOUT_MS / 1000} s; checked at most once every ${READINESS_REUSE_MS / 1000} s.`,
+          response: { 200: readinessAnswer('Every check is up'), 503: readinessAnswer('Some check is down') },
         },
       },
       async (_request, reply) => {

@@ -51,9 +51,9 @@ describe('S3_REDIRECT_DOWNLOADS', () => {
     assert.equal(refused.status, 404, 'no link for anyone the item is hidden from');
     const avatar = await api.call('PUT', '/v1/account/avatar', { token: alice.accessToken, raw: await imageSample('png'), headers: { 'content-type': 'image/png' } });
     assert.equal(avatar.status, 200, avatar.text);
-    const image = await fetch(`${testApp.url}${avatar.body.avatarUrl}&size=small`, { redirect: 'manual' });
+    const image = await fetch(`${testApp.url}${avatar.body.avatarUrl}?size=small`, { redirect: 'manual' });
     assert.equal(image.status, testApp.config.s3 === undefined ? 200 : 302);
-    const followed = await fetch(`${testApp.url}${avatar.body.avatarUrl}&size=small`);
+    const followed = await fetch(`${testApp.url}${avatar.body.avatarUrl}?size=small`);
     assert.equal(followed.headers.get('content-type'), 'image/webp');
 
     const tampered = await fetch(`${testApp.url}${recording.body.url.replace(/sig=(.)/, (_: string, first: string) => `sig=${first === 'A' ? 'B' : 'A'}`)}`, { redirect: 'manual' });

@@ -7,6 +7,7 @@ import * as posts from './0005_posts.ts';
 import * as follows from './0006_follows.ts';
 import * as homeTimelineReads from './0007_home_timeline_reads.ts';
 import * as uploadReservations from './0008_upload_reservations.ts';
+import * as avatarIds from './0009_avatar_ids.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_follows': follows,
   '0007_home_timeline_reads': homeTimelineReads,
   '0008_upload_reservations': uploadReservations,
+  '0009_avatar_ids': avatarIds,
 };

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 
 export const Handle = Type.String({ pattern: '^[a-z0-9_]{3,30}$', description: 'Lower-case letters, digits and _' });
-export const DisplayName = Type.String({ minLength: 1, maxLength: 50, pattern: '\\S' });
+export const DisplayName = Type.String({ minLength: 1, maxLength: 50, pattern: '\\S', description: 'Not only spaces' });
 export const Bio = Type.String({ maxLength: 160 });
 
 export const User = Type.Object(

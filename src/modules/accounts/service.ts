@@ -80,8 +80,13 @@ export function createAccountsService(deps: {
 
     async getAccount(userId: string): Promise<Account> {
       const user = await store.findUserById(db, userId);
-      if (user === undefined) throw errors.unauthorized('This account no longer exists');
+      if (user === undefined) throw errors.invalidAccessToken('This account no longer exists');
       return toAccount(user);
+    },
+
+    /** Whether anyone has signed up (`plaza demo` fills only an empty database). */
+    async hasUsers(): Promise<boolean> {
+      return store.anyUserExists(db);
     },
 
     async getUserByHandle(handle: string): Promise<User> {
@@ -99,14 +104,14 @@ export function createAccountsService(deps: {
           updated_at: new Date(),
         }),
       );
-      if (user === undefined) throw errors.unauthorized('This account no longer exists');
+      if (user === undefined) throw errors.invalidAccessToken('This account no longer exists');
       return toAccount(user);
     },
 
     /** Points the user at a new profile image (or none); resolves with the one it replaces. */
     async swapAvatar(userId: string, avatarId: string | null): Promise<{ previous: string | null }> {
       const previous = await store.swapAvatar(db, userId, avatarId, new Date());
-      if (previous === undefined) throw errors.unauthorized('This account no longer exists');
+      if (previous === undefined) throw errors.invalidAccessToken('This account no longer exists');
       return { previous };
     },
 
@@ -114,6 +119,12 @@ export function createAccountsService(deps: {
     async avatarOf(handle: string): Promise<{ userId: string; handle: string; avatarId: string } | undefined> {
       const user = await store.findUserByHandle(db, handle.toLowerCase());
       return user?.avatar_id == null ? undefined : { userId: user.id, handle: user.handle, avatarId: user.avatar_id };
+    },
+
+    /** The user whose current profile image `avatarId` is; undefined once it is replaced, removed or its user gone. */
+    async avatarOwner(avatarId: string): Promise<{ userId: string } | undefined> {
+      const user = await store.findUserByAvatarId(db, avatarId);
+      return user === undefined ? undefined : { userId: user.id };
     },
 
     /** These users as the public see them, by id, in one query (absent ids are left out). */
@@ -171,8 +182,8 @@ function userOf(row: PublicUserRow, publicUrl: string): User {
     handle: row.handle,
     name: row.name,
     bio: row.bio,
-    // The id in the query changes with the image, so the bytes behind one URL never change.
-    avatarUrl: row.avatar_id === null ? null : `${publicUrl}/v1/users/${row.handle}/avatar?v=${row.avatar_id}`,
+    // Keyed by the image id alone: a new image gets a new URL, and a handle change keeps it.
+    avatarUrl: row.avatar_id === null ? null : `${publicUrl}/v1/avatars/${row.avatar_id}`,
     createdAt: row.created_at.toISOString(),
     counts: { followers: row.followers_count, following: row.following_count, posts: row.posts_count },
   };

@@ -54,6 +54,10 @@ export async function handleExists(db: Database, handle: string): Promise<boolea
   return row !== undefined;
 }
 
+export async function anyUserExists(db: Database): Promise<boolean> {
+  return (await db.selectFrom('users').select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
 export async function updateUser(
   db: Database,
   id: string,
@@ -148,6 +152,11 @@ export async function swapAvatar(
     await trx.updateTable('users').set({ avatar_id: avatarId, updated_at: at }).where('id', '=', userId).execute();
     return user.avatar_id;
   });
+}
+
+/** The user whose current profile image this is, if anyone's. */
+export async function findUserByAvatarId(db: Database, avatarId: string): Promise<Pick<UserRow, 'id'> | undefined> {
+  return db.selectFrom('users').select('id').where('avatar_id', '=', avatarId).executeTakeFirst();
 }
 
 export async function avatarIdsOf(db: Database, userIds: readonly string[]): Promise<Map<string, string>> {

@@ -108,16 +108,20 @@ export function createAuthService(deps: AuthDeps) {
       const tokenHash = hashRefreshToken(refreshToken);
       const found = await store.findRefreshToken(db, tokenHash);
       const now = new Date();
-      if (found === undefined || found.revoked_at !== null || found.expires_at <= now) {
-        throw errors.invalidRefreshToken();
+      if (found === undefined) throw errors.invalidRefreshToken('This refresh token is not known here: sign in again');
+      if (found.revoked_at !== null) {
+        throw errors.invalidRefreshToken('This session has ended (signed out, password changed, or ended for safety): sign in again');
       }
+      if (found.expires_at <= now) throw errors.invalidRefreshToken('This refresh token has expired: sign in again');
       const tokens = await db.transaction().execute(async (trx) => {
         if (!(await store.markRefreshTokenUsed(trx, tokenHash, now))) return undefined;
         return issueTokens(trx, found.user_id, found.session_id, now);
       });
       if (tokens === undefined) {
         await revokeSession(found.session_id, now);
-        throw errors.invalidRefreshToken();
+        throw errors.invalidRefreshToken(
+          'This refresh token was already used once, so its session was ended for safety (a copy of it may be in other hands): sign in again',
+        );
       }
       return { user: await accounts.getAccount(found.user_id), ...tokens };
     },
@@ -129,12 +133,18 @@ export function createAuthService(deps: AuthDeps) {
 
     /** The caller behind an access token, if it is valid and its session was not revoked. */
     async authenticate(accessToken: string): Promise<Caller> {
+      let refusal = 'The access token is not valid (altered, or not issued by this server): sign in again';
       const caller = await accessCache.through(accessToken, async () => {
         const claims = await accessTokens.verify(accessToken);
-        if (claims === undefined || !(await store.isSessionActive(db, claims.sessionId, claims.userId))) return undefined;
+        if (claims === 'expired') refusal = 'The access token has expired: get a new one from POST /v1/auth/refresh';
+        if (claims === undefined || claims === 'expired') return undefined;
+        if (!(await store.isSessionActive(db, claims.sessionId, claims.userId))) {
+          refusal = 'The session of this access token has ended (signed out, password changed, or ended for safety): sign in again';
+          return undefined;
+        }
         return { caller: { userId: claims.userId, sessionId: claims.sessionId }, tokenExpiresAtMs: claims.expiresAtMs };
       });
-      if (caller === undefined) throw errors.unauthorized();
+      if (caller === undefined) throw errors.invalidAccessToken(refusal);
       return caller;
     },
 

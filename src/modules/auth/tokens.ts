@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify } from 'jose';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 
 const ISSUER = 'plaza';
 const AUDIENCE = 'plaza-api';
@@ -22,8 +22,12 @@ export function createAccessTokens(secret: string, ttlSeconds: number) {
         .setExpirationTime(`${ttlSeconds}s`)
         .sign(key);
     },
-    /** The claims of a valid token, or `undefined` for anything expired, tampered or foreign. */
-    async verify(token: string): Promise<VerifiedAccess | undefined> {
+    /**
+     * The claims of a valid token; `'expired'` for one of ours past its expiry (jose checks the
+     * signature before the claims), so the caller can be told to refresh; `undefined` for anything
+     * tampered or foreign.
+     */
+    async verify(token: string): Promise<VerifiedAccess | 'expired' | undefined> {
       try {
         const { payload } = await jwtVerify(token, key, {
           algorithms: ['HS256'],
@@ -35,8 +39,8 @@ export function createAccessTokens(secret: string, ttlSeconds: number) {
           return undefined;
         }
         return { userId: payload.sub, sessionId: payload.sid, expiresAtMs: payload.exp * 1000 };
-      } catch {
-        return undefined;
+      } catch (error) {
+        return error instanceof joseErrors.JWTExpired ? 'expired' : undefined;
       }
     },
   };

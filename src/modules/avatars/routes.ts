@@ -3,19 +3,28 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
-import { problemResponses } from '#http/openapi.ts';
+import { byteContentResponses, problemResponses } from '#http/openapi.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { Account } from '../accounts/schemas.ts';
 import type { AvatarsService } from './service.ts';
 
 const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
-const AvatarQuery = Type.Object(
+const AvatarIdParams = Type.Object({ avatarId: Type.String({ minLength: 1, maxLength: 64 }) });
+const AvatarSize = Type.Union([Type.Literal('small'), Type.Literal('medium'), Type.Literal('large')], { default: 'medium' });
+const SizeQuery = Type.Object({ size: AvatarSize }, { additionalProperties: false });
+const HandleAvatarQuery = Type.Object(
   {
-    size: Type.Union([Type.Literal('small'), Type.Literal('medium'), Type.Literal('large')], { default: 'medium' }),
-    v: Type.Optional(Type.String({ maxLength: 64, description: 'The image id from avatarUrl; makes the answer cacheable for good' })),
+    size: AvatarSize,
+    v: Type.Optional(
+      Type.String({ maxLength: 64, description: 'An image id, as links handed out before `/v1/avatars/{avatarId}` carried it: that image, whatever the handle' }),
+    ),
   },
   { additionalProperties: false },
 );
+
+/** An image id names the same bytes for good; a handle's current image may change at any time. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const CURRENT = 'public, max-age=60';
 
 export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: onRequestAsyncHookHandler }): FastifyPluginAsync {
   const { avatars, requireCaller } = deps;
@@ -56,17 +65,30 @@ export function avatarRoutes(deps: { avatars: AvatarsService; requireCaller: onR
       {
         schema: {
           tags: ['users'],
-          summary: "A user's profile image (square WebP)",
+          summary: "A user's current profile image (square WebP)",
           params: HandleParams,
-          querystring: AvatarQuery,
-          response: problemResponses(416),
+          querystring: HandleAvatarQuery,
+          response: { ...byteContentResponses(['image/webp']), ...problemResponses(416) },
         },
       },
       async (request, reply) => {
-        const content = await avatars.content(request.params.handle, request.query.size);
-        const cache = request.query.v === content.avatarId ? 'public, max-age=31536000, immutable' : 'public, max-age=60';
-        return sendByteContent(request, reply, content, cache);
+        const { content, immutable } = await avatars.viaHandle(request.params.handle, request.query.size, request.query.v);
+        return sendByteContent(request, reply, content, immutable ? IMMUTABLE : CURRENT);
       },
+    );
+
+    app.get(
+      '/v1/avatars/:avatarId',
+      {
+        schema: {
+          tags: ['users'],
+          summary: 'A profile image by its id, the avatarUrl link (square WebP); 404 once replaced or removed',
+          params: AvatarIdParams,
+          querystring: SizeQuery,
+          response: { ...byteContentResponses(['image/webp']), ...problemResponses(416) },
+        },
+      },
+      async (request, reply) => sendByteContent(request, reply, await avatars.image(request.params.avatarId, request.query.size), IMMUTABLE),
     );
   };
 }

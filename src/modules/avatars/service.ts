@@ -28,7 +28,7 @@ export type AvatarsService = ReturnType<typeof createAvatarsService>;
  * the user points at the new image only once all its sizes are stored, and the old one's bytes go.
  */
 export function createAvatarsService(deps: {
-  accounts: Pick<AccountsService, 'swapAvatar' | 'getAccount' | 'avatarOf'>;
+  accounts: Pick<AccountsService, 'swapAvatar' | 'getAccount' | 'avatarOf' | 'avatarOwner'>;
   media: Pick<MediaService, 'squareImages'>;
   blobs: BlobStore;
   maxBytes: number;
@@ -67,6 +67,37 @@ export function createAvatarsService(deps: {
     }
   }
 
+  async function imageContent(userId: string, avatarId: string, size: AvatarSize, fileName: string): Promise<ByteContent> {
+    const key = avatarKey(userId, avatarId, size);
+    const info = await blobs.head(key);
+    if (info === undefined) throw errors.notFound('profile image');
+    return {
+      contentType: 'image/webp',
+      size: info.size,
+      etag: `"${avatarId}.${size}"`,
+      fileName,
+      async open(range) {
+        const blob = await blobs.get(key, range);
+        if (blob === undefined) throw errors.notFound('profile image');
+        return blob.body;
+      },
+      ...(directLink !== undefined && {
+        directLink: (headers) => directLink(key, { ...headers, expiresInSeconds: DIRECT_LINK_SECONDS }),
+      }),
+    };
+  }
+
+  /**
+   * One size of the image with this id while it is someone's current profile image; 404 once it is
+   * replaced or removed, or its account deleted, so a link never shows an image its owner took down.
+   */
+  async function image(avatarId: string, size: AvatarSize): Promise<ByteContent> {
+    const owner = await accounts.avatarOwner(avatarId);
+    if (owner === undefined) throw errors.notFound('profile image');
+    // Named without the handle: an old link must not tell who its owner has become.
+    return imageContent(owner.userId, avatarId, size, `avatar-${size}.webp`);
+  }
+
   return {
     async set(userId: string, source: UploadSource): Promise<Account> {
       const avatarId = newId();
@@ -86,29 +117,19 @@ export function createAvatarsService(deps: {
       if (previous !== null) await removeFiles(userId, previous);
     },
 
-    /** The bytes of a user's profile image in one size; 404 when they have none. */
-    async content(handle: string, size: AvatarSize): Promise<ByteContent & { avatarId: string }> {
+    /**
+     * What `/v1/users/{handle}/avatar` serves: the handle's current image, or with `v` the image that
+     * names (links handed out before `avatarUrl` was keyed by the image id), whatever handle they carry,
+     * so a rename keeps them working. `immutable`: the bytes behind the link never change.
+     */
+    async viaHandle(handle: string, size: AvatarSize, v: string | undefined): Promise<{ content: ByteContent; immutable: boolean }> {
+      if (v !== undefined) return { content: await image(v, size), immutable: true };
       const avatar = await accounts.avatarOf(handle);
       if (avatar === undefined) throw errors.notFound('profile image');
-      const key = avatarKey(avatar.userId, avatar.avatarId, size);
-      const info = await blobs.head(key);
-      if (info === undefined) throw errors.notFound('profile image');
-      return {
-        avatarId: avatar.avatarId,
-        contentType: 'image/webp',
-        size: info.size,
-        etag: `"${avatar.avatarId}.${size}"`,
-        // The handle as stored, not as the client spelled it (`%E2%84%AA` is a Kelvin sign that finds `k…`).
-        fileName: `${avatar.handle}-${size}.webp`,
-        async open(range) {
-          const blob = await blobs.get(key, range);
-          if (blob === undefined) throw errors.notFound('profile image');
-          return blob.body;
-        },
-        ...(directLink !== undefined && {
-          directLink: (headers) => directLink(key, { ...headers, expiresInSeconds: DIRECT_LINK_SECONDS }),
-        }),
-      };
+      // The handle as stored, not as the client spelled it (`%E2%84%AA` is a Kelvin sign that finds `k…`).
+      return { content: await imageContent(avatar.userId, avatar.avatarId, size, `${avatar.handle}-${size}.webp`), immutable: false };
     },
+
+    image,
   };
 }

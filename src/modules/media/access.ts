@@ -67,7 +67,7 @@ export function createAccessRules(signer: LinkSigner) {
       if (access.signature !== undefined) {
         if (!signer.verify(resourceOf(id, file), access.signature)) throw errors.forbidden('This link has expired or is not valid');
       } else if (access.callerId === undefined) {
-        throw errors.unauthorized();
+        throw errors.unauthorized('Use the signed link as handed out (the url of the item), or send Authorization: Bearer <accessToken>');
       }
       const item = await find();
       const what = purpose === 'recording' ? 'recording' : 'media';

@@ -25,6 +25,9 @@ import type { MediaPurpose } from './tables.ts';
 export const PROCESS_MEDIA_JOB = 'media.process';
 export const PROCESS_MEDIA_ATTEMPTS = 3;
 
+/** Each kind as a message names it, article included. */
+const A_KIND: Record<MediaKind, string> = { image: 'An image', audio: 'An audio file', video: 'A video' };
+
 /** An upload as the routes hand it over: its bytes, unread, and what the client said about them. */
 export type UploadSource = {
   body: Readable;
@@ -66,17 +69,21 @@ export function createIntake(deps: IntakeDeps) {
     return remaining;
   }
 
-  /** Streams an upload into storage under a new id, within the kind's size limit and the owner's quota. */
+  /**
+   * Streams an upload into storage under a new id, within the kind's size limit and the owner's quota.
+   * `refusal` says why sniffed bytes of a kind or type are not taken, or nothing when they are.
+   */
   async function storeOriginal(
     ownerId: string,
     source: UploadSource,
-    accepts: (kind: MediaKind, contentType: string) => boolean,
+    refusal: (kind: MediaKind, contentType: string) => string | undefined,
   ) {
     const remaining = await roomFor(ownerId, source.declaredBytes);
     const upload = await sniffStream(source.body);
-    if (!accepts(upload.kind, upload.contentType)) {
+    const refused = refusal(upload.kind, upload.contentType);
+    if (refused !== undefined) {
       upload.stream.destroy();
-      throw errors.unsupportedMediaType(`A ${upload.kind} file is not accepted here`);
+      throw errors.unsupportedMediaType(refused);
     }
     const maxBytes = Math.min(config.maxBytes[upload.kind], remaining);
     refuseIfDeclaredTooLarge(source.declaredBytes, maxBytes, upload);
@@ -95,7 +102,7 @@ export function createIntake(deps: IntakeDeps) {
     try {
       return await enqueueAfterCommit(queue, (jobs) =>
         db.transaction().execute(async (trx) => {
-          if (!(await accounts.lockUser(trx, row.owner_id))) throw errors.unauthorized('The account no longer exists');
+          if (!(await accounts.lockUser(trx, row.owner_id))) throw errors.invalidAccessToken('The account no longer exists');
           const taken = await store.quotaTaken(trx, row.owner_id);
           if (taken + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
           const inserted = await store.insertMedia(trx, row);
@@ -116,7 +123,7 @@ export function createIntake(deps: IntakeDeps) {
 
   /** A media item for posts: stored now, processed in the background (`status: processing`). */
   async function upload(ownerId: string, source: UploadSource): Promise<MediaItem> {
-    const stored = await storeOriginal(ownerId, source, () => true);
+    const stored = await storeOriginal(ownerId, source, () => undefined);
     return insertUploaded(newRow(ownerId, 'post', source.fileName, stored), stored.key, true);
   }
 
@@ -161,12 +168,14 @@ export function createIntake(deps: IntakeDeps) {
      * Recordings are their owner's alone, so they get no clean copy.
      */
     async record(ownerId: string, source: UploadSource): Promise<MediaItem> {
-      const stored = await storeOriginal(ownerId, source, (kind, contentType) => kind === 'audio' || contentType === 'video/mp4');
+      const stored = await storeOriginal(ownerId, source, (kind, contentType) =>
+        kind === 'audio' || contentType === 'video/mp4' ? undefined : `${A_KIND[kind]} (${contentType}) is not accepted here: a recording must be audio`,
+      );
       let description;
       try {
         const { kind, contentType } = stored.upload;
         description = await describeMedia(kind, contentType, storedBytes(blobs, stored.key), deps.ffmpeg);
-        if ((description.retyped?.kind ?? kind) !== 'audio') throw errors.unsupportedMediaType('A video file is not accepted here');
+        if ((description.retyped?.kind ?? kind) !== 'audio') throw errors.unsupportedMediaType('A video is not accepted here: a recording must be audio only');
       } catch (error) {
         await removeStored(stored.key);
         if (!(error instanceof MediaProcessingError)) throw error;

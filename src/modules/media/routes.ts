@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
-import { problemResponses } from '#http/openapi.ts';
+import { byteContentResponses, problemResponses } from '#http/openapi.ts';
 import { privateCache, signatureOf, SignedLinkQuery } from '#http/signed-link-query.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
 import { Media, VariantQuery } from './schemas.ts';
@@ -73,7 +73,7 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
           params: IdParams,
           querystring: ContentQuery,
           // 403: a signed link not made for this file, or expired; 402: in a paid post not bought.
-          response: problemResponses(402, 403, 416),
+          response: { ...byteContentResponses(['image/*', 'audio/*', 'video/*']), ...problemResponses(402, 403, 416) },
         },
       },
       async (request, reply) => {

@@ -4,15 +4,17 @@ import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { sendByteContent } from '#http/byte-content.ts';
 import { errors } from '#http/errors.ts';
-import { problemResponses } from '#http/openapi.ts';
+import { byteContentResponses, problemResponses } from '#http/openapi.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
 import { privateCache, signatureOf, SignedLinkQuery } from '#http/signed-link-query.ts';
 import { acceptStreamedUploads, receiveUpload } from '#http/uploads.ts';
+import { MAX_PATH_SEGMENT_LENGTH } from '#http/validation.ts';
 import { Recording } from '../media/schemas.ts';
 import type { MediaService } from '../media/service.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-const FileNameParams = Type.Object({ fileName: Type.String({ minLength: 1, maxLength: 10_000 }) });
+// No longer than any path segment is read; the stored label is cut to 255 characters anyway.
+const FileNameParams = Type.Object({ fileName: Type.String({ minLength: 1, maxLength: MAX_PATH_SEGMENT_LENGTH }) });
 const ContentQuery = Type.Object(SignedLinkQuery, { additionalProperties: false });
 /** What a recorder may declare its bytes as; the bytes themselves are sniffed all the same. */
 const RECORDING_CONTENT_TYPE = /^(audio\/[\w.+-]+|application\/octet-stream)\s*(;|$)/i;
@@ -37,7 +39,8 @@ export function recordingRoutes(deps: {
         schema: {
           ...signedIn.schema,
           summary: 'Upload a recording; the file name is only a label',
-          consumes: ['audio/*', 'application/octet-stream'],
+          description: 'Any `audio/*` Content-Type, or `application/octet-stream`: the type is sniffed from the bytes.',
+          consumes: ['application/octet-stream', 'audio/webm', 'audio/mp4', 'audio/mpeg', 'audio/ogg', 'audio/wav', 'audio/aac', 'audio/flac'],
           params: FileNameParams,
           response: { 201: Recording },
         },
@@ -74,7 +77,7 @@ export function recordingRoutes(deps: {
           params: IdParams,
           querystring: ContentQuery,
           // 403: a signed link not made for this recording, or expired.
-          response: problemResponses(403, 416),
+          response: { ...byteContentResponses(['audio/*']), ...problemResponses(403, 416) },
         },
       },
       async (request, reply) => {

@@ -65,7 +65,7 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
           summary: 'tus: create a resumable upload (optionally with its first bytes)',
           description: `${tusHeaders}: \`Upload-Length\` (at most ${uploads.maxBytes} bytes) or \`Upload-Defer-Length: 1\`, optional \`Upload-Metadata\` (\`filename\`, \`filetype\`), and with a body \`Content-Type: application/offset+octet-stream\`. Answers \`201\` with the upload URL in \`Location\`; \`413\` when the upload could not fit in the quota beside your media and unfinished uploads, \`409 too_many_open_uploads\` when you have ${uploads.maxOpenPerUser} unfinished ones.`,
           consumes: ['application/offset+octet-stream'],
-          response: problemResponses(409),
+          response: { 201: { description: 'Created: the upload URL is in `Location`', type: 'null' }, ...problemResponses(409) },
         },
       },
       (request, reply) => forward(request, reply, undefined),
@@ -86,7 +86,7 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
           summary: 'tus: append bytes at `Upload-Offset`',
           description: `${tusHeaders}: \`Upload-Offset\`, \`Content-Type: application/offset+octet-stream\`. The request bringing the last byte answers once the media item exists, or with the problem that refused its bytes (\`413\`, \`415\`). On a deferred-length upload, bytes (or an \`Upload-Length\`) past the quota are refused with \`413\`, and none past it is kept.`,
           consumes: ['application/offset+octet-stream'],
-          response: problemResponses(409),
+          response: { 204: { description: 'The bytes are kept: `Upload-Offset` says how many there are now', type: 'null' }, ...problemResponses(409) },
         },
       },
       (request, reply) => forward(request, reply, request.params.uploadId),
@@ -95,7 +95,11 @@ export function uploadRoutes(deps: UploadRouteDeps): FastifyPluginAsync {
       `${UPLOADS_PATH}/:uploadId`,
       {
         ...signedIn,
-        schema: { ...onUpload, summary: 'tus: terminate an unfinished upload and remove its bytes', response: problemResponses(409) },
+        schema: {
+          ...onUpload,
+          summary: 'tus: terminate an unfinished upload and remove its bytes',
+          response: { 204: { description: 'Terminated', type: 'null' }, ...problemResponses(409) },
+        },
       },
       (request, reply) => forward(request, reply, request.params.uploadId),
     );

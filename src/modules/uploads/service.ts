@@ -177,7 +177,7 @@ export function createUploadsService(deps: UploadsDeps) {
    * new one) may hold in all: the quota less their stored media and their other unfinished uploads.
    */
   async function roomFor(trx: Database, ownerId: string, uploadId: string | undefined): Promise<{ room: number; open: number }> {
-    if (!(await accounts.lockUser(trx, ownerId))) throw errors.unauthorized('The account no longer exists');
+    if (!(await accounts.lockUser(trx, ownerId))) throw errors.invalidAccessToken('The account no longer exists');
     const others = await store.openUploadsOf(trx, ownerId, uploadId);
     const stored = await media.storageUsed(trx, ownerId);
     return { room: config.media.quotaBytes - stored - others.reservedBytes, open: others.count };

@@ -1,13 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { fileURLToPath } from 'node:url';
 import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely';
-import pg from 'pg';
 import type { Config } from '../../config.ts';
 import type { DB } from '../../db/schema.ts';
 import type { Database, DatabaseHandle, DatabaseProfile } from './database.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
-import { prepareStatements } from './prepared-statements.ts';
 
 export type DatabaseOptions = {
   /** Called after every query; tests use it to count queries per request. */
@@ -17,35 +14,38 @@ export type DatabaseOptions = {
    * with what was going on; written to standard error when absent.
    */
   onError?: (error: unknown, context: string) => void;
+  /** Where PGlite keeps the fresh cluster it copies into a new data directory (see pglite.ts). */
+  pgliteTemplatesDir?: string;
 };
 
 type DatabaseConfig = Pick<Config, 'databaseUrl' | 'databaseSchema' | 'databasePoolSize' | 'dataDir'>;
 
 const writeToStderr = (error: unknown, context: string) => console.error(`database: ${context}:`, error);
 
-/** PGlite under `dataDir/db` by default; PostgreSQL at `databaseUrl`, in `databaseSchema`, when set. */
+/** Beside the installed packages, so it goes with them and is made by the user who installed them. */
+const PGLITE_TEMPLATES_DIR = fileURLToPath(new URL('../../../node_modules/.cache/plaza/', import.meta.url));
+
+/**
+ * PGlite under `dataDir/db` by default; PostgreSQL at `databaseUrl`, in `databaseSchema`, when set.
+ * Only the driver in use is loaded: each costs memory and start-up time.
+ */
 export async function openDatabase(config: DatabaseConfig, options: DatabaseOptions = {}): Promise<DatabaseHandle> {
   const log = options.onQuery;
   const onError = options.onError ?? writeToStderr;
   if (config.databaseUrl === undefined) {
-    const dataDir = join(config.dataDir, 'db');
-    mkdirSync(dataDir, { recursive: true });
-    const pglite = await PGlite.create({ dataDir });
+    const { openPGlite } = await import('./pglite.ts');
+    const pglite = await openPGlite(join(config.dataDir, 'db'), {
+      templatesDir: options.pgliteTemplatesDir ?? PGLITE_TEMPLATES_DIR,
+      onError,
+    });
     const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite), log });
     const stopMaintenance = maintainPGlite(db, onError);
     return handle(db, 'pglite', 'public', stopMaintenance);
   }
 
   const schema = config.databaseSchema;
-  const pool = new pg.Pool({
-    connectionString: config.databaseUrl,
-    max: config.databasePoolSize,
-    options: `-c search_path=${schema}`,
-  });
-  // An idle client losing its server (restart, failover) must not crash the process; the pool
-  // drops it and connects anew for the next query.
-  pool.on('error', (error) => onError(error, 'an idle connection failed'));
-  prepareStatements(pool);
+  const { openPool } = await import('./postgres.ts');
+  const pool = openPool({ url: config.databaseUrl, schema, size: config.databasePoolSize, onError });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   try {
     await sql`create schema if not exists ${sql.id(schema)}`.execute(db);

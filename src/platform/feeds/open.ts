@@ -1,6 +1,5 @@
 import type { Database } from '../db/database.ts';
 import { PostgresFeedStore } from './postgres.ts';
-import { RedisFeedStore } from './redis.ts';
 import type { FeedStore } from './types.ts';
 
 export type FeedStoreOptions = {
@@ -14,8 +13,10 @@ export type FeedStoreOptions = {
   readonly onError: (error: Error) => void;
 };
 
-export function openFeedStore(options: FeedStoreOptions): FeedStore {
+export async function openFeedStore(options: FeedStoreOptions): Promise<FeedStore> {
   const { redis, maxLength, onError } = options;
   if (redis === undefined) return new PostgresFeedStore(options.db);
+  // ioredis is loaded only with Redis, as it is used only then.
+  const { RedisFeedStore } = await import('./redis.ts');
   return new RedisFeedStore({ redisUrl: redis.url, prefix: redis.prefix, maxLength, onError });
 }

@@ -1,4 +1,3 @@
-import { BullMQJobQueue } from './bullmq.ts';
 import { MemoryJobQueue } from './memory.ts';
 import type { JobQueue } from './types.ts';
 
@@ -11,8 +10,10 @@ export type JobQueueOptions = {
   readonly onError: (error: Error) => void;
 };
 
-export function openJobQueue(options: JobQueueOptions): JobQueue {
+export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> {
   const { redis, closeTimeoutMs, onError } = options;
   if (redis === undefined) return new MemoryJobQueue({ closeTimeoutMs });
+  // BullMQ and ioredis are loaded only with Redis, as they are used only then.
+  const { BullMQJobQueue } = await import('./bullmq.ts');
   return new BullMQJobQueue({ redisUrl: redis.url, prefix: redis.prefix, closeTimeoutMs, onError });
 }

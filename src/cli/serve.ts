@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createDeps } from '../app.ts';
+import type { Config } from '../config.ts';
+import { CliError } from './errors.ts';
+import { startupSummary } from './startup-summary.ts';
+
+/** `plaza serve`: the HTTP server, until SIGTERM or SIGINT, after which it drains and exits. */
+export async function serve(config: Config): Promise<void> {
+  const deps = await createDeps(config);
+  const app = await buildApp(config, deps);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    // A request that never ends must not keep the process alive forever.
+    const deadline = setTimeout(() => {
+      app.log.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    await app.close();
+    clearTimeout(deadline);
+    app.log.info('stopped');
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  const url = await listen(app, config);
+  const { message, summary } = await startupSummary(config, deps.ffmpeg, url);
+  app.log.info(summary, message);
+}
+
+/** Listens, or closes the app and says in one line what to change when the address cannot be had. */
+async function listen(app: FastifyInstance, config: Config): Promise<string> {
+  try {
+    return await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    const explained = explainListenFailure(error as NodeJS.ErrnoException, config);
+    if (explained === undefined) throw error;
+    await app.close();
+    throw explained;
+  }
+}
+
+function explainListenFailure(error: NodeJS.ErrnoException, { port, host }: Config): CliError | undefined {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new CliError(`Port ${port} is already in use (EADDRINUSE) on ${host}; stop the other server or set PORT to a free port (PORT=0 picks one).`);
+    case 'EACCES':
+      return new CliError(`Port ${port} is privileged and this user may not listen on it (EACCES); set PORT to 1024 or above (a reverse proxy can take port ${port}).`);
+    case 'EADDRNOTAVAIL':
+      return new CliError(`HOST ${host} is not an address of this machine (EADDRNOTAVAIL); set HOST=127.0.0.1, or HOST=0.0.0.0 for every address.`);
+    default:
+      return undefined;
+  }
+}

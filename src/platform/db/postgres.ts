@@ -1,0 +1,20 @@
+import pg from 'pg';
+import { prepareStatements } from './prepared-statements.ts';
+
+export type PoolOptions = {
+  readonly url: string;
+  /** Every connection works in it (search_path). */
+  readonly schema: string;
+  readonly size: number;
+  readonly onError: (error: unknown, context: string) => void;
+};
+
+/** A pool whose connections prepare their statements (see prepared-statements.ts). */
+export function openPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.size, options: `-c search_path=${options.schema}` });
+  // An idle client losing its server (restart, failover) must not crash the process; the pool
+  // drops it and connects anew for the next query.
+  pool.on('error', (error) => options.onError(error, 'an idle connection failed'));
+  prepareStatements(pool);
+  return pool;
+}

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startApp, type TestApp } from './helpers/app.ts';
+import { client, type Client } from './helpers/http.ts';
+
+/** The pages Plaza serves to browsers: `/` with its icons, and the Swagger UI at `/docs`. */
+
+const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const FASTIFY_LOGO = readFileSync(new URL('../node_modules/@fastify/swagger-ui/static/logo.svg', import.meta.url));
+
+let plain: TestApp;
+let overHttp: TestApp;
+let overHttps: TestApp;
+let api: Client;
+
+before(async () => {
+  [plain, overHttp, overHttps] = await Promise.all([
+    startApp(),
+    startApp({ PUBLIC_URL: 'http://plaza.example.test' }),
+    startApp({ PUBLIC_URL: 'https://plaza.example.test' }),
+  ]);
+  api = client(plain);
+});
+after(() => Promise.all([plain, overHttp, overHttps].map((testApp) => testApp?.close())));
+
+/** A Content-Security-Policy header as its directives, by name. */
+function directivesOf(header: string | null): Map<string, string> {
+  assert.ok(header, 'a content security policy');
+  return new Map(
+    header.split(';').map((part) => part.trim()).filter(Boolean).map((part) => {
+      const [name = '', ...values] = part.split(/\s+/);
+      return [name, values.join(' ')];
+    }),
+  );
+}
+
+describe('the page at /', () => {
+  it('names Plaza and its version, and links to the docs and the service routes', async () => {
+    const page = await api.get('/');
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.match(page.text, /<title>Plaza [\d.]+<\/title>/);
+    assert.ok(page.text.includes(`Version ${VERSION}.`), page.text);
+    const links = [...page.text.matchAll(/<a href="([^"]+)"/g)].map((match) => new URL(match[1] as string, `${plain.url}/`).pathname);
+    assert.deepEqual(links, ['/docs', '/openapi.json', '/healthz', '/readyz', '/ping']);
+    for (const link of links) assert.equal((await api.get(link)).status, 200, link);
+    assert.match(page.text, /<link rel="icon" href="favicon.svg" type="image\/svg\+xml">/);
+  });
+
+  it('runs no script: its policy allows its own icon and its one inline style, by hash', async () => {
+    const page = await api.get('/');
+    const policy = directivesOf(page.headers.get('content-security-policy'));
+    assert.equal(policy.get('default-src'), "'none'");
+    assert.equal(policy.get('img-src'), "'self'");
+    assert.equal(policy.get('frame-ancestors'), "'none'");
+    assert.equal(policy.has('script-src'), false);
+    const style = /<style>(.*?)<\/style>/s.exec(page.text)?.[1] ?? assert.fail('an inline style');
+    assert.equal(policy.get('style-src'), `'sha256-${createHash('sha256').update(style).digest('base64')}'`);
+    assert.doesNotMatch(page.text, /<script|\son\w+=|style="/i, 'no script, no handler attribute, no style attribute');
+  });
+
+  it('answers HEAD, and revalidates with its ETag', async () => {
+    const page = await api.get('/');
+    const etag = page.headers.get('etag');
+    assert.match(etag ?? '', /^"[\w-]+"$/);
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    const head = await api.call('HEAD', '/');
+    assert.equal(head.status, 200);
+    assert.equal(head.text, '');
+    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(page.text)));
+    const unchanged = await api.get('/', { headers: { 'if-none-match': etag ?? '' } });
+    assert.equal(unchanged.status, 304);
+    assert.equal(unchanged.text, '');
+  });
+
+  it('serves the icons, cached for a day', async () => {
+    for (const [path, type, magic] of [
+      ['/favicon.ico', 'image/x-icon', Buffer.from([0, 0, 1, 0])],
+      ['/favicon.svg', 'image/svg+xml', Buffer.from('<svg')],
+    ] as const) {
+      const icon = await fetch(new URL(path, plain.url));
+      assert.equal(icon.status, 200, path);
+      assert.equal(icon.headers.get('content-type'), type, path);
+      assert.equal(icon.headers.get('cache-control'), 'public, max-age=86400', path);
+      // An SVG is a document: the API's policy keeps any script in it inert.
+      assert.equal(icon.headers.get('content-security-policy'), "default-src 'none';frame-ancestors 'none'", path);
+      const bytes = Buffer.from(await icon.arrayBuffer());
+      assert.ok(bytes.length > 0 && bytes.length < 4096, `${path}: ${bytes.length} bytes`);
+      assert.deepEqual(bytes.subarray(0, magic.length), magic, path);
+      const head = await fetch(new URL(path, plain.url), { method: 'HEAD' });
+      assert.equal(head.status, 200, path);
+      assert.equal(head.headers.get('content-length'), String(bytes.length), path);
+    }
+  });
+
+  it('is not part of the API document', async () => {
+    const { paths } = (await api.get('/openapi.json')).body;
+    for (const path of ['/', '/favicon.ico', '/favicon.svg']) assert.equal(paths[path], undefined, path);
+  });
+});
+
+describe('/docs', () => {
+  it('asks browsers to upgrade to https only when PUBLIC_URL is https', async () => {
+    for (const [testApp, upgrades] of [[plain, false], [overHttp, false], [overHttps, true]] as const) {
+      for (const path of ['/docs/', '/']) {
+        const page = await fetch(new URL(path, testApp.url));
+        assert.equal(page.status, 200);
+        const policy = directivesOf(page.headers.get('content-security-policy'));
+        assert.equal(policy.has('upgrade-insecure-requests'), upgrades, `${path} with PUBLIC_URL=${testApp.config.publicUrl || '(unset)'}`);
+      }
+    }
+  });
+
+  it('loads only its own scripts and styles', async () => {
+    const policy = directivesOf((await fetch(new URL('/docs/', plain.url))).headers.get('content-security-policy'));
+    assert.equal(policy.get('script-src'), "'self'");
+    assert.equal(policy.get('style-src'), "'self'");
+    assert.equal(policy.get('object-src'), "'none'");
+    assert.equal(policy.get('img-src'), "'self' data:", 'its logo is a data: URL');
+  });
+
+  it("shows Plaza's name and logo, not Fastify's", async () => {
+    const page = await api.get('/docs/');
+    assert.match(page.text, /<title>Plaza API<\/title>/);
+    assert.match(page.text, /<link rel="icon" type="image\/svg\+xml" href="\.\/static\/theme\/plaza.svg"/);
+    const icon = await api.get('/docs/static/theme/plaza.svg');
+    assert.equal(icon.status, 200);
+    assert.match(icon.text, /^<svg /);
+    const initializer = await api.get('/docs/static/swagger-initializer.js');
+    assert.equal(initializer.status, 200);
+    const logo = /img\.src = 'data:image\/svg\+xml;base64,([^']+)'/.exec(initializer.text)?.[1] ?? assert.fail('a logo of its own');
+    const svg = Buffer.from(logo, 'base64');
+    assert.notDeepEqual(svg, FASTIFY_LOGO);
+    assert.match(svg.toString('utf8'), />Plaza API<\/text>/);
+    assert.ok(!initializer.text.includes(FASTIFY_LOGO.toString('base64')), "Fastify's logo");
+  });
+});
