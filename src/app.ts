@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import type { LogEvent } from 'kysely';
 import type { Config } from './config.ts';
+import { packageVersion } from './package-version.ts';
 import { openBlobStore } from './platform/blobs/open.ts';
 import type { BlobStore } from './platform/blobs/types.ts';
 import type { DatabaseHandle } from './platform/db/database.ts';
@@ -256,9 +256,4 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   return app;
-}
-
-/** Plaza's version, from its package.json. */
-function packageVersion(): string {
-  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 }

@@ -34,6 +34,11 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  if (values.force && name !== 'demo') {
+    console.error(`--force belongs to demo; "${name}" takes no options.\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   const config = loadConfig();
   await holdDataDir(config, name);
   await command(config, values);

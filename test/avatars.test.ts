@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { startApp, type TestApp } from './helpers/app.ts';
+import { appPerFile, startApp, type TestApp } from './helpers/app.ts';
 import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
 import { client, type Client } from './helpers/http.ts';
 import { blobKeys } from './helpers/media.ts';
@@ -244,16 +244,10 @@ describe('profile images', () => {
 });
 
 describe('profile images with S3_REDIRECT_DOWNLOADS', () => {
-  let testApp: TestApp;
-  let api: Client;
-
-  before(async () => {
-    testApp = await startApp({ S3_REDIRECT_DOWNLOADS: 'true' });
-    api = client(testApp);
-  });
-  after(() => testApp.close());
+  const redirecting = appPerFile({ S3_REDIRECT_DOWNLOADS: 'true' });
 
   test('both links send the client to the bucket while the image is current, and nowhere once it is gone', async () => {
+    const { testApp, api } = redirecting;
     const ines = await signUp(api);
     const link = (await putAvatar(api, ines.accessToken, await imageSample('png'), 'image/png')).body.avatarUrl as string;
     for (const url of [`${link}?size=small`, `${handleLinkOf(ines.user.handle, link)}&size=small`]) {

@@ -80,6 +80,12 @@ describe('plaza command line', () => {
     assert.doesNotMatch(output(), /\bat .*:\d+:\d+/);
   });
 
+  it('refuses --force on any command but demo', async () => {
+    const { child, output } = run(['migrate', '--force']);
+    assert.equal(await exitOf(child), 2);
+    assert.match(output(), /^--force belongs to demo; "migrate" takes no options\.\n\nUsage: plaza <command>/s);
+  });
+
   it('ends on a busy port with one line naming the port and PORT', async () => {
     const taken = createServer().listen(0, '127.0.0.1');
     await once(taken, 'listening');

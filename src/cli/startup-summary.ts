@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
+import { packageVersion } from '../package-version.ts';
 import { runTool, type FfmpegTools } from '../modules/media/processing/ffmpeg.ts';
 
 /** What a server runs on, said once at start-up; never a password, token or key. */
@@ -60,8 +60,4 @@ async function ffmpegVersion(path: string): Promise<string> {
   } catch (error) {
     return `unusable (${path}): ${(error as Error).message}`;
   }
-}
-
-function packageVersion(): string {
-  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 }

@@ -168,7 +168,7 @@ export function tune(): Buffer {
       samples[start + i] = (samples[start + i] ?? 0) + 0.3 * envelope * tone;
     }
   });
-  return wav(samples);
+  return pcmWav(samples, SAMPLE_RATE);
 }
 
 /** Eight seconds of waves on a shore: noise, smoothed, swelling and fading every few seconds. */
@@ -182,11 +182,11 @@ export function waves(seed: number): Buffer {
     const swell = 0.15 + 0.85 * Math.max(0, Math.sin((2 * Math.PI * t) / 4)) ** 2;
     samples[i] = 1.6 * smooth * swell * Math.min(1, t / 0.5, (8 - t) / 0.5);
   }
-  return wav(samples);
+  return pcmWav(samples, SAMPLE_RATE);
 }
 
-/** 16-bit mono PCM WAV of samples in -1…1. */
-function wav(samples: Float32Array): Buffer {
+/** 16-bit mono PCM WAV of samples in -1…1 (the test samples are made with it too). */
+export function pcmWav(samples: Float32Array, sampleRate: number): Buffer {
   const data = Buffer.alloc(samples.length * 2);
   samples.forEach((sample, i) => data.writeInt16LE(Math.round(Math.max(-1, Math.min(1, sample)) * 32767), i * 2));
   const header = Buffer.alloc(44);
@@ -196,8 +196,8 @@ function wav(samples: Float32Array): Buffer {
   header.writeUInt32LE(16, 16); // fmt chunk size
   header.writeUInt16LE(1, 20); // PCM
   header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(SAMPLE_RATE, 24);
-  header.writeUInt32LE(SAMPLE_RATE * 2, 28); // bytes per second
+  header.writeUInt32LE(sampleRate, 24);
+  header.writeUInt32LE(sampleRate * 2, 28); // bytes per second
   header.writeUInt16LE(2, 32); // bytes per frame
   header.writeUInt16LE(16, 34); // bits per sample
   header.write('data', 36, 'latin1');

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsync } from 'fastify';
+import { readAsset } from './assets.ts';
 import { matchesIfNoneMatch } from './byte-content.ts';
 import { pagePolicy } from './security-headers.ts';
 
-const ASSETS = new URL('./assets/', import.meta.url);
 const STYLE =
   'body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}' +
   'h1{display:flex;align-items:center;gap:.6rem;margin:0}code{font-size:.95em}li{margin:.3rem 0}';
@@ -34,8 +33,8 @@ export function homePage(site: { version: string; servedOverHttps: boolean }): F
     );
     // favicon.ico is plaza-mark.svg drawn at 16 and 32 px (PNGs in an ICO), for browsers that ask for it unbidden.
     const icons = {
-      '/favicon.svg': { type: 'image/svg+xml', bytes: readFileSync(new URL('plaza-mark.svg', ASSETS)) },
-      '/favicon.ico': { type: 'image/x-icon', bytes: readFileSync(new URL('favicon.ico', ASSETS)) },
+      '/favicon.svg': { type: 'image/svg+xml', bytes: readAsset('plaza-mark.svg') },
+      '/favicon.ico': { type: 'image/x-icon', bytes: readAsset('favicon.ico') },
     };
     const hidden = { schema: { hide: true } };
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { readAsset } from './assets.ts';
 import { matchesIfNoneMatch } from './byte-content.ts';
 import { Problem } from './problems.ts';
 import { pagePolicy } from './security-headers.ts';
@@ -102,8 +102,6 @@ const DESCRIPTION =
   'profile images, private memos, media (photos, video and audio, with resumable tus uploads), recordings, ' +
   'posts, likes, follows and timelines. Errors are RFC 9457 problem documents (`Problem`).';
 
-const ASSETS = new URL('./assets/', import.meta.url);
-
 /**
  * The OpenAPI 3.1 document is generated from the same route schemas that validate requests and
  * serialize answers, so it cannot drift from what the server does. Every documented route also
@@ -163,10 +161,10 @@ export async function registerOpenApi(app: FastifyInstance, site: { version: str
       },
       site.servedOverHttps,
     ),
-    logo: { type: 'image/svg+xml', content: readFileSync(new URL('plaza-logo.svg', ASSETS)) },
+    logo: { type: 'image/svg+xml', content: readAsset('plaza-logo.svg') },
     theme: {
       title: 'Plaza API',
-      favicon: [{ filename: 'plaza.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: readFileSync(new URL('plaza-mark.svg', ASSETS)) }],
+      favicon: [{ filename: 'plaza.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: readAsset('plaza-mark.svg') }],
     },
   });
   app.get(

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { pcmWav } from '../../src/demo/generated-media.ts';
 import { findFfmpeg } from '../../src/modules/media/processing/ffmpeg.ts';
 
 const run = promisify(execFile);
@@ -75,25 +76,10 @@ function pngChunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, typeAndData, crc]);
 }
 
-/** A mono 16-bit PCM WAV of a sine wave, header written by hand. */
+/** A mono 16-bit PCM WAV of a sine wave at about half of full scale. */
 export function wavSample(seconds = 1, frequency = 440, sampleRate = 8000): Buffer {
-  const samples = Math.round(seconds * sampleRate);
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0, 'latin1');
-  header.writeUInt32LE(36 + samples * 2, 4);
-  header.write('WAVEfmt ', 8, 'latin1');
-  header.writeUInt32LE(16, 16); // fmt chunk size
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28); // bytes per second
-  header.writeUInt16LE(2, 32); // block align
-  header.writeUInt16LE(16, 34); // bits per sample
-  header.write('data', 36, 'latin1');
-  header.writeUInt32LE(samples * 2, 40);
-  const data = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) data.writeInt16LE(Math.round(16000 * Math.sin((2 * Math.PI * frequency * i) / sampleRate)), i * 2);
-  return Buffer.concat([header, data]);
+  const samples = Float32Array.from({ length: Math.round(seconds * sampleRate) }, (_, i) => 0.49 * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
+  return pcmWav(samples, sampleRate);
 }
 
 const SINE = ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=1'];
