@@ -18,7 +18,7 @@ import { median } from './lib/stats.ts';
 
 const MiB = 1024 * 1024;
 /** "Idle" is this long after /readyz first answered, with no request sent. */
-const IDLE_AFTER_SECONDS = 5;
+const IDLE_AFTER_SECONDS = 10;
 /** "After load" is this long after the last request of the load. */
 const SETTLE_SECONDS = 10;
 /** Photo-sized JPEGs processed in each load (3000×2000, as in the media suite). */

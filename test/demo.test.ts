@@ -58,6 +58,9 @@ async function withApp(inspect: (api: Client, url: string) => Promise<void>): Pr
     const url = `http://127.0.0.1:${address.port}`;
     await inspect(client(url), url);
   } finally {
+    // Every request has been answered. A kept-alive connection that carried a streamed file can still
+    // count as busy when close() looks for idle ones, and would then hold it for the keep-alive timeout.
+    app.server.closeAllConnections();
     await app.close();
   }
 }

@@ -64,6 +64,7 @@ export function renderReport(settings: Settings, profiles: readonly ProfileRepor
 
 function profileSection(profile: ProfileReport): string[] {
   if ('skipped' in profile) return [`Skipped: ${profile.skipped}.`];
+  if (profile.summaries.length === 0) return ['No throughput scenario in this run; see the sections below.'];
   const table = [
     '| scenario | Plaza req/s | baseline req/s | ratio | ratio per round | Plaza p50 / p99 ms ' +
       '| baseline p50 / p99 ms |',

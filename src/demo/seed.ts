@@ -36,7 +36,11 @@ export async function seedDemo(config: Config, options: { force: boolean }): Pro
   const deps = await createDeps(quiet, { logStream: process.stderr });
   const app = await buildApp(quiet, deps);
   try {
-    const accounts = createAccountsService({ db: deps.database.db, publicUrl: config.publicUrl, passwords: createPasswordHasher(config.passwordHashing) });
+    const accounts = createAccountsService({
+      db: deps.database.db,
+      publicUrl: config.publicUrl,
+      passwords: createPasswordHasher(config.passwordHashing),
+    });
     if (!options.force && (await accounts.hasUsers())) {
       throw new DemoRefused('This database already has users; `plaza demo --force` (`npm run demo -- --force`) adds a set of demo users beside them.');
     }
@@ -52,8 +56,7 @@ async function perform(api: Api): Promise<DemoResult> {
     Promise.all(scenes.map(async (scene, index) => [scene, await photo(scene, index + 1)] as const)).then((photos) => new Map<Scene, Buffer>(photos)),
     Promise.all(PEOPLE.map((_, index) => avatar(index))),
   ]);
-  const { set, tokens, users } = await signUpEveryone(api);
-  const [photos, avatars] = await media;
+  const [{ set, tokens, users }, [photos, avatars]] = await Promise.all([signUpEveryone(api), media]);
   const token = (key: string) => tokens.get(key) ?? fail(`no demo person "${key}"`);
   const handle = (key: string) => users.get(key)?.handle ?? fail(`no demo person "${key}"`);
 

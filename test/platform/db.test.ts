@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -144,5 +144,64 @@ describe(`database platform (${services ? 'postgres' : 'pglite'})`, () => {
     await sql`alter table shapes add column label text not null default 'new'`.execute(db);
     const rows = await Promise.all(Array.from({ length: 40 }, read));
     assert.ok(rows.every((row) => row.label === 'new'), 'every connection sees the new column');
+  });
+});
+
+describe('PGlite data directories', { skip: services && 'PGlite only' }, () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'plaza-db-template-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+  const failOnError = (error: unknown, context: string): void => assert.fail(`${context}: ${String(error)}`);
+  const open = (name: string, templatesDir: string, onError = failOnError) =>
+    openDatabase({ ...config, dataDir: join(scratch, name) }, { pgliteTemplatesDir: templatesDir, onError });
+
+  it('starts a new directory from a template of a fresh cluster, and each directory is a database of its own', async () => {
+    const templates = join(scratch, 'templates');
+    // initdb gives every cluster its own system identifier; copies of one template share it.
+    const systemId = async (database: DatabaseHandle) =>
+      (await sql<{ id: string }>`select system_identifier::text as id from pg_control_system()`.execute(database.db)).rows[0]?.id;
+    const first = await open('first', templates);
+    let firstId: string | undefined;
+    try {
+      firstId = await systemId(first);
+      await sql`create table only_in_first (id int)`.execute(first.db);
+      assert.equal(readdirSync(templates).filter((name) => name.startsWith('pglite-')).length, 1, 'one template, nothing left half-built');
+    } finally {
+      await first.close();
+    }
+    const second = await open('second', templates);
+    try {
+      assert.equal(await systemId(second), firstId, 'copied from the same template');
+      const tables = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename = 'only_in_first'`.execute(second.db);
+      assert.equal(tables.rows[0]?.n, 0);
+      await sql`create table only_in_second (id int)`.execute(second.db);
+    } finally {
+      await second.close();
+    }
+    const reopened = await open('first', templates);
+    try {
+      const tables = await sql<{ tablename: string }>`select tablename from pg_tables where tablename like 'only_in_%'`.execute(reopened.db);
+      assert.deepEqual(tables.rows.map((row) => row.tablename), ['only_in_first']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('opens a new directory in place when no template can be made, and says why', async () => {
+    const errors: string[] = [];
+    // A templates directory under a file cannot be created.
+    writeFileSync(join(scratch, 'a-file'), '');
+    const database = await open('in-place', join(scratch, 'a-file', 'templates'), (_error, context) => void errors.push(context));
+    try {
+      await database.ping();
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!, /no PGlite template/);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('keeps its shared buffers small', async () => {
+    const setting = await sql<{ shared_buffers: string }>`show shared_buffers`.execute(database.db);
+    assert.equal(setting.rows[0]?.shared_buffers, '16MB');
   });
 });
