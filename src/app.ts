@@ -12,6 +12,8 @@ import { openDatabase } from './platform/db/open.ts';
 import { migrateToLatest } from './platform/db/migrate.ts';
 import { openFeedStore } from './platform/feeds/open.ts';
 import type { FeedStore } from './platform/feeds/types.ts';
+import { openOutbox } from './platform/outbox/open.ts';
+import type { AnyOutboxHandler, Outbox } from './platform/outbox/types.ts';
 import { runJobs } from './platform/queue/jobs.ts';
 import { openJobQueue } from './platform/queue/open.ts';
 import type { JobQueue } from './platform/queue/types.ts';
@@ -40,6 +42,7 @@ import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
 import { mediaJobs } from './modules/media/jobs.ts';
+import { mediaOutboxHandlers } from './modules/media/outbox.ts';
 import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
 import { mediaRoutes } from './modules/media/routes.ts';
 import { createMediaService } from './modules/media/service.ts';
@@ -48,7 +51,7 @@ import { memoRoutes } from './modules/memos/routes.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
 import { socialRoutes } from './modules/social/routes.ts';
-import { timelineJobs } from './modules/timelines/jobs.ts';
+import { timelineHandlers } from './modules/timelines/outbox.ts';
 import { timelineRoutes } from './modules/timelines/routes.ts';
 import { createTimelinesService } from './modules/timelines/service.ts';
 import { createPopularUsers } from './modules/social/popular.ts';
@@ -63,6 +66,8 @@ import { createMemosService } from './modules/memos/service.ts';
 export type Deps = {
   logger: FastifyBaseLogger;
   database: DatabaseHandle;
+  /** Effects of writes, recorded in their transactions and handed to handlers after commit. */
+  outbox: Outbox;
   blobs: BlobStore;
   queue: JobQueue;
   rateLimiter: RateLimiter;
@@ -90,8 +95,10 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     onQuery: options.onQuery,
     onError: (error, context) => logger.error({ err: error }, `database: ${context}`),
   });
+  let outbox: Outbox | undefined;
   try {
     await migrateToLatest(database);
+    outbox = await openOutbox({ database, databaseUrl: config.databaseUrl, closeTimeoutMs: config.shutdownTimeoutMs, logger });
     const blobs = await openBlobStore({ localDir: join(config.dataDir, 'blobs'), s3: config.s3 });
     const ffmpeg = await findFfmpeg({
       FFMPEG_PATH: config.media.ffmpegPath,
@@ -114,8 +121,9 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
     });
     const squareImageSlots = createSquareImageSlots();
-    return { logger, database, blobs, queue, rateLimiter: openRateLimiter({ maxKeys: config.rateLimitMaxKeys }), ffmpeg, feeds, squareImageSlots };
+    return { logger, database, outbox, blobs, queue, rateLimiter: openRateLimiter({ maxKeys: config.rateLimitMaxKeys }), ffmpeg, feeds, squareImageSlots };
   } catch (error) {
+    await outbox?.close();
     await database.close();
     throw error;
   }
@@ -151,6 +159,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const handlers = trackHandlersInFlight(app);
   app.addHook('onClose', async () => {
     await handlers.drained(config.shutdownTimeoutMs);
+    await deps.outbox.close();
     await deps.queue.close();
     await deps.feeds.close();
     await deps.blobs.close();
@@ -182,6 +191,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const memos = createMemosService({ db });
   const media = createMediaService({
     db,
+    outbox: deps.outbox,
     blobs: deps.blobs,
     queue: deps.queue,
     accounts,
@@ -194,11 +204,12 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     redirectDownloads: config.s3?.redirectDownloads ?? false,
   });
   const popular = createPopularUsers({ accounts, above: config.feeds.fanOutMaxFollowers });
-  const social = createSocialService({ db, accounts, queue: deps.queue, popular, followMax: config.followMax });
-  const posts = createPostsService({ db, accounts, media, social, queue: deps.queue, feeds: deps.feeds, logger: deps.logger });
+  const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
+  const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
   const auth = createAuthService({
     db,
+    outbox: deps.outbox,
     accounts,
     media,
     counters: [social, posts],
@@ -218,7 +229,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const uploads = createUploadsService({ db, media, accounts, blobs: deps.blobs, config, logger: deps.logger });
   const sweepEveryMs = config.media.sweepIntervalSeconds * 1000;
   const jobs = [
-    ...timelineJobs({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
     ...mediaJobs({
       db,
       blobs: deps.blobs,
@@ -233,8 +243,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   ];
   const runningJobs = runJobs(deps.queue, jobs, deps.logger);
   app.addHook('onClose', async () => runningJobs.stop());
-  media.catchUpCleanCopies();
-  registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, config.metrics);
+  const outboxHandlers: AnyOutboxHandler[] = [
+    ...timelineHandlers({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
+    ...mediaOutboxHandlers({ queue: deps.queue, blobs: deps.blobs }),
+  ];
+  deps.outbox.start(outboxHandlers);
+  media.catchUp();
+  registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, deps.outbox, config.metrics);
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
 

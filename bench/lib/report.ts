@@ -49,7 +49,7 @@ export function renderReport(settings: Settings, profiles: readonly ProfileRepor
     '',
     `${when} · Node ${process.version} · ${machine}`,
     '',
-    `${settings.connections} connections; per round, each side gets ${settings.warmupSeconds} s of warm-up ` +
+    `${settings.connections} connections unless a scenario names its own; per round, each side gets ${settings.warmupSeconds} s of warm-up ` +
       `then ${settings.seconds} s measured per scenario; ` +
       `${settings.rounds} round${settings.rounds === 1 ? '' : 's'} alternating Plaza and baseline; ` +
       `figures are medians over rounds. ` +

@@ -4,9 +4,12 @@ import type { Profile } from './profiles.ts';
 import { withServer, type RunningServer, type ServerSpec } from './servers.ts';
 import type { Settings } from './settings.ts';
 
-/** One thing a client does, as Plaza serves it and as the bare baseline does the same database work. */
-/** `target`: the ratio to the baseline Plaza is held to on PostgreSQL, if any. */
-export type Scenario = { name: string; plaza: LoadRequest; baseline: LoadRequest; target?: number };
+/**
+ * One thing a client does, as Plaza serves it and as the bare baseline does the same database work.
+ * `target`: the ratio to the baseline Plaza is held to on PostgreSQL, if any. `connections`: when the
+ * scenario is about a concurrency of its own, in place of the run's `BENCH_CONNECTIONS`.
+ */
+export type Scenario = { name: string; plaza: LoadRequest; baseline: LoadRequest; target?: number; connections?: number };
 
 /** A family of scenarios sharing seed data and a baseline server. */
 export type Suite = {
@@ -51,7 +54,7 @@ export async function runSuite(suite: Suite, profile: Profile, settings: Setting
       const measured = await withServer(servers[side], (server) => measureTurn(server, scenarios, side, settings));
       measured.forEach((measurement, index) => {
         results[index]![side].push(measurement);
-        const what = `${side.padEnd(8)} ${scenarios[index]!.name.padEnd(24)}`;
+        const what = `${side.padEnd(8)} ${scenarios[index]!.name.padEnd(40)}`;
         log(profile, `round ${round}/${settings.rounds} ${what} ${describe(measurement)}`);
       });
     }
@@ -66,11 +69,11 @@ async function measureTurn(
   side: Side,
   settings: Settings,
 ): Promise<Measurement[]> {
-  const warmUp = { connections: settings.connections, seconds: settings.warmupSeconds };
   const measurements = [];
   for (const scenario of scenarios) {
-    await measureLoad(server.url, scenario[side], warmUp);
-    measurements.push(await measureLoad(server.url, scenario[side], settings));
+    const connections = scenario.connections ?? settings.connections;
+    await measureLoad(server.url, scenario[side], { connections, seconds: settings.warmupSeconds });
+    measurements.push(await measureLoad(server.url, scenario[side], { connections, seconds: settings.seconds }));
   }
   return measurements;
 }

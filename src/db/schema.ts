@@ -6,6 +6,7 @@ import type { PostTables } from '../modules/posts/tables.ts';
 import type { SocialTables } from '../modules/social/tables.ts';
 import type { UploadTables } from '../modules/uploads/tables.ts';
 import type { FeedTables } from '../platform/feeds/tables.ts';
+import type { OutboxTables } from '../platform/outbox/tables.ts';
 
 /** The whole database as Kysely sees it: each module declares its own tables. */
-export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & SocialTables & UploadTables & FeedTables;
+export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & SocialTables & UploadTables & FeedTables & OutboxTables;

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Outbox, OutboxStats } from '#platform/outbox/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
 import type { MetricsConfig } from '../config.ts';
 import { errors } from './errors.ts';
@@ -10,12 +11,13 @@ import { problemResponses } from './openapi.ts';
 /**
  * Prometheus metrics for one app: request counts and latency by route pattern (never by raw URL,
  * which would let clients grow the label set without bound), jobs by name and state, plus the
- * process defaults. Only loopback, the addresses in `access.allow` and holders of `access.token` may
+ * process defaults and the outbox's backlog. Only loopback, the addresses in `access.allow` and holders of `access.token` may
  * read them: they tell anyone how busy the server is and which routes fail.
  */
 export function registerMetrics(
   app: FastifyInstance,
   jobs: { queue: JobQueue; names: readonly string[] },
+  outbox: Pick<Outbox, 'stats'>,
   access: MetricsConfig,
 ): Registry {
   const registry = new Registry();
@@ -45,6 +47,26 @@ export function registerMetrics(
       for (const name of jobs.names) {
         for (const [state, count] of Object.entries(await jobs.queue.counts(name))) this.set({ name, state }, count);
       }
+    },
+  });
+
+  // Both gauges come from one query: a scrape collects them side by side.
+  let reading: Promise<OutboxStats> | undefined;
+  const outboxStats = () => (reading ??= outbox.stats().finally(() => (reading = undefined)));
+  new Gauge({
+    name: 'outbox_backlog',
+    help: 'Effects of committed writes not yet handled (outbox events)',
+    registers: [registry],
+    async collect() {
+      this.set((await outboxStats()).backlog);
+    },
+  });
+  new Gauge({
+    name: 'outbox_oldest_event_age_seconds',
+    help: 'Age of the oldest outbox event not yet handled (0 when there is none)',
+    registers: [registry],
+    async collect() {
+      this.set((await outboxStats()).oldestAgeSeconds);
     },
   });
 

@@ -24,11 +24,13 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5_000):
 const UNFINISHED = new Set(['waiting', 'delayed', 'active']);
 
 /**
- * Resolves once no background job of the app is waiting, delayed or running, as `/metrics` counts
- * them for every job the app runs. Await it before checking that something did *not* happen: the job
- * that would have done it has finished by then.
+ * Resolves once the app's outbox has no event left to handle and no background job is waiting,
+ * delayed or running, as `/metrics` counts them for every job the app runs. Await it before checking
+ * that something did *not* happen: the handler or job that would have done it has finished by then.
  */
 export async function jobsIdle(testApp: TestApp, timeoutMs = 10_000): Promise<void> {
+  // First the outbox: its handlers may enqueue jobs.
+  await testApp.deps.outbox.drained(timeoutMs);
   const api = client(testApp);
   await eventually(async () => {
     const metrics = await api.get('/metrics');

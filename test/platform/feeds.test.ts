@@ -82,14 +82,14 @@ describe(`feed store (${servicesDatabaseUrl === undefined ? 'pglite' : 'postgres
     const [reader, author] = await users(2);
     const [other] = await users(1);
     const posts = [entry(author!), entry(other!)];
-    await store.addMany(reader!, posts);
-    await store.add([author!], entry(other!));
+    await store.add([{ userIds: [reader!], entries: posts }]);
+    await store.add([{ userIds: [author!], entries: [entry(other!)] }]);
     await database.db.deleteFrom('users').where('id', '=', author!).execute();
     assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, [posts[1]!.postId]);
     assert.deepEqual(await store.page(author!, { limit: 10 }), { postIds: [], complete: true });
     // A fan-out to a follower deleted meanwhile (or by a deleted author) adds nothing, and fails nothing.
-    await store.add([author!, reader!], entry(other!));
-    await store.add([reader!], entry(author!));
+    await store.add([{ userIds: [author!, reader!], entries: [entry(other!)] }]);
+    await store.add([{ userIds: [reader!], entries: [entry(author!)] }]);
     assert.equal((await store.page(reader!, { limit: 10 })).postIds.length, 2);
   });
 });
@@ -150,7 +150,7 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
     const { store, users } = await redis({ maxLength: 5 });
     const [reader, author] = await users(2);
     const posts = newestFirst(8, author!);
-    for (const post of [...posts].reverse()) await store.add([reader!], post);
+    for (const post of [...posts].reverse()) await store.add([{ userIds: [reader!], entries: [post] }]);
     const kept = posts.slice(0, 5).map((post) => post.postId);
     assert.deepEqual(await store.page(reader!, { limit: 3 }), { postIds: kept.slice(0, 3), complete: true });
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: kept, complete: false });
@@ -159,7 +159,7 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
     assert.equal((await store.page(reader!, { beforeId: kept[4], limit: 3 })).complete, false);
 
     // A post older than the cut is not added back: the ones dropped around it would be missing.
-    await store.addMany(reader!, [posts[6]!]);
+    await store.add([{ userIds: [reader!], entries: [posts[6]!] }]);
     assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, kept);
     // Removing entries does not make the cut feed whole again.
     await store.removePost(kept[4]!, [reader!]);
@@ -170,12 +170,12 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
     const { store, users, prefix } = await redis({ maxLength: 5 });
     const [reader, author] = await users(2);
     const posts = newestFirst(7, author!);
-    await store.addMany(reader!, posts.slice(0, 2));
+    await store.add([{ userIds: [reader!], entries: posts.slice(0, 2) }]);
     await deleteKeys(client, `${prefix}:*`); // the cache is flushed, evicted or restarted
 
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
-    await store.add([reader!], posts[0]!);
-    await store.addMany(reader!, posts.slice(1, 2));
+    await store.add([{ userIds: [reader!], entries: [posts[0]!] }]);
+    await store.add([{ userIds: [reader!], entries: posts.slice(1, 2) }]);
     assert.equal(await client.exists(`${prefix}:feed:${reader}`), 0, 'writes skip a feed not built');
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
 
@@ -194,7 +194,7 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
   it('keeps a feed emptied by removals built', async () => {
     const { store, users } = await redis();
     const [reader, author] = await users(2);
-    await store.addMany(reader!, newestFirst(3, author!));
+    await store.add([{ userIds: [reader!], entries: newestFirst(3, author!) }]);
     await store.removeAuthor(reader!, author!);
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: true });
   });
@@ -217,7 +217,7 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [reader, ada, bob] = await users(3);
     const posts = newestFirst(12, ada!).map((post, i) => (i % 3 === 0 ? { ...post, authorId: bob! } : post));
-    for (const post of shuffled(posts)) await store.add([reader!], post);
+    for (const post of shuffled(posts)) await store.add([{ userIds: [reader!], entries: [post] }]);
     assert.deepEqual(await store.page(reader!, { limit: 50 }), { postIds: ids(posts), complete: true });
     assert.deepEqual(await store.page(reader!, { limit: 5 }), { postIds: ids(posts.slice(0, 5)), complete: true });
   });
@@ -226,7 +226,7 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [reader, author] = await users(2);
     const posts = newestFirst(30, author!);
-    await store.addMany(reader!, shuffled(posts));
+    await store.add([{ userIds: [reader!], entries: shuffled(posts) }]);
     const seen: string[] = [];
     let beforeId: string | undefined;
     const removedUnseen = posts[17]!.postId;
@@ -237,7 +237,7 @@ function contract(create: HarnessFactory): void {
       if (page.postIds.length < 7) break;
       beforeId = page.postIds.at(-1);
       if (round === 0) {
-        await store.add([reader!], entry(author!)); // newer than every page still to come
+        await store.add([{ userIds: [reader!], entries: [entry(author!)] }]); // newer than every page still to come
         await store.removePost(posts[2]!.postId, [reader!]); // on a page already seen
         await store.removePost(removedUnseen, [reader!]);
       }
@@ -249,10 +249,10 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [reader, other, author] = await users(3);
     const posts = newestFirst(3, author!);
-    await store.add([reader!, other!], posts[1]!);
-    await store.add([reader!, reader!, other!], posts[1]!);
-    await store.addMany(reader!, posts);
-    await store.addMany(reader!, [...posts, ...posts]);
+    await store.add([{ userIds: [reader!, other!], entries: [posts[1]!] }]);
+    await store.add([{ userIds: [reader!, reader!, other!], entries: [posts[1]!] }]);
+    await store.add([{ userIds: [reader!], entries: posts }]);
+    await store.add([{ userIds: [reader!], entries: [...posts, ...posts] }]);
     assert.deepEqual((await store.page(reader!, { limit: 10 })).postIds, ids(posts));
     assert.deepEqual((await store.page(other!, { limit: 10 })).postIds, [posts[1]!.postId]);
   });
@@ -261,8 +261,8 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [ada, bob, author] = await users(3);
     const posts = newestFirst(3, author!);
-    await store.addMany(ada!, posts);
-    await store.addMany(bob!, posts);
+    await store.add([{ userIds: [ada!], entries: posts }]);
+    await store.add([{ userIds: [bob!], entries: posts }]);
     await store.removePost(posts[1]!.postId, [ada!, bob!]);
     await store.removePost(newId(), [ada!]); // a post no feed has
     for (const reader of [ada!, bob!]) {
@@ -274,8 +274,8 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [reader, other, ada, bob] = await users(4);
     const posts = newestFirst(6, ada!).map((post, i) => (i % 2 === 0 ? { ...post, authorId: bob! } : post));
-    await store.addMany(reader!, posts);
-    await store.addMany(other!, posts);
+    await store.add([{ userIds: [reader!], entries: posts }]);
+    await store.add([{ userIds: [other!], entries: posts }]);
     await store.removeAuthor(reader!, bob!);
     assert.deepEqual(
       (await store.page(reader!, { limit: 10 })).postIds,
@@ -289,9 +289,29 @@ function contract(create: HarnessFactory): void {
     const { store, users } = await create();
     const [reader, author] = await users(2);
     const posts = newestFirst(4, author!);
-    await store.addMany(reader!, posts.slice(0, 2));
+    await store.add([{ userIds: [reader!], entries: posts.slice(0, 2) }]);
     await store.replace(reader!, posts.slice(2));
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: ids(posts.slice(2)), complete: true });
+  });
+
+  it('fans a batch of posts by several authors out, each to its own audience, in one round trip', async () => {
+    const { store, users, roundTrips } = await create();
+    const [ada, bob, both, adaOnly, bobOnly, neither] = await users(6);
+    const adaPosts = newestFirst(3, ada!);
+    const bobPosts = newestFirst(2, bob!);
+    const trips = await roundTrips(() =>
+      store.add([
+        { userIds: [both!, adaOnly!], entries: adaPosts },
+        { userIds: [both!, bobOnly!], entries: bobPosts },
+        { userIds: [], entries: [entry(ada!)] },
+      ]),
+    );
+    assert.equal(trips, 1);
+    const page = async (userId: string) => (await store.page(userId, { limit: 10 })).postIds;
+    assert.deepEqual(await page(both!), ids([...adaPosts, ...bobPosts]).sort().reverse());
+    assert.deepEqual(await page(adaOnly!), ids(adaPosts));
+    assert.deepEqual(await page(bobOnly!), ids(bobPosts));
+    assert.deepEqual(await page(neither!), []);
   });
 
   it('fans a post out to 10,000 feeds', async () => {
@@ -300,7 +320,7 @@ function contract(create: HarnessFactory): void {
     const followers = await users(10_000);
     const post = entry(author!);
     const started = performance.now();
-    const trips = await roundTrips(() => store.add(followers, post));
+    const trips = await roundTrips(() => store.add([{ userIds: followers, entries: [post] }]));
     const took = performance.now() - started;
     assert.ok(trips <= 12, `fan-out took ${trips} round trips`);
     assert.equal(await feedsHolding(post.postId, followers), 10_000);

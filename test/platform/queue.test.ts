@@ -4,7 +4,6 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
-import { enqueueAfterCommit } from '../../src/platform/queue/after-commit.ts';
 import { BullMQJobQueue } from '../../src/platform/queue/bullmq.ts';
 import { MemoryJobQueue } from '../../src/platform/queue/memory.ts';
 import type { JobQueue, JobState } from '../../src/platform/queue/types.ts';
@@ -169,33 +168,6 @@ function contract(create: QueueFactory): void {
     assert.ok(Date.now() - closingAt < 1000, `close took ${Date.now() - closingAt} ms`);
   });
 }
-
-// The helper sees only the promise of the work it wraps: a real transaction would add PGlite's
-// seconds of start-up and prove nothing more (db.test.ts covers commit and rollback).
-describe('enqueueAfterCommit', () => {
-  it('enqueues the jobs added during the work once it has resolved', async () => {
-    await using queue = closing(new MemoryJobQueue());
-    const result = await enqueueAfterCommit(queue, async (jobs) => {
-      jobs.add('index', { id: 'a' });
-      jobs.add('index', { id: 'b' }, { delayMs: 60_000 });
-      await sleep(1);
-      assert.equal((await queue.counts('index')).waiting, 0, 'not before the commit');
-      return 'committed';
-    });
-    assert.equal(result, 'committed');
-    assert.deepEqual(await queue.counts('index'), { waiting: 1, delayed: 1, active: 0, completed: 0, failed: 0 });
-  });
-
-  it('enqueues nothing when the work throws', async () => {
-    await using queue = closing(new MemoryJobQueue());
-    const work = enqueueAfterCommit(queue, async (jobs) => {
-      jobs.add('index', { id: 'a' });
-      throw new Error('rolled back');
-    });
-    await assert.rejects(work, /rolled back/);
-    assert.equal((await queue.counts('index')).waiting, 0);
-  });
-});
 
 /** Closes the queue when the test's `await using` scope ends, pass or fail. */
 function closing(queue: JobQueue): JobQueue & AsyncDisposable {

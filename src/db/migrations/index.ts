@@ -8,6 +8,8 @@ import * as follows from './0006_follows.ts';
 import * as homeTimelineReads from './0007_home_timeline_reads.ts';
 import * as uploadReservations from './0008_upload_reservations.ts';
 import * as avatarIds from './0009_avatar_ids.ts';
+import * as outbox from './0010_outbox.ts';
+import * as popularUsersAndProcessing from './0011_popular_users_and_processing.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +22,6 @@ export const migrations: Record<string, Migration> = {
   '0007_home_timeline_reads': homeTimelineReads,
   '0008_upload_reservations': uploadReservations,
   '0009_avatar_ids': avatarIds,
+  '0010_outbox': outbox,
+  '0011_popular_users_and_processing': popularUsersAndProcessing,
 };

@@ -14,6 +14,7 @@ import type { UsersTable } from './tables.ts';
 export type { PublicUserRow };
 /** The statement `countPost` builds, for a store to run or compose into its own. */
 export type PostCountQuery = ReturnType<typeof store.countPostQuery>;
+export type { FolloweeCount } from './store.ts';
 
 export type NewPasswordAccount = { email: string; password: string; name: string; handle?: string | undefined };
 export type ProfileChanges = { name?: string | undefined; bio?: string | undefined; handle?: string | undefined };
@@ -164,8 +165,11 @@ export function createAccountsService(deps: {
     /** In the deleting transaction: a leaving user's follows leave the others' counters. */
     dropFollowCounts: (trx: Database, follows: { followeeIds: UserIds; followerIds: UserIds }) => store.dropFollowCounts(trx, follows),
 
-    /** Every user with more than `count` followers. */
-    usersWithFollowersAbove: (count: number) => store.usersWithFollowersAbove(db, count),
+    /** Users with more than `above` followers or still marked popular: see `store.popularUsers`. */
+    popularUserIds: (above: number) => store.popularUsers(db, above),
+
+    /** In a follow's transaction, once `moveFollowCounts` has locked the user's row. */
+    setPopular: (trx: Database, userId: string, popular: boolean) => store.setPopular(trx, userId, popular),
 
     /** Deletes the account and, through foreign keys, everything it owns, in one statement. */
     async deleteAccount(userId: string, trx: Database = db): Promise<void> {

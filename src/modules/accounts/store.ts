@@ -87,16 +87,20 @@ export function countPostQuery(db: Database, userId: string, by: 1 | -1) {
     .returning(PUBLIC_USER_COLUMNS);
 }
 
+/** A followee's counter and popular mark, right after a follow moved them. */
+export type FolloweeCount = { followers: number; popular: boolean };
+
 /**
  * Moves the counters of a follow made (`by` 1) or undone (-1): the follower's following and the
  * followee's followers, locking the two rows in id order so crossing follows cannot deadlock. With
  * `maxFollowing`, a follower already following that many is left alone and the answer is undefined:
- * the caller's transaction must then not commit. Otherwise answers the followee's new follower count.
+ * the caller's transaction must then not commit. Otherwise answers the followee's new follower count
+ * and popular mark, read under the row lock the update took (so exact until the transaction ends).
  */
 export async function moveFollowCounts(
   trx: Database,
   follow: { followerId: string; followeeId: string; by: 1 | -1; maxFollowing?: number | undefined },
-): Promise<number | undefined> {
+): Promise<FolloweeCount | undefined> {
   const { followerId, followeeId, by, maxFollowing } = follow;
   const moveFollowing = async () => {
     let update = trx.updateTable('users').set({ following_count: sql`following_count + ${by}` }).where('id', '=', followerId);
@@ -110,9 +114,9 @@ export async function moveFollowCounts(
       .updateTable('users')
       .set({ followers_count: sql`followers_count + ${by}` })
       .where('id', '=', followeeId)
-      .returning('followers_count')
+      .returning(['followers_count', 'popular'])
       .executeTakeFirstOrThrow();
-    return followee.followers_count;
+    return { followers: followee.followers_count, popular: followee.popular };
   };
   if (followerId < followeeId) {
     if (!(await moveFollowing())) return undefined;
@@ -128,10 +132,22 @@ export async function dropFollowCounts(trx: Database, follows: { followeeIds: Us
   await trx.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', follows.followerIds).execute();
 }
 
-/** Every user with more than `count` followers (found through users_followers_count). */
-export async function usersWithFollowersAbove(db: Database, count: number): Promise<string[]> {
-  const rows = await db.selectFrom('users').select('id').where('followers_count', '>', count).execute();
+/**
+ * The popular users: more than `above` followers, or still marked popular (found through
+ * users_followers_count and users_popular).
+ */
+export async function popularUsers(db: Database, above: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb.or([eb('followers_count', '>', above), eb('popular', '=', true)]))
+    .execute();
   return rows.map((row) => row.id);
+}
+
+/** Marks or unmarks a user as popular (in the follow's transaction, under its row lock). */
+export async function setPopular(db: Database, userId: string, popular: boolean): Promise<void> {
+  await db.updateTable('users').set({ popular }).where('id', '=', userId).execute();
 }
 
 export async function deleteUser(db: Database, id: string): Promise<boolean> {

@@ -12,6 +12,8 @@ export type UsersTable = {
   followers_count: Generated<number>;
   following_count: Generated<number>;
   posts_count: Generated<number>;
+  /** Still counted as popular between the marks of FANOUT_MAX_FOLLOWERS' hysteresis (see social's popular.ts). */
+  popular: Generated<boolean>;
   created_at: Date;
   updated_at: Date;
 };

@@ -1,4 +1,5 @@
 import type { Database } from '#platform/db/database.ts';
+import type { Outbox } from '#platform/outbox/types.ts';
 import { clientNetwork } from '#platform/ratelimit/keys.ts';
 import type { RateLimiter } from '#platform/ratelimit/types.ts';
 import type { Caller } from '#http/auth.ts';
@@ -16,8 +17,9 @@ export type Session = { user: Account; accessToken: string; refreshToken: string
 
 type AuthDeps = {
   db: Database;
+  outbox: Pick<Outbox, 'transaction'>;
   accounts: AccountsService;
-  /** Told when an account is deleted, so the bytes it stored go too. */
+  /** Told, inside the deleting transaction, so the bytes the account stored go once it commits. */
   media: Pick<MediaService, 'forgetOwner'>;
   /** Asked, inside the deleting transaction, to take the account off other users' counters. */
   counters: readonly { releaseUser(trx: Database, userId: string): Promise<void> }[];
@@ -30,7 +32,7 @@ type AuthDeps = {
 export type AuthService = ReturnType<typeof createAuthService>;
 
 export function createAuthService(deps: AuthDeps) {
-  const { db, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
+  const { db, outbox, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
   async function revokeSession(sessionId: string, at: Date): Promise<void> {
     await store.revokeSession(db, sessionId, at);
@@ -162,12 +164,12 @@ export function createAuthService(deps: AuthDeps) {
     /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
     async deleteAccount(caller: Caller, password: string): Promise<void> {
       await confirmPassword(caller, password);
-      await db.transaction().execute(async (trx) => {
+      await outbox.transaction(db, async (trx, emit) => {
         for (const module of counters) await module.releaseUser(trx, caller.userId);
         await accounts.deleteAccount(caller.userId, trx);
+        await media.forgetOwner(emit, caller.userId);
       });
       accessCache.forgetUser(caller.userId);
-      await media.forgetOwner(caller.userId);
     },
   };
 }

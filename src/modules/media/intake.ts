@@ -6,8 +6,7 @@ import type { MediaConfig } from '../../config.ts';
 import type { BlobStore } from '#platform/blobs/types.ts';
 import { BlobTooLargeError } from '#platform/blobs/errors.ts';
 import type { Database } from '#platform/db/database.ts';
-import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
+import type { EmitEvent, Outbox, OutboxEvent } from '#platform/outbox/types.ts';
 import type { TaskSlots } from '#platform/slots.ts';
 import { AppError, errors } from '#http/errors.ts';
 import { newId } from '#db/ids.ts';
@@ -24,6 +23,12 @@ import type { MediaPurpose } from './tables.ts';
 
 export const PROCESS_MEDIA_JOB = 'media.process';
 export const PROCESS_MEDIA_ATTEMPTS = 3;
+/** At start-up: enqueues again the processing of items still `processing` (see outbox.ts). */
+export const PROCESSING_BACKLOG_JOB = 'media.processing-backlog';
+
+/** The outbox event of an item stored for posts, written with its row: its processing follows (see outbox.ts). */
+export const MEDIA_UPLOADED = 'media.uploaded';
+export type MediaEvent = { mediaId: string };
 
 /** Each kind as a message names it, article included. */
 const A_KIND: Record<MediaKind, string> = { image: 'An image', audio: 'An audio file', video: 'A video' };
@@ -42,7 +47,7 @@ export type SquareImage = ImageVariant;
 export type IntakeDeps = {
   db: Database;
   blobs: BlobStore;
-  queue: JobQueue;
+  outbox: Pick<Outbox, 'transaction'>;
   /** The users' rows are accounts': it locks one for the quota check inside our transaction. */
   accounts: Pick<AccountsService, 'lockUser'>;
   config: MediaConfig;
@@ -54,9 +59,9 @@ export type IntakeDeps = {
 
 export type MediaIntake = ReturnType<typeof createIntake>;
 
-/** Taking uploads in: type, size limits and quota, storage, the row, and the processing job. */
+/** Taking uploads in: type, size limits and quota, storage, the row, and the processing event. */
 export function createIntake(deps: IntakeDeps) {
-  const { db, blobs, queue, accounts, config, logger } = deps;
+  const { db, blobs, outbox, accounts, config, logger } = deps;
 
   /**
    * The owner's storage left beside their media and unfinished resumable uploads; 413 when an upload
@@ -98,18 +103,16 @@ export function createIntake(deps: IntakeDeps) {
    * Writes the row for stored bytes, checking the quota again under a lock on the owner (two uploads
    * racing may both have passed the first check). Anything refused here takes its bytes with it.
    */
-  async function insertUploaded(row: Parameters<typeof store.insertMedia>[1], key: string, enqueue: boolean): Promise<MediaItem> {
+  async function insertUploaded(row: Parameters<typeof store.insertMedia>[1], key: string, process: boolean): Promise<MediaItem> {
     try {
-      return await enqueueAfterCommit(queue, (jobs) =>
-        db.transaction().execute(async (trx) => {
-          if (!(await accounts.lockUser(trx, row.owner_id))) throw errors.invalidAccessToken('The account no longer exists');
-          const taken = await store.quotaTaken(trx, row.owner_id);
-          if (taken + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
-          const inserted = await store.insertMedia(trx, row);
-          if (enqueue) jobs.add(PROCESS_MEDIA_JOB, { mediaId: row.id }, { attempts: PROCESS_MEDIA_ATTEMPTS, jobId: row.id });
-          return itemOf(inserted);
-        }),
-      );
+      return await outbox.transaction(db, async (trx, emit: EmitEvent) => {
+        if (!(await accounts.lockUser(trx, row.owner_id))) throw errors.invalidAccessToken('The account no longer exists');
+        const taken = await store.quotaTaken(trx, row.owner_id);
+        if (taken + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
+        const inserted = await store.insertMedia(trx, row);
+        if (process) await emit({ topic: MEDIA_UPLOADED, payload: { mediaId: row.id } } satisfies OutboxEvent<MediaEvent>);
+        return itemOf(inserted);
+      });
     } catch (error) {
       await removeStored(key);
       throw error;

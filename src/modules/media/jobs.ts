@@ -3,10 +3,12 @@ import { defineJob, type AnyJobDefinition } from '#platform/queue/jobs.ts';
 import type { JobInfo } from '#platform/queue/types.ts';
 import { cleanCopyJobs } from './clean-copies.ts';
 import { describeMedia, storedBytes, type KeepCleanCopy } from './describe.ts';
-import { mediaKey, ownerPrefixes } from './keys.ts';
+import { mediaKey } from './keys.ts';
+import { enqueueProcessing } from './outbox.ts';
 import { MediaProcessingError } from './processing/errors.ts';
 import type { ImageVariant } from './processing/image.ts';
-import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, PURGE_OWNER_MEDIA_JOB, type MediaDeps } from './service.ts';
+import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, PROCESSING_BACKLOG_JOB } from './intake.ts';
+import type { MediaDeps } from './service.ts';
 import * as store from './store.ts';
 import { sweeperJob, type SweeperDeps } from './sweeper.ts';
 import type { StoredVariant, VariantName } from './tables.ts';
@@ -16,9 +18,12 @@ type JobDeps = Pick<MediaDeps, 'db' | 'blobs' | 'queue' | 'ffmpeg' | 'logger'>;
 /** Media processing runs two at a time per process: it is CPU-bound, and the machine may run requests too. */
 const PROCESSING_CONCURRENCY = 2;
 
+/** Ids read and enqueued per round trip by the processing backlog. */
+const BACKLOG_BATCH = 200;
+
 /**
- * Media's jobs: processing uploads, purging a deleted account's bytes, the periodic sweep, and
- * catching up on the clean copies of items stored before there were any.
+ * Media's jobs: processing uploads (and, at start-up, enqueueing again those still unfinished), the
+ * periodic sweep, and catching up on the clean copies of items stored before there were any.
  */
 export function mediaJobs(deps: JobDeps & SweeperDeps): AnyJobDefinition[] {
   return [
@@ -27,7 +32,7 @@ export function mediaJobs(deps: JobDeps & SweeperDeps): AnyJobDefinition[] {
       concurrency: PROCESSING_CONCURRENCY,
       handler: (payload, job) => processMedia(deps, payload.mediaId, job),
     }),
-    defineJob<{ ownerId: string }>({ name: PURGE_OWNER_MEDIA_JOB, handler: (payload) => purgeOwnerMedia(deps, payload.ownerId) }),
+    defineJob({ name: PROCESSING_BACKLOG_JOB, handler: () => enqueueUnfinished(deps) }),
     sweeperJob(deps),
     ...cleanCopyJobs(deps),
   ];
@@ -69,9 +74,13 @@ async function processMedia(deps: JobDeps, mediaId: string, job: JobInfo): Promi
   }
 }
 
-/** Removes every byte stored for an account that is gone (its rows went with it). */
-async function purgeOwnerMedia(deps: JobDeps, ownerId: string): Promise<void> {
-  for (const prefix of ownerPrefixes(ownerId)) {
-    for await (const blob of deps.blobs.list(prefix)) await deps.blobs.delete(blob.key);
+/** Enqueues the processing of every item still `processing` (their job ids dedupe what is queued already). */
+async function enqueueUnfinished(deps: JobDeps): Promise<void> {
+  let afterId: string | undefined;
+  for (;;) {
+    const ids = await store.stillProcessing(deps.db, { afterId, limit: BACKLOG_BATCH });
+    await Promise.all(ids.map((mediaId) => enqueueProcessing(deps.queue, mediaId)));
+    afterId = ids.at(-1);
+    if (ids.length < BACKLOG_BATCH) break;
   }
 }

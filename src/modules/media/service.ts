@@ -1,10 +1,13 @@
 import type { Database } from '#platform/db/database.ts';
+import type { EmitEvent, OutboxEvent } from '#platform/outbox/types.ts';
+import type { JobQueue } from '#platform/queue/types.ts';
 import { errors } from '#http/errors.ts';
 import type { LinkSigner } from '#http/signed-links.ts';
 import { createAccessRules } from './access.ts';
 import { createCatalog, itemOf, type MediaItem } from './catalog.ts';
 import { CLEAN_BACKLOG_JOB } from './clean-copies.ts';
-import { createIntake, type IntakeDeps, type UploadSource } from './intake.ts';
+import { OWNER_DELETED, type OwnerEvent } from './outbox.ts';
+import { createIntake, PROCESSING_BACKLOG_JOB, type IntakeDeps, type UploadSource } from './intake.ts';
 import { MEDIA_FILES, mediaKey } from './keys.ts';
 import type { Media, Recording } from './schemas.ts';
 import { createServing } from './serving.ts';
@@ -16,10 +19,9 @@ export type { ContentAccess, MediaGrant } from './access.ts';
 export type { MediaItem } from './catalog.ts';
 export type { MediaContent } from './serving.ts';
 
-export const PURGE_OWNER_MEDIA_JOB = 'media.purge-owner';
-
 /** What intake needs, plus what describing and serving media need. */
 export type MediaDeps = IntakeDeps & {
+  queue: JobQueue;
   signer: LinkSigner;
   /** Prefix of the links handed out; '' for links relative to the API. */
   publicUrl: string;
@@ -93,19 +95,21 @@ export function createMediaService(deps: MediaDeps) {
       await removeBytes(itemOf(row));
     },
 
-    /** Removes, in the background, every byte an account stored; call once the account is deleted. */
-    async forgetOwner(ownerId: string): Promise<void> {
-      await queue.enqueue(PURGE_OWNER_MEDIA_JOB, { ownerId });
+    /** In the transaction deleting an account: every byte it stored is removed once that commits. */
+    async forgetOwner(emit: EmitEvent, ownerId: string): Promise<void> {
+      await emit({ topic: OWNER_DELETED, payload: { ownerId } } satisfies OutboxEvent<OwnerEvent>);
     },
 
     /**
-     * Starts making the clean copies that items stored before they existed lack (see
-     * `clean-copies.ts`); until an item has one, only its owner reads its bytes. Called at start-up.
+     * Called at start-up. Starts making the clean copies that items stored before they existed lack
+     * (see `clean-copies.ts`); until an item has one, only its owner reads its bytes. And enqueues
+     * again the processing of items still `processing`: an in-process queue loses its jobs with the
+     * process (see outbox.ts).
      */
-    catchUpCleanCopies(): void {
-      queue.enqueue(CLEAN_BACKLOG_JOB, {}).catch((error: unknown) => {
-        logger.error({ err: error }, 'media: could not start making missing clean copies');
-      });
+    catchUp(): void {
+      for (const [job, what] of [[CLEAN_BACKLOG_JOB, 'making missing clean copies'], [PROCESSING_BACKLOG_JOB, 'processing unfinished items']] as const) {
+        queue.enqueue(job, {}).catch((error: unknown) => logger.error({ err: error }, `media: could not start ${what}`));
+      }
     },
   };
 }

@@ -130,6 +130,14 @@ export async function readyWithout(db: Database, name: VariantName, query: { aft
   return rows.map((row) => row.id);
 }
 
+/** Items still `processing`, in id order after `afterId` (found through media_processing). */
+export async function stillProcessing(db: Database, query: { afterId: string | undefined; limit: number }): Promise<string[]> {
+  let select = db.selectFrom('media').select('id').where('status', '=', 'processing');
+  if (query.afterId !== undefined) select = select.where('id', '>', query.afterId);
+  const rows = await select.orderBy('id').limit(query.limit).execute();
+  return rows.map((row) => row.id);
+}
+
 export async function markFailed(db: Database, id: string, failure: string, at: Date): Promise<void> {
   await db
     .updateTable('media')

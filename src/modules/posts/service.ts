@@ -1,8 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
 import type { FeedStore } from '#platform/feeds/types.ts';
-import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
+import type { Outbox } from '#platform/outbox/types.ts';
 import { errors } from '#http/errors.ts';
 import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
@@ -10,7 +9,7 @@ import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { MediaGrant, MediaItem, MediaService } from '../media/service.ts';
 import type { SocialService } from '../social/service.ts';
-import { TIMELINE_JOBS, type FanOutEvent, type PostEvent } from '../timelines/events.ts';
+import { fanOutEvent, removePostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
 import type { PostRow, PostView } from './store.ts';
@@ -30,11 +29,23 @@ export function createPostsService(deps: {
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser' | 'countPost'>;
   media: Pick<MediaService, 'attachable' | 'mediaById' | 'inPost'>;
   social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
-  queue: JobQueue;
-  feeds: Pick<FeedStore, 'add'>;
+  outbox: Pick<Outbox, 'transaction'>;
+  feeds: Pick<FeedStore, 'add' | 'authorEntry'>;
   logger: FastifyBaseLogger;
 }) {
-  const { db, accounts, media, social, queue, feeds, logger } = deps;
+  const { db, accounts, media, social, outbox, feeds, logger } = deps;
+
+  /**
+   * A cache of feeds (Redis) gets the author's own entry before the post commits, so that a crash
+   * right after the commit cannot leave it out; an entry whose post then fails to commit names no
+   * post, and pages skip it. False when it could not be written: the fan-out handler writes it.
+   */
+  async function addToCachedOwnFeed(entry: { postId: string; authorId: string }): Promise<boolean> {
+    return feeds.add([{ userIds: [entry.authorId], entries: [entry] }]).then(
+      () => true,
+      (error: unknown) => (logger.warn({ err: error, postId: entry.postId }, 'posts: own feed not written; the fan-out handler will'), false),
+    );
+  }
 
   /** Whether the caller sees an author's followers-only posts: the author and their followers do. */
   async function inCircle(callerId: string | undefined, authorId: string): Promise<boolean> {
@@ -101,30 +112,23 @@ export function createPostsService(deps: {
       }
       const attached = await media.attachable(authorId, input.mediaIds);
       const now = new Date();
-      const view = await store.insertPost(
-        db,
-        {
-          id: newId(now.getTime()),
-          author_id: authorId,
-          text: input.text,
-          visibility: input.visibility ?? 'public',
-          price_coins: input.priceCoins,
-          created_at: now,
-        },
-        input.mediaIds,
-        accounts.countPost(db, authorId, 1),
-      );
-      const entry = { postId: view.id, authorId };
-      const inOwnFeed = await feeds.add([authorId], entry).then(
-        () => true,
-        (error: unknown) => (logger.warn({ err: error, postId: view.id }, 'posts: own feed not written; the fan-out job will'), false),
-      );
-      // Followers get it from the fan-out job. A follow that committed first was counted (its
-      // counter and this post lock the same row); one that commits after backfills this post.
-      if (view.author.followers_count > 0 || !inOwnFeed) {
-        const event: FanOutEvent = { ...entry, ...(!inOwnFeed && { toAuthor: true }) };
-        await queue.enqueue(TIMELINE_JOBS.fanOut, event, { jobId: `fan-out-${view.id}` });
-      }
+      const entry = { postId: newId(now.getTime()), authorId };
+      const { authorEntry } = feeds;
+      const inOwnFeed = authorEntry !== undefined || (await addToCachedOwnFeed(entry));
+      // One commit: the post, its media links, the author's counter, their own feed entry where feeds
+      // are a table, and the fan-out event.
+      const view = await outbox.transaction(db, async (trx, emit) => {
+        const inserted = await store.insertPost(
+          trx,
+          { id: entry.postId, author_id: authorId, text: input.text, visibility: input.visibility ?? 'public', price_coins: input.priceCoins, created_at: now },
+          input.mediaIds,
+          { countAuthorPost: accounts.countPost(trx, authorId, 1), ownFeedEntry: authorEntry?.(trx, entry) },
+        );
+        // A follow that committed first was counted (its counter and this post lock the same row);
+        // one that commits after backfills this post. So no event when nobody follows yet.
+        if (inserted.author.followers_count > 0 || !inOwnFeed) await emit(fanOutEvent({ ...entry, ...(!inOwnFeed && { toAuthor: true }) }));
+        return inserted;
+      });
       const [post] = await hydrate(authorId, [view], attached);
       return post as Post;
     },
@@ -158,12 +162,9 @@ export function createPostsService(deps: {
     async remove(callerId: string, id: string): Promise<void> {
       const row = await visiblePost(callerId, id);
       if (row.author_id !== callerId) throw errors.forbidden('Only its author may delete a post');
-      await enqueueAfterCommit(queue, (jobs) =>
-        db.transaction().execute(async (trx) => {
-          const event: PostEvent = { postId: id, authorId: callerId };
-          if (await store.deletePost(trx, callerId, id, accounts.countPost(trx, callerId, -1))) jobs.add(TIMELINE_JOBS.removePost, event);
-        }),
-      );
+      await outbox.transaction(db, async (trx, emit) => {
+        if (await store.deletePost(trx, callerId, id, accounts.countPost(trx, callerId, -1))) await emit(removePostEvent({ postId: id, authorId: callerId }));
+      });
     },
 
     async like(callerId: string, id: string): Promise<void> {

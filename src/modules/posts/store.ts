@@ -1,5 +1,6 @@
 import { sql, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
+import type { AuthorEntryQuery } from '#platform/feeds/types.ts';
 import type { PostCountQuery, PublicUserRow } from '../accounts/service.ts';
 import type { PostsTable } from './tables.ts';
 
@@ -78,17 +79,19 @@ function selectViews(db: Database, viewerId: string | undefined) {
 }
 
 /**
- * Writes a post, its media links and its author's counter in one statement (so no transaction),
- * and returns it as pages show it. The counter is accounts' to write: `countAuthorPost` is its
- * statement (accounts' `countPost`), composed here as a common table expression.
+ * Writes a post, its media links, its author's counter and, when given, the author's own feed entry
+ * in one statement, and returns it as pages show it. The counter is accounts' to write and the feed
+ * the feed store's: `countAuthorPost` (accounts' `countPost`) and `ownFeedEntry` (the store's
+ * `authorEntry`) are their statements, composed here as common table expressions.
  */
 export async function insertPost(
   db: Database,
   post: Insertable<PostsTable> & { id: string },
   mediaIds: readonly string[],
-  countAuthorPost: PostCountQuery,
+  composed: { countAuthorPost: PostCountQuery; ownFeedEntry: AuthorEntryQuery | undefined },
 ): Promise<PostView> {
-  const row = await db
+  const { countAuthorPost, ownFeedEntry } = composed;
+  const writes = db
     .with('inserted', (db) => db.insertInto('posts').values(post).returningAll())
     .with('attached', (db) =>
       db
@@ -96,7 +99,9 @@ export async function insertPost(
         .columns(['post_id', 'position', 'media_id'])
         .expression(sql`select ${post.id}, m.position - 1, m.id from unnest(${[...mediaIds]}::text[]) with ordinality as m (id, position)`)
     )
-    .with('author', () => countAuthorPost)
+    .with('author', () => countAuthorPost);
+  // The feed entry's statement returns nothing for the query to read: it only runs with it.
+  const row = await (ownFeedEntry === undefined ? writes : (writes.with('own_entry', () => ownFeedEntry) as unknown as typeof writes))
     .selectFrom(['inserted as p', 'author as a'])
     .selectAll('p')
     .select(AUTHOR_COLUMNS)

@@ -1,11 +1,10 @@
 import type { Database } from '#platform/db/database.ts';
-import { enqueueAfterCommit } from '#platform/queue/after-commit.ts';
-import type { JobQueue } from '#platform/queue/types.ts';
+import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
 import { errors } from '#http/errors.ts';
 import { decodeTimeCursor, encodeTimeCursor, type Page } from '#http/pagination.ts';
 import type { User } from '../accounts/schemas.ts';
-import type { AccountsService } from '../accounts/service.ts';
-import { TIMELINE_JOBS, type FollowEvent } from '../timelines/events.ts';
+import type { AccountsService, FolloweeCount } from '../accounts/service.ts';
+import { backfillEvent, catchUpEvent, unfollowEvent } from '../timelines/events.ts';
 import type { PopularUsers } from './popular.ts';
 import * as store from './store.ts';
 
@@ -19,12 +18,25 @@ type PageQuery = { limit: number; cursor?: string | undefined };
  */
 export function createSocialService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle' | 'moveFollowCounts' | 'dropFollowCounts'>;
-  queue: JobQueue;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle' | 'moveFollowCounts' | 'setPopular' | 'dropFollowCounts'>;
+  outbox: Pick<Outbox, 'transaction'>;
   popular: PopularUsers;
   followMax: number;
 }) {
-  const { db, accounts, queue, popular, followMax } = deps;
+  const { db, accounts, outbox, popular, followMax } = deps;
+
+  /**
+   * In a follow's transaction, once the followee's count moved: keeps their popular mark (see
+   * popular.ts). An author who stops being popular has their recent posts, never fanned out, caught
+   * up into their followers' feeds. Says whether the mark changed.
+   */
+  async function remark(trx: Database, emit: EmitEvent, followeeId: string, moved: FolloweeCount, by: 1 | -1): Promise<boolean> {
+    const mark = popular.markAfter(moved.followers, by, moved.popular);
+    if (mark === moved.popular) return false;
+    await accounts.setPopular(trx, followeeId, mark);
+    if (!mark) await emit(catchUpEvent({ authorId: followeeId }));
+    return true;
+  }
 
   async function followeeOf(callerId: string, handle: string): Promise<string> {
     const followeeId = await accounts.userIdOf(handle);
@@ -63,35 +75,33 @@ export function createSocialService(deps: {
   return {
     async follow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      const followers = await enqueueAfterCommit(queue, (jobs) =>
-        db.transaction().execute(async (trx) => {
-          if (!(await store.addFollow(trx, callerId, followeeId, new Date()))) return undefined;
-          const count = await accounts.moveFollowCounts(trx, { followerId: callerId, followeeId, by: 1, maxFollowing: followMax });
-          // Thrown inside the transaction, so the follow row goes back out with it.
-          if (count === undefined) throw errors.followLimit(followMax);
-          jobs.add(TIMELINE_JOBS.backfill, { followerId: callerId, followeeId } satisfies FollowEvent);
-          return count;
-        }),
-      );
-      if (followers !== undefined) popular.counted(followers - 1, followers);
+      const follow = { followerId: callerId, followeeId };
+      const remarked = await outbox.transaction(db, async (trx, emit) => {
+        if (!(await store.addFollow(trx, callerId, followeeId, new Date()))) return false;
+        const moved = await accounts.moveFollowCounts(trx, { ...follow, by: 1, maxFollowing: followMax });
+        // Thrown inside the transaction, so the follow row goes back out with it.
+        if (moved === undefined) throw errors.followLimit(followMax);
+        await emit(backfillEvent(follow));
+        return remark(trx, emit, followeeId, moved, 1);
+      });
+      if (remarked) popular.changed();
     },
 
     async unfollow(callerId: string, handle: string): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
-      const followers = await enqueueAfterCommit(queue, (jobs) =>
-        db.transaction().execute(async (trx) => {
-          if (!(await store.removeFollow(trx, callerId, followeeId))) return undefined;
-          const count = await accounts.moveFollowCounts(trx, { followerId: callerId, followeeId, by: -1 });
-          jobs.add(TIMELINE_JOBS.unfollow, { followerId: callerId, followeeId } satisfies FollowEvent);
-          return count;
-        }),
-      );
-      if (followers !== undefined) popular.counted(followers + 1, followers);
+      const follow = { followerId: callerId, followeeId };
+      const remarked = await outbox.transaction(db, async (trx, emit) => {
+        if (!(await store.removeFollow(trx, callerId, followeeId))) return false;
+        const moved = await accounts.moveFollowCounts(trx, { ...follow, by: -1 });
+        await emit(unfollowEvent(follow));
+        return moved !== undefined && remark(trx, emit, followeeId, moved, -1);
+      });
+      if (remarked) popular.changed();
     },
 
     followerIds: (userId: string) => store.followerIds(db, userId),
-    /** Whom a post by `userId` is fanned out to: their followers, unless they are popular. */
-    fanOutAudience: (userId: string) => store.followerIdsUpTo(db, userId, popular.above),
+    /** Whom posts by each of these authors are fanned out to: their followers, unless they are popular. */
+    fanOutAudiences: (authorIds: readonly string[]) => store.fanOutAudiences(db, authorIds, popular.above),
 
     /** Users whose posts are merged into timelines when read (see popular.ts). */
     popularUserIds: () => popular.ids(),

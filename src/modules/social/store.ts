@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 
 /** Adds the follow once: true when the row is new (the counters, accounts' to move, must then follow). */
@@ -58,16 +59,28 @@ export async function followerIds(db: Database, userId: string): Promise<string[
   return rows.map((row) => row.follower_id);
 }
 
-/** Everyone following `userId`, if they are at most `max`; none otherwise. One query either way. */
-export async function followerIdsUpTo(db: Database, userId: string, max: number): Promise<string[]> {
+/**
+ * The followers of each of these authors who is not popular (more than `max` followers, or still
+ * marked so: see popular.ts), by author; popular ones have none. One query however many authors.
+ */
+export async function fanOutAudiences(db: Database, authorIds: readonly string[], max: number): Promise<Map<string, string[]>> {
+  const audiences = new Map<string, string[]>();
+  if (authorIds.length === 0) return audiences;
   const rows = await db
-    .selectFrom('follows')
-    .select('follower_id')
-    .where('followee_id', '=', userId)
-    // Read-only look at accounts' follower counter: the cut-off costs no extra round trip.
-    .where((eb) => eb(eb.selectFrom('users').select('followers_count').where('id', '=', userId), '<=', max))
+    .selectFrom('follows as f')
+    // Read-only look at accounts' counter and mark: the cut-off costs no extra round trip.
+    .innerJoin('users as u', 'u.id', 'f.followee_id')
+    .select(['f.followee_id', 'f.follower_id'])
+    .where(sql<boolean>`f.followee_id = any(${[...authorIds]}::text[])`)
+    .where('u.followers_count', '<=', max)
+    .where('u.popular', '=', false)
     .execute();
-  return rows.map((row) => row.follower_id);
+  for (const row of rows) {
+    const audience = audiences.get(row.followee_id);
+    if (audience === undefined) audiences.set(row.followee_id, [row.follower_id]);
+    else audience.push(row.follower_id);
+  }
+  return audiences;
 }
 
 /** Which of `userIds` the user follows. */

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/database.ts';
-import type { FeedEntry, FeedPage, FeedPageQuery, FeedStore } from './types.ts';
+import type { FeedDelivery, FeedEntry, FeedPage, FeedPageQuery, FeedStore } from './types.ts';
 
 /**
  * Home feeds in the `home_feeds` table (the embedded profile; PGlite or PostgreSQL). It holds every
@@ -8,26 +8,15 @@ import type { FeedEntry, FeedPage, FeedPageQuery, FeedStore } from './types.ts';
  */
 export class PostgresFeedStore implements FeedStore {
   readonly maxLength = Number.POSITIVE_INFINITY;
+  readonly authorEntry = authorEntryQuery;
   readonly #db: Database;
 
   constructor(db: Database) {
     this.#db = db;
   }
 
-  async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
-    if (userIds.length === 0) return;
-    // One statement for the whole fan-out; joining users skips followers deleted meanwhile (a
-    // read-only join on the accounts module's table, to save a round trip: nothing here writes it).
-    await sql`
-      insert into home_feeds (user_id, post_id, author_id)
-      select u.id, ${entry.postId}, a.id
-      from users u join users a on a.id = ${entry.authorId}
-      where u.id = any(${[...userIds]}::text[])
-      on conflict do nothing`.execute(this.#db);
-  }
-
-  async addMany(userId: string, entries: readonly FeedEntry[]): Promise<void> {
-    await insertEntries(this.#db, userId, entries);
+  async add(deliveries: readonly FeedDelivery[]): Promise<void> {
+    await insertDeliveries(this.#db, deliveries);
   }
 
   async removePost(postId: string, _userIds: readonly string[]): Promise<void> {
@@ -50,7 +39,7 @@ export class PostgresFeedStore implements FeedStore {
   async replace(userId: string, entries: readonly FeedEntry[]): Promise<void> {
     const run = async (db: Database) => {
       await db.deleteFrom('home_feeds').where('user_id', '=', userId).execute();
-      await insertEntries(db, userId, entries);
+      await insertDeliveries(db, [{ userIds: [userId], entries }]);
     };
     if (this.#db.isTransaction) await run(this.#db);
     else await this.#db.transaction().execute(run);
@@ -64,16 +53,26 @@ export class PostgresFeedStore implements FeedStore {
   async close(): Promise<void> {}
 }
 
-async function insertEntries(db: Database, userId: string, entries: readonly FeedEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  // Joining users (read only: the accounts module owns it) leaves out entries of deleted users in
-  // the same statement, instead of a look-up first.
+/** The statement that writes a new post into its author's own feed (the author exists: they just posted). */
+export function authorEntryQuery(db: Database, entry: FeedEntry) {
+  return db.insertInto('home_feeds').values({ user_id: entry.authorId, post_id: entry.postId, author_id: entry.authorId });
+}
+
+async function insertDeliveries(db: Database, deliveries: readonly FeedDelivery[]): Promise<void> {
+  const users = deliveries.flatMap((delivery, index) => delivery.userIds.map((userId) => [userId, index] as const));
+  const entries = deliveries.flatMap((delivery, index) => delivery.entries.map((entry) => [entry, index] as const));
+  if (users.length === 0 || entries.length === 0) return;
+  // One statement for the whole batch: each delivery's users joined to its entries. Joining users
+  // skips followers and authors deleted meanwhile (a read-only join on the accounts module's
+  // table, to save a round trip: nothing here writes it).
   await sql`
     insert into home_feeds (user_id, post_id, author_id)
     select u.id, e.post_id, a.id
-    from unnest(${entries.map((entry) => entry.postId)}::text[], ${entries.map((entry) => entry.authorId)}::text[])
-      as e (post_id, author_id)
-    join users u on u.id = ${userId}
+    from unnest(${users.map(([userId]) => userId)}::text[], ${users.map(([, index]) => index)}::int[]) as d (user_id, delivery)
+    join unnest(
+      ${entries.map(([entry]) => entry.postId)}::text[], ${entries.map(([entry]) => entry.authorId)}::text[], ${entries.map(([, index]) => index)}::int[]
+    ) as e (post_id, author_id, delivery) on e.delivery = d.delivery
+    join users u on u.id = d.user_id
     join users a on a.id = e.author_id
     on conflict do nothing`.execute(db);
 }

@@ -1,5 +1,5 @@
 import { Redis, type ChainableCommander } from 'ioredis';
-import { DEFAULT_FEED_MAX_LENGTH, type FeedEntry, type FeedPage, type FeedPageQuery, type FeedStore } from './types.ts';
+import { DEFAULT_FEED_MAX_LENGTH, type FeedDelivery, type FeedEntry, type FeedPage, type FeedPageQuery, type FeedStore } from './types.ts';
 
 export type RedisFeedStoreOptions = {
   redisUrl: string;
@@ -14,10 +14,11 @@ export type RedisFeedStoreOptions = {
 };
 
 /**
- * Feeds per script call in a fan-out: a call holds Redis for about a millisecond, and a fan-out to
- * 10,000 followers is 10 calls, sent together in one round trip.
+ * Entries (one post in one feed) per script call in a fan-out: a call holds Redis for about a
+ * millisecond, and a fan-out of one post to 10,000 followers is 10 calls. Every call of a batch of
+ * posts goes in one round trip.
  */
-const FEEDS_PER_CALL = 1000;
+const ENTRIES_PER_CALL = 1000;
 
 /**
  * Each feed is one sorted set, every score 0 so it orders by member, as bytes. A member is
@@ -50,20 +51,20 @@ export class RedisFeedStore implements FeedStore {
     this.#redis.defineCommand('plazaFeedRemoveAuthor', { numberOfKeys: 1, lua: REMOVE_AUTHOR_SCRIPT });
   }
 
-  async add(userIds: readonly string[], entry: FeedEntry): Promise<void> {
-    if (userIds.length === 0) return;
-    const member = toMember(entry);
+  async add(deliveries: readonly FeedDelivery[]): Promise<void> {
     const pipeline = this.#redis.pipeline() as FeedPipeline;
-    for (let start = 0; start < userIds.length; start += FEEDS_PER_CALL) {
-      const keys = userIds.slice(start, start + FEEDS_PER_CALL).map((userId) => this.#key(userId));
-      pipeline.plazaFeedAdd(keys.length, ...keys, this.maxLength, member);
+    let calls = 0;
+    for (const { userIds, entries } of deliveries) {
+      if (entries.length === 0) continue;
+      const members = entries.map(toMember);
+      const feedsPerCall = Math.max(1, Math.floor(ENTRIES_PER_CALL / members.length));
+      for (let start = 0; start < userIds.length; start += feedsPerCall) {
+        const keys = userIds.slice(start, start + feedsPerCall).map((userId) => this.#key(userId));
+        pipeline.plazaFeedAdd(keys.length, ...keys, this.maxLength, ...members);
+        calls += 1;
+      }
     }
-    await exec(pipeline);
-  }
-
-  async addMany(userId: string, entries: readonly FeedEntry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await (this.#redis as unknown as FeedCommands).plazaFeedAdd(1, this.#key(userId), this.maxLength, ...entries.map(toMember));
+    if (calls > 0) await exec(pipeline);
   }
 
   async removePost(postId: string, userIds: readonly string[]): Promise<void> {
@@ -126,11 +127,10 @@ function toMember(entry: FeedEntry): string {
   return `${entry.postId}:${entry.authorId}`;
 }
 
-/** `plazaFeedAdd(numberOfKeys, ...keys, maxLength, ...members)`: see ADD_SCRIPT. */
 type FeedCommands = {
-  plazaFeedAdd(...keysThenArgs: (string | number)[]): Promise<number>;
   plazaFeedRemoveAuthor(key: string, authorId: string): Promise<number>;
 };
+/** `plazaFeedAdd(numberOfKeys, ...keys, maxLength, ...members)`: see ADD_SCRIPT. */
 type FeedPipeline = ChainableCommander & {
   plazaFeedAdd(...keysThenArgs: (string | number)[]): FeedPipeline;
 };

@@ -1,8 +1,17 @@
+import type { Database } from '../db/database.ts';
+import type { authorEntryQuery } from './postgres.ts';
+
 /**
  * One post in one home feed. Post ids are ULIDs: fixed length and time-ordered, so sorting them as
  * bytes sorts them by age, and the feed orders and pages by post id alone.
  */
 export type FeedEntry = { readonly postId: string; readonly authorId: string };
+
+/** Posts for feeds: every one of `entries` goes into the feed of every one of `userIds`. */
+export type FeedDelivery = { readonly userIds: readonly string[]; readonly entries: readonly FeedEntry[] };
+
+/** An author's own entry for a new post, as a statement not yet run (see `FeedStore.authorEntry`). */
+export type AuthorEntryQuery = ReturnType<typeof authorEntryQuery>;
 
 export type FeedPageQuery = {
   /** Only posts strictly older than this one (the previous page's last post id). */
@@ -25,8 +34,8 @@ export type FeedPage = {
 export const DEFAULT_FEED_MAX_LENGTH = 800;
 
 /**
- * Home timelines, filled on write: when someone posts, a job adds the post to each follower's feed.
- * Every write is idempotent, so a retried job does no harm. The PostgreSQL store is the whole feed;
+ * Home timelines, filled on write: when someone posts, the relay adds the post to each follower's feed.
+ * Every write is idempotent, so an event handled again does no harm. The PostgreSQL store is the whole feed;
  * the Redis store is a capped cache of each feed's newest posts, in front of PostgreSQL.
  */
 export interface FeedStore {
@@ -36,12 +45,18 @@ export interface FeedStore {
    */
   readonly maxLength: number;
   /**
-   * Fan-out: adds one post to each of these users' feeds, in a few round trips however many users.
-   * A cache skips feeds it has not built (the next read rebuilds them from PostgreSQL anyway).
+   * Fan-out: adds each delivery's posts to each of its users' feeds, all of them in one round trip
+   * however many posts and users, so a batch of posts costs about what one does. A cache skips
+   * feeds it has not built (the next read rebuilds them from PostgreSQL anyway).
    */
-  add(userIds: readonly string[], entry: FeedEntry): Promise<void>;
-  /** Backfill: adds these posts (say, a newly followed author's latest) to one user's feed. */
-  addMany(userId: string, entries: readonly FeedEntry[]): Promise<void>;
+  add(deliveries: readonly FeedDelivery[]): Promise<void>;
+  /**
+   * Set where the feeds are a table of the database (the PostgreSQL store): the statement, not yet
+   * run, that adds a new post to its author's own feed, for the caller to run or compose into the
+   * statement that writes the post, so both commit together. A cache (Redis) has none: it is
+   * written apart, with `add`.
+   */
+  readonly authorEntry?: (db: Database, entry: FeedEntry) => AuthorEntryQuery;
   /** Deletes a post from these users' feeds (a store may delete it from every feed). */
   removePost(postId: string, userIds: readonly string[]): Promise<void>;
   /** Unfollow: deletes an author's posts from one user's feed. */

@@ -1,0 +1,47 @@
+import type { BlobStore } from '#platform/blobs/types.ts';
+import { defineOutboxHandler, type AnyOutboxHandler } from '#platform/outbox/types.ts';
+import type { JobQueue } from '#platform/queue/types.ts';
+import { MEDIA_UPLOADED, PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, type MediaEvent } from './intake.ts';
+import { ownerPrefixes } from './keys.ts';
+
+/** The outbox event of a deleted account, written in the deleting transaction: its bytes go. */
+export const OWNER_DELETED = 'media.owner-deleted';
+export type OwnerEvent = { ownerId: string };
+
+export type MediaHandlerDeps = { queue: Pick<JobQueue, 'enqueue'>; blobs: BlobStore };
+
+/**
+ * Media's outbox handlers. Processing stays a job, for its attempts and the status uploaders read:
+ * the handler enqueues it under the item's id, so an event handled twice enqueues it once. An
+ * in-process queue loses its jobs with the process, so at start-up the items still `processing`
+ * are enqueued again (`enqueueProcessing` from the backlog job). A purge has no row left to find it
+ * by again after a crash, so its handler does the work itself, and the event stays until it is done.
+ */
+export function mediaOutboxHandlers(deps: MediaHandlerDeps): AnyOutboxHandler[] {
+  return [
+    defineOutboxHandler<MediaEvent>({
+      topic: MEDIA_UPLOADED,
+      handle: async (events) => {
+        for (const { mediaId } of events) await enqueueProcessing(deps.queue, mediaId);
+      },
+    }),
+    defineOutboxHandler<OwnerEvent>({
+      topic: OWNER_DELETED,
+      handle: async (events) => {
+        for (const { ownerId } of events) await purgeOwnerMedia(deps.blobs, ownerId);
+      },
+    }),
+  ];
+}
+
+/** The item's id is the job's, so enqueueing it again while it is kept adds nothing. */
+export async function enqueueProcessing(queue: Pick<JobQueue, 'enqueue'>, mediaId: string): Promise<void> {
+  await queue.enqueue(PROCESS_MEDIA_JOB, { mediaId } satisfies MediaEvent, { attempts: PROCESS_MEDIA_ATTEMPTS, jobId: mediaId });
+}
+
+/** Removes every byte stored for an account that is gone (its rows went with it). Idempotent. */
+async function purgeOwnerMedia(blobs: BlobStore, ownerId: string): Promise<void> {
+  for (const prefix of ownerPrefixes(ownerId)) {
+    for await (const blob of blobs.list(prefix)) await blobs.delete(blob.key);
+  }
+}
