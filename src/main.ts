@@ -1,5 +1,7 @@
+import { enableCompileCache } from 'node:module';
 import { parseArgs } from 'node:util';
 import { CliError } from './cli/errors.ts';
+import { execWithProcessSettings } from './cli/process-settings.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { DataDirInUseError, lockDataDir } from './platform/data-dir-lock.ts';
 
@@ -23,6 +25,10 @@ const commands: Record<string, (config: Config, flags: { force?: boolean | undef
   demo: async (config, flags) => (await import('./demo/command.ts')).demo(config, flags),
 };
 
+// Node keeps the modules it has compiled (and stripped of their types) in its cache directory
+// (NODE_COMPILE_CACHE, or one under the OS's temporary directory): a restart reads them instead.
+enableCompileCache();
+
 async function main(): Promise<void> {
   const { positionals, values } = parseCommandLine();
   const name = positionals[0] ?? '';
@@ -39,6 +45,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  if (name === 'serve') execWithProcessSettings();
   const config = loadConfig();
   await holdDataDir(config, name);
   await command(config, values);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,20 @@ describe('plaza command line', () => {
     assert.equal(await exitOf(child), 2);
     assert.match(output(), /^Unknown option '--port'.*\n\nUsage: plaza <command>/s);
     assert.doesNotMatch(output(), /\bat .*:\d+:\d+/);
+  });
+
+  it('serves from the process started, under its memory settings, keeping the ones given', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+    const { child, url } = await serve({ DATA_DIR: freshDataDir(), MALLOC_ARENA_MAX: '4' });
+    try {
+      assert.equal((await fetch(`${url}/readyz`)).status, 200);
+      const environment = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environment.includes('MALLOC_ARENA_MAX=4'), 'a variable given wins');
+      assert.ok(environment.includes(`MALLOC_MMAP_THRESHOLD_=${1024 * 1024}`), environment.join(' '));
+      assert.ok(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=2'));
+    } finally {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
   });
 
   it('refuses --force on any command but demo', async () => {

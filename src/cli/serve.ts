@@ -1,3 +1,4 @@
+import { flushCompileCache } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createDeps } from '../app.ts';
 import type { Config } from '../config.ts';
@@ -25,6 +26,8 @@ export async function serve(config: Config): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   const url = await listen(app, config);
+  // Every module a start needs is loaded by now: the next start reads them even if this one is killed.
+  flushCompileCache();
   const { message, summary } = await startupSummary(config, deps.ffmpeg, url);
   app.log.info(summary, message);
 }

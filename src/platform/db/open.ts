@@ -72,6 +72,12 @@ function handle(db: Database, profile: DatabaseProfile, schema: string, beforeCl
 }
 
 const PGLITE_MAINTENANCE_MS = 10 * 60_000;
+/**
+ * The first run waits until start-up is done: PGlite runs one statement at a time, so a vacuum
+ * started with the server would hold up its migrations check and first requests by a few tenths of
+ * a second (the statistics of the last run are on disk meanwhile).
+ */
+const PGLITE_FIRST_MAINTENANCE_MS = 2_000;
 
 /**
  * PGlite has no autovacuum: without it, planner statistics never appear and dead rows pile up.
@@ -79,7 +85,7 @@ const PGLITE_MAINTENANCE_MS = 10 * 60_000;
  */
 function maintainPGlite(db: Database, onError: NonNullable<DatabaseOptions['onError']>): () => void {
   const maintain = () => void sql`vacuum analyze`.execute(db).catch((error: unknown) => onError(error, 'vacuum analyze failed'));
-  const first = setTimeout(maintain, 0).unref();
+  const first = setTimeout(maintain, PGLITE_FIRST_MAINTENANCE_MS).unref();
   const every = setInterval(maintain, PGLITE_MAINTENANCE_MS).unref();
   return () => {
     clearTimeout(first);

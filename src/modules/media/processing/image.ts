@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { encode } from 'blurhash';
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import type { Metadata, Sharp } from 'sharp';
 import { MediaProcessingError, TooManyPixelsError } from './errors.ts';
 
 export type ImageVariantName = 'thumbnail' | 'small' | 'large';
@@ -34,6 +34,22 @@ const INPUT_OPTIONS = {
 
 const WEBP_QUALITY = 80;
 
+type SharpFunction = (typeof import('sharp'))['default'];
+
+let loadingSharp: Promise<SharpFunction> | undefined;
+
+/**
+ * sharp and libvips are loaded by the first image, not at start-up: 10 MiB and tens of milliseconds
+ * that a server which is sent no image never needs. libvips' operation cache is turned off: it keeps
+ * up to 50 MB of decoded pixels for a repeat that never comes (each pipeline here reads its own buffer).
+ */
+function loadSharp(): Promise<SharpFunction> {
+  return (loadingSharp ??= import('sharp').then(({ default: sharp }) => {
+    sharp.cache(false);
+    return sharp;
+  }));
+}
+
 /**
  * How the clean copy is written: the upload's own format, at a quality that keeps it looking as it
  * came. Re-encoding is the only way sharp (libvips) writes an image without its metadata, and turning
@@ -58,6 +74,7 @@ const CLEAN_ENCODERS: Record<string, (image: Sharp) => Sharp> = {
 export async function processImage(source: Readable, options: { cleanAs?: string } = {}): Promise<ProcessedImage> {
   const input = await buffer(source); // read whole: every variant decodes it again, and decoding costs more
   try {
+    const sharp = await loadSharp();
     const [described, clean] = await Promise.all([
       describe(sharp(input, INPUT_OPTIONS)),
       options.cleanAs === undefined ? undefined : cleanCopy(input, options.cleanAs),
@@ -86,6 +103,7 @@ export async function cleanImage(source: Readable, contentType: string): Promise
 async function cleanCopy(input: Buffer, contentType: string): Promise<CleanImage> {
   const encoder = CLEAN_ENCODERS[contentType];
   if (encoder === undefined) throw new MediaProcessingError(`no clean copy can be written as ${contentType}`);
+  const sharp = await loadSharp();
   const frames = await sharp(input, { ...INPUT_OPTIONS, animated: true, limitInputPixels: false }).metadata(); // header only
   const image = sharp(input, { ...INPUT_OPTIONS, animated: keepsFrames(frames) }).keepIccProfile();
   return { data: await encoder(image).toBuffer(), contentType };
@@ -106,6 +124,7 @@ export async function squareImages<S extends string>(
 ): Promise<Record<S, ImageVariant>> {
   const input = await buffer(source);
   try {
+    const sharp = await loadSharp();
     // Measured without the limit, so that an image over it is told apart from one that cannot be read.
     const { width, height } = await sharp(input, { ...INPUT_OPTIONS, limitInputPixels: false }).metadata();
     if (width * height > options.maxPixels) throw new TooManyPixelsError(options.maxPixels);
