@@ -99,7 +99,7 @@ export async function runSocialSuite(profile: Profile, settings: Settings): Prom
       `delete from posts where author_id = '${seeded.writer.id}'`,
       // home_feeds.post_id has no foreign key: the writer's own feed entries outlive their posts.
       `delete from home_feeds where user_id = '${seeded.writer.id}'`,
-      `update users set posts_count = 0 where id = '${seeded.writer.id}'`,
+      `delete from user_post_counts where user_id = '${seeded.writer.id}'`,
       // Events a turn left behind would be handled in the next one, on its clock.
       ...(outbox ? ['delete from outbox_events'] : []),
     ],
@@ -188,7 +188,7 @@ async function seedGraph(query: Query, seeded: Omit<Seeded, 'followers'>): Promi
      where f.follower_id = $1`,
     [seeded.reader.id],
   );
-  await query(`update users u set posts_count = c.n from (select author_id, count(*)::int n from posts group by author_id) c where c.author_id = u.id`);
+  await query(`insert into user_post_counts (user_id, slot, n) select author_id, 0, count(*)::int from posts group by author_id`);
   await query(`update users u set followers_count = c.n from (select followee_id, count(*)::int n from follows group by followee_id) c where c.followee_id = u.id`);
   await query(`update users u set following_count = c.n from (select follower_id, count(*)::int n from follows group by follower_id) c where c.follower_id = u.id`);
   const [counts] = await query(

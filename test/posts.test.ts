@@ -33,6 +33,16 @@ describe('POST /v1/posts', () => {
     assert.equal((await api.get(`/v1/users/${alice.user.handle}`)).body.counts.posts >= 1, true);
   });
 
+  test('counts the author’s posts exactly, concurrent ones too, and its answer counts the new post', async () => {
+    const writer = await signUp(api);
+    const first = await publish(api, writer, { text: 'first' });
+    assert.equal(first.author.counts.posts, 1, 'the answer counts the post it announces');
+    // More posts than the counter has slots: some land on a slot another post already moved.
+    await Promise.all(Array.from({ length: 40 }, (_, n) => publish(api, writer, { text: `burst ${n}` })));
+    assert.equal((await api.get(`/v1/users/${writer.user.handle}`)).body.counts.posts, 41);
+    assert.equal((await publish(api, writer, { text: 'last' })).author.counts.posts, 42);
+  });
+
   test('counts text as people see it: 500 emoji families pass, 501 do not', async () => {
     const family = '👨‍👩‍👧‍👦';
     assert.equal((await tryPublish(alice, { text: family.repeat(500) })).status, 201);
@@ -232,6 +242,8 @@ describe('the public timeline', () => {
       const created = await publish(api, author, { text: `with media ${i}`, mediaIds: [image.id] });
       if (i % 2 === 0) await api.call('PUT', `/v1/posts/${created.id}/like`, { token: bob.accessToken });
     }
+    // The outbox relay's fan-out queries go through the same database: let them finish first.
+    await shared.testApp.deps.outbox.drained(10_000);
     await queriesFor(2); // warm the session cache
     assert.equal(await queriesFor(20), await queriesFor(2));
   });

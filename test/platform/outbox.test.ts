@@ -109,19 +109,39 @@ describe(`outbox (${profile})`, () => {
     assert.deepEqual(await rowsOf('test.once'), []);
   });
 
+  it('delivers events composed into a statement once it succeeds, and none of a failed one', async () => {
+    const outbox = await outboxOn();
+    const seen: unknown[] = [];
+    outbox.start([defineOutboxHandler<{ n: number }>({ topic: 'test.composed', batchSize: 10, handle: async (payloads) => void seen.push(...payloads) })]);
+    const composed = (n: number, last: ReturnType<typeof sql>) =>
+      outbox.writeWith(
+        [{ topic: 'test.composed', payload: { n } }, { topic: 'test.composed', payload: { n: n + 1 } }],
+        async (insertEvents) => (await sql<{ answer: number }>`with events as (${insertEvents}) ${last}`.execute(database.db)).rows[0]?.answer,
+      );
+
+    assert.equal(await composed(1, sql`select 42 as answer`), 42, 'the caller’s statement answers');
+    // The events' insert is part of a statement that fails after it: the whole statement rolls back.
+    await assert.rejects(composed(3, sql`select 1 / 0 as answer`), /division by zero/);
+    await outbox.drained(5_000);
+
+    assert.deepEqual(seen, [{ n: 1 }, { n: 2 }]);
+    assert.deepEqual(await rowsOf('test.composed'), []);
+  });
+
   it('keeps events with one key in write order, even across a failed attempt', async () => {
     const outbox = await outboxOn();
     const handled: string[] = [];
     const attempts: string[] = [];
-    let failedOnce = false;
+    // Twice: once in a batch with B1, then alone once the relay splits the failed batch.
+    let failures = 0;
     outbox.start([
       defineOutboxHandler<{ id: string }>({
         topic: 'test.pair',
         batchSize: 10,
         handle: async (payloads) => {
           attempts.push(...payloads.map((payload) => payload.id));
-          if (!failedOnce && payloads.some((payload) => payload.id === 'A1')) {
-            failedOnce = true;
+          if (failures < 2 && payloads.some((payload) => payload.id === 'A1')) {
+            failures += 1;
             throw new Error('A1 fails once');
           }
           handled.push(...payloads.map((payload) => payload.id));

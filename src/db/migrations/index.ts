@@ -10,6 +10,7 @@ import * as uploadReservations from './0008_upload_reservations.ts';
 import * as avatarIds from './0009_avatar_ids.ts';
 import * as outbox from './0010_outbox.ts';
 import * as popularUsersAndProcessing from './0011_popular_users_and_processing.ts';
+import * as postCountSlots from './0012_post_count_slots.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009_avatar_ids': avatarIds,
   '0010_outbox': outbox,
   '0011_popular_users_and_processing': popularUsersAndProcessing,
+  '0012_post_count_slots': postCountSlots,
 };

@@ -14,6 +14,12 @@ import type { UsersTable } from './tables.ts';
 export type { PublicUserRow };
 /** The statement `countPost` builds, for a store to run or compose into its own. */
 export type PostCountQuery = ReturnType<typeof store.countPostQuery>;
+/**
+ * A user's posts count as a scalar subquery over their id (a column of the caller's query): for
+ * another module's query that reads users in a join (posts' pages read authors with their posts),
+ * so it need not know how the count is kept.
+ */
+export const postsCountOf = store.postsCountOf;
 export type { FolloweeCount } from './store.ts';
 
 export type NewPasswordAccount = { email: string; password: string; name: string; handle?: string | undefined };
@@ -153,11 +159,10 @@ export function createAccountsService(deps: {
     lockUser: (trx: Database, userId: string): Promise<boolean> => store.lockUser(trx, userId),
 
     /**
-     * The statement, not yet run, that moves the user's post counter (one more, or one fewer) and
-     * returns them as `PublicUserRow`: posts runs it in its transaction, or composes it into the
-     * single statement that publishes a post.
+     * The statement, not yet run, that moves the user's posts count (one more, or one fewer): posts
+     * runs it in its transaction, or composes it into the single statement that publishes a post.
      */
-    countPost: (db: Database, userId: string, by: 1 | -1): PostCountQuery => store.countPostQuery(db, userId, by),
+    countPost: (userId: string, by: 1 | -1): PostCountQuery => store.countPostQuery(userId, by),
 
     /** In the caller's transaction, with a follow made or undone: see `store.moveFollowCounts`. */
     moveFollowCounts: (trx: Database, follow: Parameters<typeof store.moveFollowCounts>[1]) => store.moveFollowCounts(trx, follow),

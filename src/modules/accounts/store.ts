@@ -1,22 +1,35 @@
-import { sql, type Insertable, type OperandValueExpressionOrList, type Selectable, type Updateable } from 'kysely';
+import { sql, type Expression, type Insertable, type OperandValueExpressionOrList, type RawBuilder, type Selectable, type Updateable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 import type { DB } from '#db/schema.ts';
 import type { UsersTable } from './tables.ts';
 
-export type UserRow = Selectable<UsersTable>;
+/** A user's row, with their posts count (the sum of their slots in `user_post_counts`). */
+export type UserRow = Selectable<UsersTable> & { posts_count: number };
 
-/** What anyone may see of a user: everything but the account's private columns. */
+/** What anyone may see of a user: everything but the account's private columns, and the posts count. */
 const PUBLIC_USER_COLUMNS = [
-  'id', 'handle', 'name', 'bio', 'avatar_id', 'created_at', 'followers_count', 'following_count', 'posts_count',
+  'id', 'handle', 'name', 'bio', 'avatar_id', 'created_at', 'followers_count', 'following_count',
 ] as const satisfies readonly (keyof UserRow)[];
 
-export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number]>;
+export type PublicUserRow = Pick<UserRow, (typeof PUBLIC_USER_COLUMNS)[number] | 'posts_count'>;
+
+/** Slots of a user's posts count: posts by one author wait on each other's lock one time in this many. */
+const POST_COUNT_SLOTS = 16;
+
+/** The posts count of the user whose id `userId` is (a column of the query), as a scalar subquery. */
+export function postsCountOf(userId: Expression<string>): RawBuilder<number> {
+  return sql<number>`(select greatest(coalesce(sum(c.n), 0), 0)::int from user_post_counts c where c.user_id = ${userId})`;
+}
+
+const postsCount = postsCountOf(sql.ref('users.id')).as('posts_count');
+/** A user just inserted has written nothing yet. */
+const noPosts = sql<number>`0`.as('posts_count');
 
 /** Users' ids, as a list or a one-column subquery. */
 export type UserIds = OperandValueExpressionOrList<DB, 'users', 'id'>;
 
 export async function insertUser(db: Database, user: Insertable<UsersTable>): Promise<UserRow> {
-  return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
+  return db.insertInto('users').values(user).returningAll().returning(noPosts).executeTakeFirstOrThrow();
 }
 
 /**
@@ -30,21 +43,23 @@ export async function insertUserUnlessHandleTaken(db: Database, user: Insertable
     .values(user)
     .onConflict((conflict) => conflict.constraint('users_handle_key').doNothing())
     .returningAll()
+    .returning(noPosts)
     .executeTakeFirst();
 }
 
 export async function findUserById(db: Database, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('users').selectAll().select(postsCount).where('id', '=', id).executeTakeFirst();
 }
 
 export async function findUserByHandle(db: Database, handle: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('handle', '=', handle).executeTakeFirst();
+  return db.selectFrom('users').selectAll().select(postsCount).where('handle', '=', handle).executeTakeFirst();
 }
 
 export async function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
   return db
     .selectFrom('users')
     .selectAll()
+    .select(postsCount)
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
     .executeTakeFirst();
 }
@@ -63,7 +78,7 @@ export async function updateUser(
   id: string,
   changes: Updateable<UsersTable>,
 ): Promise<UserRow | undefined> {
-  return db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+  return db.updateTable('users').set(changes).where('id', '=', id).returningAll().returning(postsCount).executeTakeFirst();
 }
 
 /**
@@ -76,15 +91,15 @@ export async function lockUser(trx: Database, userId: string): Promise<boolean> 
 }
 
 /**
- * The statement, not yet run, that counts one more post of the user's (or one fewer, never below
- * zero) and returns them as the public sees them: run it, or compose it into a larger statement.
+ * The statement, not yet run, that counts one more post of the user's (or one fewer) in a random
+ * slot: run it, or compose it into a larger statement. Its lock on the slot's row lasts until the
+ * transaction ends, so posts by one author wait on each other only when they pick the same slot.
  */
-export function countPostQuery(db: Database, userId: string, by: 1 | -1) {
-  return db
-    .updateTable('users')
-    .set({ posts_count: by === 1 ? sql`posts_count + 1` : sql`greatest(posts_count - 1, 0)` })
-    .where('id', '=', userId)
-    .returning(PUBLIC_USER_COLUMNS);
+export function countPostQuery(userId: string, by: 1 | -1): RawBuilder<unknown> {
+  const slot = Math.floor(Math.random() * POST_COUNT_SLOTS);
+  return sql`
+    insert into user_post_counts (user_id, slot, n) values (${userId}, ${slot}, ${by})
+    on conflict (user_id, slot) do update set n = user_post_counts.n + excluded.n`;
 }
 
 /** A followee's counter and popular mark, right after a follow moved them. */
@@ -188,5 +203,5 @@ export async function avatarIdsOf(db: Database, userIds: readonly string[]): Pro
 
 export async function findUsersByIds(db: Database, ids: readonly string[]): Promise<PublicUserRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('users').select(PUBLIC_USER_COLUMNS).where('id', 'in', ids).execute();
+  return db.selectFrom('users').select(PUBLIC_USER_COLUMNS).select(postsCount).where('id', 'in', ids).execute();
 }

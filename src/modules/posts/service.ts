@@ -29,7 +29,7 @@ export function createPostsService(deps: {
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser' | 'countPost'>;
   media: Pick<MediaService, 'attachable' | 'mediaById' | 'inPost'>;
   social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
-  outbox: Pick<Outbox, 'transaction'>;
+  outbox: Pick<Outbox, 'transaction' | 'writeWith'>;
   feeds: Pick<FeedStore, 'add' | 'authorEntry'>;
   logger: FastifyBaseLogger;
 }) {
@@ -103,7 +103,8 @@ export function createPostsService(deps: {
 
   return {
     async create(authorId: string, input: NewPost): Promise<Post> {
-      const length = [...graphemes.segment(input.text)].length;
+      // A string has at least as many UTF-16 units as graphemes: a short one needs no counting.
+      const length = input.text.length <= MAX_POST_GRAPHEMES ? 0 : [...graphemes.segment(input.text)].length;
       if (length > MAX_POST_GRAPHEMES) {
         throw errors.invalidRequest(`A post has at most ${MAX_POST_GRAPHEMES} characters`, [{ path: '/text', message: `has ${length} characters` }]);
       }
@@ -115,20 +116,20 @@ export function createPostsService(deps: {
       const entry = { postId: newId(now.getTime()), authorId };
       const { authorEntry } = feeds;
       const inOwnFeed = authorEntry !== undefined || (await addToCachedOwnFeed(entry));
-      // One commit: the post, its media links, the author's counter, their own feed entry where feeds
-      // are a table, and the fan-out event.
-      const view = await outbox.transaction(db, async (trx, emit) => {
-        const inserted = await store.insertPost(
-          trx,
+      // A fan-out event even when nobody follows the author: its handler reads the audience when it
+      // runs, after this commit, so a follow committed by then is in it, and one committed later
+      // backfills this post. An empty audience costs the handler a share of one query.
+      const fanOut = fanOutEvent({ ...entry, ...(!inOwnFeed && { toAuthor: true }) });
+      // One statement, so one commit: the post, its media links, the author's counter, their own
+      // feed entry where feeds are a table, and the fan-out event.
+      const view = await outbox.writeWith([fanOut], (insertEvents) =>
+        store.insertPost(
+          db,
           { id: entry.postId, author_id: authorId, text: input.text, visibility: input.visibility ?? 'public', price_coins: input.priceCoins, created_at: now },
           input.mediaIds,
-          { countAuthorPost: accounts.countPost(trx, authorId, 1), ownFeedEntry: authorEntry?.(trx, entry) },
-        );
-        // A follow that committed first was counted (its counter and this post lock the same row);
-        // one that commits after backfills this post. So no event when nobody follows yet.
-        if (inserted.author.followers_count > 0 || !inOwnFeed) await emit(fanOutEvent({ ...entry, ...(!inOwnFeed && { toAuthor: true }) }));
-        return inserted;
-      });
+          { countAuthorPost: accounts.countPost(authorId, 1), ownFeedEntry: authorEntry?.(entry), insertEvents },
+        ),
+      );
       const [post] = await hydrate(authorId, [view], attached);
       return post as Post;
     },
@@ -163,7 +164,7 @@ export function createPostsService(deps: {
       const row = await visiblePost(callerId, id);
       if (row.author_id !== callerId) throw errors.forbidden('Only its author may delete a post');
       await outbox.transaction(db, async (trx, emit) => {
-        if (await store.deletePost(trx, callerId, id, accounts.countPost(trx, callerId, -1))) await emit(removePostEvent({ postId: id, authorId: callerId }));
+        if (await store.deletePost(trx, callerId, id, accounts.countPost(callerId, -1))) await emit(removePostEvent({ postId: id, authorId: callerId }));
       });
     },
 

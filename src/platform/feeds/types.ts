@@ -1,4 +1,3 @@
-import type { Database } from '../db/database.ts';
 import type { authorEntryQuery } from './postgres.ts';
 
 /**
@@ -56,7 +55,7 @@ export interface FeedStore {
    * statement that writes the post, so both commit together. A cache (Redis) has none: it is
    * written apart, with `add`.
    */
-  readonly authorEntry?: (db: Database, entry: FeedEntry) => AuthorEntryQuery;
+  readonly authorEntry?: (entry: FeedEntry) => AuthorEntryQuery;
   /** Deletes a post from these users' feeds (a store may delete it from every feed). */
   removePost(postId: string, userIds: readonly string[]): Promise<void>;
   /** Unfollow: deletes an author's posts from one user's feed. */

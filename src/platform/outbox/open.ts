@@ -1,8 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import type { RawBuilder } from 'kysely';
 import type { DatabaseHandle, Database } from '../db/database.ts';
 import type { WakeChannel } from './postgres-wake.ts';
 import { OutboxRelay, type OutboxLogger } from './relay.ts';
-import { insertEvents, outboxStats } from './store.ts';
+import { insertEvents, insertEventsQuery, outboxStats } from './store.ts';
 import type { AnyOutboxHandler, EmitEvent, Outbox, OutboxEvent, OutboxStats } from './types.ts';
 
 export type OutboxOptions = {
@@ -37,7 +38,8 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   const { database, logger } = options;
   const pollMs = options.pollMs ?? POLL_MS;
   if (database.profile === 'pglite') {
-    const relay = new OutboxRelay({ db: database.db, inClaim: (work) => work(database.db), lock: false, maxBatches: 1, pollMs, logger });
+    // One batch per topic at once: no batch holds the connection, so a slow topic delays no other.
+    const relay = new OutboxRelay({ db: database.db, inClaim: (work) => work(database.db), lock: false, maxBatches: Infinity, pollMs, logger });
     return new TransactionalOutbox({ database, relay, closeTimeoutMs: options.closeTimeoutMs });
   }
 
@@ -96,7 +98,7 @@ class TransactionalOutbox implements Outbox {
   }
 
   async transaction<T>(db: Database, work: (trx: Database, emit: EmitEvent) => Promise<T>): Promise<T> {
-    const { relay, wakes } = this.#parts;
+    const { relay } = this.#parts;
     const events: OutboxEvent[] = [];
     let open = true;
     const emit: EmitEvent = async (event) => {
@@ -113,11 +115,21 @@ class TransactionalOutbox implements Outbox {
         return value;
       })
       .finally(() => (open = false));
-    if (events.length > 0) {
-      relay.wake();
-      wakes?.notify();
-    }
+    if (events.length > 0) this.#wake();
     return result;
+  }
+
+  async writeWith<T>(events: readonly OutboxEvent[], write: (insertEvents: RawBuilder<unknown>) => Promise<T>): Promise<T> {
+    for (const event of events) this.#parts.relay.noteTopic(event.topic);
+    const result = await write(insertEventsQuery(events));
+    if (events.length > 0) this.#wake();
+    return result;
+  }
+
+  /** After a commit that wrote events: this process's relay, and on PostgreSQL the others'. */
+  #wake(): void {
+    this.#parts.relay.wake();
+    this.#parts.wakes?.notify();
   }
 
   start(handlers: readonly AnyOutboxHandler[]): void {
@@ -131,6 +143,8 @@ class TransactionalOutbox implements Outbox {
   async drained(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const { relay } = this.#parts;
+    // Busy before and after the count: a batch may start or end while it runs. The count is capped,
+    // which does not matter here: only whether it is 0.
     while (relay.busy || (await this.stats()).backlog > 0 || relay.busy) {
       if (Date.now() >= deadline) throw new Error(`the outbox still had events after ${timeoutMs} ms`);
       await delay(DRAIN_CHECK_MS);

@@ -5,6 +5,8 @@ import pg from 'pg';
 const MAX_CHANNEL_LENGTH = 63;
 const FIRST_RECONNECT_MS = 500;
 const LONGEST_RECONNECT_MS = 30_000;
+/** How the listening connection shows in `pg_stat_activity`. */
+export const LISTEN_APPLICATION_NAME = 'plaza-outbox-listen';
 /**
  * At most one NOTIFY per this long. A transaction that notifies holds a database-wide lock from its
  * commit's start to its end, WAL flush included, so notifying in every write serialises the commits
@@ -68,17 +70,25 @@ export function openWakeChannel(options: WakeChannelOptions): WakeChannel {
     }, ms).unref();
   };
 
+  // In the URL: pg lets the URL's parameters override the client's own.
+  const listenUrl = new URL(options.url);
+  listenUrl.searchParams.set('application_name', LISTEN_APPLICATION_NAME);
   const connect = async () => {
-    const connecting = new pg.Client({ connectionString: options.url });
+    const connecting = new pg.Client({ connectionString: listenUrl.toString() });
     client = connecting;
     connecting.on('notification', (message) => {
       if (message.payload !== self) options.onWake();
     });
-    connecting.on('error', (error) => {
-      options.onError(error);
+    // A connection already replaced must not replace the current one (which would then never end).
+    const lost = (error?: unknown) => {
+      if (client !== connecting) return;
+      if (error !== undefined) options.onError(error);
       void connecting.end().catch(() => {});
       retry();
-    });
+    };
+    connecting.on('error', lost);
+    // The server may end it without an error (its backend terminated): reconnect just the same.
+    connecting.on('end', () => lost());
     try {
       await connecting.connect();
       await connecting.query(`listen ${connecting.escapeIdentifier(options.channel)}`);

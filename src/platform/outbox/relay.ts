@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Database } from '../db/database.ts';
-import { claimEvents, deleteEvents, otherTopics, postponeEvents, type StoredEvent } from './store.ts';
+import { claimEvents, deleteEvents, otherTopics, postponeEvents, readyTopics, type StoredEvent } from './store.ts';
 import type { AnyOutboxHandler } from './types.ts';
 
 export type OutboxLogger = {
@@ -18,7 +18,7 @@ export type RelayOptions = {
   readonly inClaim: <T>(work: (db: Database) => Promise<T>) => Promise<T>;
   /** Whether claims lock their rows (PostgreSQL), so relays of other instances skip them. */
   readonly lock: boolean;
-  /** Batches handled at once: each holds one `inClaim`. */
+  /** Batches handled at once, each of one topic and holding one `inClaim`. */
   readonly maxBatches: number;
   /** The slow poll, which covers a missed wake-up. */
   readonly pollMs: number;
@@ -30,11 +30,14 @@ const CLAIM_LIMIT = 100;
 /** From this many failed attempts on, failures are logged as errors: someone should look. */
 const ATTEMPTS_BEFORE_ERROR = 10;
 
-type Outcome = { handled: string[]; failed: { topic: string; ids: string[]; error: unknown }[] };
+type Outcome = { handled: string[]; failed: Map<string, { ids: string[]; error: unknown }> };
 
 /**
- * Hands the outbox's events to their handlers. Wake-ups coalesce: one claim runs at a time, and a
- * wake-up during it only asks for one more, so a burst of writes makes a few claims, not one each.
+ * Hands the outbox's events to their handlers. Each claim takes one topic's events and settles on
+ * its own, and a topic has one claim at a time: a slow handler (a purge on S3) holds back its own
+ * topic only. Wake-ups coalesce: one round of claims runs at a time, and a wake-up during it only asks
+ * for one more, so a burst of writes makes a few claims, not one each. A failing handler call is split
+ * until the failing events are alone, so one poison event does not hold back the rest of its batch.
  * Events that keep failing are retried forever (at most every 5 minutes), logged as errors from the
  * tenth attempt on: an effect is never dropped, and `outbox_oldest_event_age_seconds` shows it stuck.
  */
@@ -42,9 +45,14 @@ export class OutboxRelay {
   readonly #options: RelayOptions;
   #handlers = new Map<string, AnyOutboxHandler>();
   #claimLimit = CLAIM_LIMIT;
-  readonly #batches = new Set<Promise<void>>();
+  /** The batch under way for each topic that has one. */
+  readonly #batches = new Map<string, Promise<void>>();
   #claiming = false;
   #claimAgain = false;
+  /** Busy topics a round of claims skipped: each owes a wake-up when its batch finishes. */
+  readonly #skipped = new Set<string>();
+  /** A round of claims ran out of batches: the next batch to finish wakes. */
+  #outOfBatches = false;
   #closed = false;
   #poll: NodeJS.Timeout | undefined;
   #retry: { timer: NodeJS.Timeout; at: number } | undefined;
@@ -75,7 +83,7 @@ export class OutboxRelay {
     this.wake(); // events left from before a restart
   }
 
-  /** Claims and handles what is ready, now or right after the claim under way. */
+  /** Claims and handles what is ready, now or right after the round of claims under way. */
   wake(): void {
     if (this.#closed || !this.started || this.#handlers.size === 0) return;
     if (this.#claiming) {
@@ -97,7 +105,7 @@ export class OutboxRelay {
     clearInterval(this.#poll);
     clearTimeout(this.#retry?.timer);
     const deadline = Date.now() + timeoutMs;
-    while (this.busy && Date.now() < deadline) await Promise.race([Promise.allSettled([...this.#batches]), delay(10)]);
+    while (this.busy && Date.now() < deadline) await Promise.race([Promise.allSettled([...this.#batches.values()]), delay(10)]);
     if (this.busy) this.#options.logger.warn({ batches: this.#batches.size }, 'outbox: handlers still running at shutdown; their events will be handled again');
   }
 
@@ -106,11 +114,9 @@ export class OutboxRelay {
     try {
       do {
         this.#claimAgain = false;
-        while (!this.#closed && this.#batches.size < this.#options.maxBatches) {
-          const claimed = await this.#claimBatch();
-          if (claimed < this.#claimLimit) break;
-        }
-      } while (this.#claimAgain && !this.#closed && this.#batches.size < this.#options.maxBatches);
+        // Each topic that claimed leaves the idle ones; ask again for what its events hid.
+        while (!this.#closed && (await this.#claimIdleTopics()) > 0);
+      } while (this.#claimAgain && !this.#closed);
     } catch (error) {
       this.#options.logger.error({ err: error }, 'outbox: claiming events failed; trying again at the next poll');
     } finally {
@@ -118,62 +124,102 @@ export class OutboxRelay {
     }
   }
 
-  /** Starts a batch; resolves with how many events it claimed, once they are claimed. */
-  #claimBatch(): Promise<number> {
+  /** Starts a batch for each idle topic with ready events; resolves with how many claimed some. */
+  async #claimIdleTopics(): Promise<number> {
+    const topics = Map.groupBy(this.#handlers.keys(), (topic) => (this.#batches.has(topic) ? 'busy' : 'idle'));
+    for (const topic of topics.get('busy') ?? []) this.#skipped.add(topic);
+    const idle = topics.get('idle') ?? [];
+    if (idle.length === 0) return 0;
+    let claiming = 0;
+    for (const topic of await readyTopics(this.#options.db, { topics: idle, limit: this.#claimLimit })) {
+      if (this.#closed) break;
+      if (this.#batches.size >= this.#options.maxBatches) {
+        this.#outOfBatches = true;
+        break;
+      }
+      if ((await this.#claimBatch(topic)) > 0) claiming += 1;
+    }
+    return claiming;
+  }
+
+  /**
+   * Starts a batch of `topic`'s events; resolves with how many it claimed, once they are claimed (or,
+   * when none, once its claim has ended: it would otherwise hold a batch for the next claim).
+   */
+  #claimBatch(topic: string): Promise<number> {
     const { inClaim, lock } = this.#options;
     return new Promise<number>((resolveClaimed, rejectClaimed) => {
       let claimed = 0;
       const batch = inClaim(async (db) => {
-        const events = await claimEvents(db, { limit: this.#claimLimit, topics: [...this.#handlers.keys()], lock });
+        const events = await claimEvents(db, { limit: this.#claimLimit, topics: [topic], lock });
         claimed = events.length;
-        resolveClaimed(claimed);
         if (claimed === 0) return;
-        const outcome = await this.#deliver(events);
+        resolveClaimed(claimed);
+        const outcome = await this.#deliver(topic, events);
         await deleteEvents(db, outcome.handled);
-        for (const failure of outcome.failed) await this.#postpone(db, failure);
+        await this.#postpone(db, topic, outcome.failed);
       })
         .catch((error: unknown) => {
           rejectClaimed(error);
-          if (claimed > 0) this.#options.logger.error({ err: error }, 'outbox: settling a batch failed; its events will be handled again');
+          if (claimed > 0) this.#options.logger.error({ err: error, topic }, 'outbox: settling a batch failed; its events will be handled again');
         })
         .finally(() => {
-          this.#batches.delete(batch);
-          // Handled events may have been holding back later ones with their keys.
-          if (claimed > 0) this.wake();
+          this.#batches.delete(topic);
+          resolveClaimed(0);
+          // Handled events may have been holding back later ones with their keys, and a round of
+          // claims that found this topic (or every batch) busy is owed another.
+          const owed = this.#skipped.delete(topic) || this.#outOfBatches;
+          if (claimed > 0 || owed) {
+            this.#outOfBatches = false;
+            this.wake();
+          }
         });
-      this.#batches.add(batch);
+      this.#batches.set(topic, batch);
     });
   }
 
-  /** Hands each topic its events in batches, in id order; topics run side by side. */
-  async #deliver(events: readonly StoredEvent[]): Promise<Outcome> {
-    const outcome: Outcome = { handled: [], failed: [] };
-    const byTopic = Map.groupBy(events, (event) => event.topic);
-    await Promise.all(
-      [...byTopic].map(async ([topic, ofTopic]) => {
-        const handler = this.#handlers.get(topic)!;
-        const size = handler.batchSize ?? 1;
-        for (let start = 0; start < ofTopic.length; start += size) {
-          const batch = ofTopic.slice(start, start + size);
-          const ids = batch.map((event) => event.id);
-          try {
-            await handler.handle(batch.map((event) => event.payload as never));
-            outcome.handled.push(...ids);
-          } catch (error) {
-            outcome.failed.push({ topic, ids, error });
-          }
-        }
-      }),
-    );
+  /** Hands the topic its events in batches, in id order. */
+  async #deliver(topic: string, events: readonly StoredEvent[]): Promise<Outcome> {
+    const outcome: Outcome = { handled: [], failed: new Map() };
+    const handler = this.#handlers.get(topic)!;
+    const size = handler.batchSize ?? 1;
+    for (let start = 0; start < events.length; start += size) await this.#handle(handler, events.slice(start, start + size), outcome);
     return outcome;
   }
 
-  async #postpone(db: Database, { topic, ids, error }: Outcome['failed'][number]): Promise<void> {
-    const { attempts, retryInMs } = await postponeEvents(db, ids, error instanceof Error ? (error.stack ?? error.message) : String(error));
-    const details = { err: error, topic, events: ids.length, attempts };
-    if (attempts >= ATTEMPTS_BEFORE_ERROR) this.#options.logger.error(details, `outbox: ${topic} keeps failing; retrying`);
-    else this.#options.logger.warn(details, `outbox: ${topic} failed; retrying`);
-    this.#wakeIn(retryInMs);
+  /**
+   * A failed call of several events is halved and each half tried again, until the failing events
+   * are alone: they wait out a backoff, the rest are done. A claim holds one event per key, so the
+   * halves may run in any order.
+   */
+  async #handle(handler: AnyOutboxHandler, events: readonly StoredEvent[], outcome: Outcome): Promise<void> {
+    try {
+      await handler.handle(events.map((event) => event.payload as never));
+      outcome.handled.push(...events.map((event) => event.id));
+    } catch (error) {
+      if (events.length === 1) return void this.#noteFailure(outcome, events[0]!.id, error);
+      const half = Math.ceil(events.length / 2);
+      await this.#handle(handler, events.slice(0, half), outcome);
+      await this.#handle(handler, events.slice(half), outcome);
+    }
+  }
+
+  /** Failures are grouped by their error, so that an outage postpones a batch in one statement. */
+  #noteFailure(outcome: Outcome, id: string, error: unknown): void {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const failure = outcome.failed.get(text) ?? { ids: [], error };
+    failure.ids.push(id);
+    outcome.failed.set(text, failure);
+  }
+
+  async #postpone(db: Database, topic: string, failed: Outcome['failed']): Promise<void> {
+    for (const [text, { ids, error }] of failed) {
+      const { attempts, retryInMs } = await postponeEvents(db, ids, text);
+      const details = { err: error, topic, events: ids.length, attempts };
+      if (attempts >= ATTEMPTS_BEFORE_ERROR) this.#options.logger.error(details, `outbox: ${topic} keeps failing; retrying`);
+      else this.#options.logger.warn(details, `outbox: ${topic} failed; retrying`);
+      this.#wakeIn(retryInMs);
+    }
   }
 
   /** A wake-up when a retry falls due, sooner than the poll would come. */

@@ -1,18 +1,26 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '../db/database.ts';
 import type { OutboxEvent, OutboxStats } from './types.ts';
 
 /** An event as the relay claims it. */
 export type StoredEvent = { readonly id: string; readonly topic: string; readonly key: string | null; readonly payload: unknown };
 
-/** Writes `events` in one statement, whatever their number: a write pays one round trip for its outbox. */
-export async function insertEvents(trx: Database, events: readonly OutboxEvent[]): Promise<void> {
+/**
+ * The statement, not yet run, that writes `events` in write order, whatever their number: run it,
+ * or compose it into a larger statement as a common table expression.
+ */
+export function insertEventsQuery(events: readonly OutboxEvent[]): RawBuilder<unknown> {
   const rows = JSON.stringify(events.map((event) => ({ topic: event.topic, key: event.key ?? null, payload: event.payload ?? null })));
-  await sql`
+  return sql`
     insert into outbox_events (topic, key, payload)
     select e.event->>'topic', e.event->>'key', e.event->'payload'
     from jsonb_array_elements(${rows}::jsonb) with ordinality as e(event, n)
-    order by e.n`.execute(trx);
+    order by e.n`;
+}
+
+/** Writes `events` in one statement: a write pays one round trip for its outbox. */
+export async function insertEvents(trx: Database, events: readonly OutboxEvent[]): Promise<void> {
+  await insertEventsQuery(events).execute(trx);
 }
 
 export type ClaimOptions = {
@@ -25,7 +33,10 @@ export type ClaimOptions = {
 
 /**
  * The oldest ready events, at most one per key: an event whose key has an earlier event still in the
- * table (being handled, or waiting out a retry) waits for it, which keeps each key in write order.
+ * table (being handled, or waiting out a retry, whatever its topic) waits for it, which keeps each
+ * key in id order. Ids are drawn at insert, not at commit: id order is commit order only for writes
+ * ordered by their cause (the same row locked, or one after the other), so same-key events must not
+ * come from unrelated concurrent transactions.
  */
 export async function claimEvents(db: Database, { limit, topics, lock }: ClaimOptions): Promise<StoredEvent[]> {
   const { rows } = await sql<StoredEvent>`
@@ -38,6 +49,26 @@ export async function claimEvents(db: Database, { limit, topics, lock }: ClaimOp
     limit ${limit}
     ${lock ? sql`for update of o skip locked` : sql``}`.execute(db);
   return rows.map((row) => ({ ...row, id: String(row.id) }));
+}
+
+/**
+ * The topics among `topics` that have a ready event, in the order of their oldest: a claim takes one
+ * topic's events. It reads no further than a claim of `limit` events would.
+ */
+export async function readyTopics(db: Database, { topics, limit }: Omit<ClaimOptions, 'lock'>): Promise<string[]> {
+  const { rows } = await sql<{ topic: string }>`
+    select topic from (
+      select o.topic, o.id
+      from outbox_events o
+      where o.available_at <= now()
+        and o.topic = any(${[...topics]}::text[])
+        and not exists (select 1 from outbox_events e where e.key = o.key and e.id < o.id)
+      order by o.id
+      limit ${limit}
+    ) ready
+    group by topic
+    order by min(id)`.execute(db);
+  return rows.map((row) => row.topic);
 }
 
 export async function deleteEvents(db: Database, ids: readonly string[]): Promise<void> {
@@ -66,14 +97,16 @@ export async function postponeEvents(db: Database, ids: readonly string[], error
   };
 }
 
+/** The backlog is counted up to this many events: /metrics stays cheap however far behind it is. */
+export const BACKLOG_COUNT_CAP = 100_000;
+
+/** The oldest event is the first by id (the primary key), not by `created_at` (a full scan). */
 export async function outboxStats(db: Database): Promise<OutboxStats> {
-  const row = await db
-    .selectFrom('outbox_events')
-    .select([
-      sql<number>`count(*)::int`.as('backlog'),
-      sql<number>`coalesce(extract(epoch from now() - min(created_at)), 0)::float8`.as('oldestAgeSeconds'),
-    ])
-    .executeTakeFirstOrThrow();
+  const { rows } = await sql<{ backlog: number; oldestAgeSeconds: number }>`
+    select
+      (select count(*)::int from (select 1 from outbox_events limit ${BACKLOG_COUNT_CAP}) capped) as backlog,
+      coalesce((select extract(epoch from now() - created_at)::float8 from outbox_events order by id limit 1), 0) as "oldestAgeSeconds"`.execute(db);
+  const row = rows[0]!;
   return { backlog: row.backlog, oldestAgeSeconds: Math.max(0, row.oldestAgeSeconds) };
 }
 

@@ -1,3 +1,4 @@
+import type { RawBuilder } from 'kysely';
 import type { Database } from '../db/database.ts';
 
 /**
@@ -11,7 +12,10 @@ export type OutboxEvent<P = unknown> = {
   readonly payload: P;
   /**
    * Events with the same key are handled one at a time, in the order they were written (a follow
-   * then an unfollow of the same pair). Events without a key may be handled in any order.
+   * then an unfollow of the same pair), whatever their topics. Events without a key may be handled in
+   * any order. "Written" is id order, which is commit order only when the writes are ordered by their
+   * cause (the same row locked, or one after the other): never emit one key from unrelated concurrent
+   * transactions.
    */
   readonly key?: string;
 };
@@ -25,7 +29,8 @@ export type EmitEvent = (event: OutboxEvent) => Promise<void>;
 /**
  * Handles a topic's events, delivered at least once: a handler may see an event again after a crash
  * or a failed attempt, so it must be idempotent. It receives up to `batchSize` payloads at once (in
- * the order written); if it throws, the whole batch is retried later.
+ * the order written); if it throws, the batch is halved and retried at once until the failing
+ * payloads are alone, and those are retried later (so a payload may be seen twice in a row).
  */
 export type OutboxHandlerDefinition<P> = {
   readonly topic: string;
@@ -60,6 +65,13 @@ export interface Outbox {
    * and, on PostgreSQL, tells the other instances' (a NOTIFY, sent apart and coalesced).
    */
   transaction<T>(db: Database, work: (trx: Database, emit: EmitEvent) => Promise<T>): Promise<T>;
+  /**
+   * For a write that is one statement (one statement is one transaction, and the cheapest): hands
+   * `write` the statement that inserts `events`, for it to compose into its own as a common table
+   * expression, so that the events commit if and only if the write does. Once `write` resolves it
+   * wakes the relays as `transaction` does after its commit; if it rejects, nothing was written.
+   */
+  writeWith<T>(events: readonly OutboxEvent[], write: (insertEvents: RawBuilder<unknown>) => Promise<T>): Promise<T>;
   /** Starts delivering events to these handlers (call once, after every module registered its own). */
   start(handlers: readonly AnyOutboxHandler[]): void;
   stats(): Promise<OutboxStats>;
