@@ -106,7 +106,8 @@ export class OutboxRelay {
     clearTimeout(this.#retry?.timer);
     const deadline = Date.now() + timeoutMs;
     while (this.busy && Date.now() < deadline) await Promise.race([Promise.allSettled([...this.#batches.values()]), delay(10)]);
-    if (this.busy) this.#options.logger.warn({ batches: this.#batches.size }, 'outbox: handlers still running at shutdown; their events will be handled again');
+    // A claim still under way hands nothing over once closed; only running handlers are worth a word.
+    if (this.#batches.size > 0) this.#options.logger.warn({ batches: this.#batches.size }, 'outbox: handlers still running at shutdown; their events will be handled again');
   }
 
   async #claimWhileReady(): Promise<void> {
@@ -152,7 +153,8 @@ export class OutboxRelay {
       let claimed = 0;
       const batch = inClaim(async (db) => {
         const events = await claimEvents(db, { limit: this.#claimLimit, topics: [topic], lock });
-        claimed = events.length;
+        // Claimed while closing: left for the next start (a claim that handles nothing changes nothing).
+        claimed = this.#closed ? 0 : events.length;
         if (claimed === 0) return;
         resolveClaimed(claimed);
         const outcome = await this.#deliver(topic, events);
