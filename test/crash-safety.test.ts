@@ -284,22 +284,33 @@ function pgliteFeeds(dbDir: string): FeedReader {
   return {
     needsServerDown: true,
     async read(userIds) {
-      const copy = mkdtempSync(join(tmpdir(), 'plaza-crash-copy-'));
-      try {
-        cpSync(dbDir, copy, { recursive: true });
-        const db = await PGlite.create({ dataDir: copy });
+      // A running server may remove a file while it is copied: copy again.
+      for (let attempt = 1; ; attempt += 1) {
         try {
-          const rows = await db.query<{ user_id: string; post_id: string }>('select user_id, post_id from home_feeds where user_id = any($1)', [userIds]);
-          return groupPostIds(rows.rows);
-        } finally {
-          await db.close();
+          return await readCopy(userIds);
+        } catch (error) {
+          if (attempt === 5 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         }
-      } finally {
-        rmSync(copy, { recursive: true, force: true });
       }
     },
     async close() {},
   };
+
+  async function readCopy(userIds: string[]): Promise<Map<string, string[]>> {
+    const copy = mkdtempSync(join(tmpdir(), 'plaza-crash-copy-'));
+    try {
+      cpSync(dbDir, copy, { recursive: true });
+      const db = await PGlite.create({ dataDir: copy });
+      try {
+        const rows = await db.query<{ user_id: string; post_id: string }>('select user_id, post_id from home_feeds where user_id = any($1)', [userIds]);
+        return groupPostIds(rows.rows);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Each feed is a sorted set of `<postId>:<authorId>` members, beside one marker without a `:`. */
