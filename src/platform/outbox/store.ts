@@ -31,6 +31,13 @@ export type ClaimOptions = {
   readonly lock: boolean;
 };
 
+/** Events of these topics whose backoff is over and that no earlier event with their key holds back. */
+function isReady(topics: readonly string[]) {
+  return sql`o.available_at <= now()
+    and o.topic = any(${[...topics]}::text[])
+    and not exists (select 1 from outbox_events e where e.key = o.key and e.id < o.id)`;
+}
+
 /**
  * The oldest ready events, at most one per key: an event whose key has an earlier event still in the
  * table (being handled, or waiting out a retry, whatever its topic) waits for it, which keeps each
@@ -42,9 +49,7 @@ export async function claimEvents(db: Database, { limit, topics, lock }: ClaimOp
   const { rows } = await sql<StoredEvent>`
     select o.id, o.topic, o.key, o.payload
     from outbox_events o
-    where o.available_at <= now()
-      and o.topic = any(${[...topics]}::text[])
-      and not exists (select 1 from outbox_events e where e.key = o.key and e.id < o.id)
+    where ${isReady(topics)}
     order by o.id
     limit ${limit}
     ${lock ? sql`for update of o skip locked` : sql``}`.execute(db);
@@ -60,9 +65,7 @@ export async function readyTopics(db: Database, { topics, limit }: Omit<ClaimOpt
     select topic from (
       select o.topic, o.id
       from outbox_events o
-      where o.available_at <= now()
-        and o.topic = any(${[...topics]}::text[])
-        and not exists (select 1 from outbox_events e where e.key = o.key and e.id < o.id)
+      where ${isReady(topics)}
       order by o.id
       limit ${limit}
     ) ready
