@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { PGlitePreparedStatements } from './pglite-prepared.ts';
 
 /**
  * Kysely over an in-process PGlite. PGlite is one PostgreSQL backend, so there is exactly one
@@ -90,16 +91,16 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   readonly pglite: PGlite;
+  readonly #statements: PGlitePreparedStatements;
   release: (() => void) | undefined;
 
   constructor(pglite: PGlite) {
     this.pglite = pglite;
+    this.#statements = new PGlitePreparedStatements(pglite);
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pglite.query<R>(compiledQuery.sql, [...compiledQuery.parameters], {
-      rowMode: 'object',
-    });
+    const result = await this.#statements.query<R>(compiledQuery.sql, compiledQuery.parameters);
     return {
       rows: result.rows,
       numAffectedRows: result.affectedRows === undefined ? undefined : BigInt(result.affectedRows),

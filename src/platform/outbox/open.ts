@@ -18,15 +18,6 @@ export type OutboxOptions = {
 };
 
 const POLL_MS = 5_000;
-/**
- * Batches handled at once on PostgreSQL. Each holds its claim transaction open on a connection of
- * the relay's own pool while its handlers run, so a crashed process's claims are released the moment
- * its connections drop (a lease column would keep them until it expired). A pool of its own, rather
- * than the app's: handlers query through the app's pool, and a claim holding the last of its
- * connections would wait for them forever. This costs each instance these connections plus one
- * that LISTENs. A server's `idle_in_transaction_session_timeout` must exceed the slowest handler.
- */
-const POSTGRES_BATCHES = 2;
 const DRAIN_CHECK_MS = 10;
 
 /**
@@ -38,8 +29,8 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
   const { database, logger } = options;
   const pollMs = options.pollMs ?? POLL_MS;
   if (database.profile === 'pglite') {
-    // One batch per topic at once: no batch holds the connection, so a slow topic delays no other.
-    const relay = new OutboxRelay({ db: database.db, inClaim: (work) => work(database.db), lock: false, maxBatches: Infinity, pollMs, logger });
+    // No batch holds the connection, so a slow topic delays no other.
+    const relay = new OutboxRelay({ db: database.db, inClaim: (work) => work(database.db), lock: false, pollMs, logger });
     return new TransactionalOutbox({ database, relay, closeTimeoutMs: options.closeTimeoutMs });
   }
 
@@ -50,21 +41,11 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     import('../db/postgres.ts'),
     import('./postgres-wake.ts'),
   ]);
-  const pool = openPool({
-    url,
-    schema: database.schema,
-    size: POSTGRES_BATCHES,
-    onError: (error, context) => logger.error({ err: error }, `outbox: ${context}`),
+  const claims = new ClaimConnections((size) => {
+    const pool = openPool({ url, schema: database.schema, size, onError: (error, context) => logger.error({ err: error }, `outbox: ${context}`) });
+    return new Kysely({ dialect: new PostgresDialect({ pool }) });
   });
-  const claimDb: Database = new Kysely({ dialect: new PostgresDialect({ pool }) });
-  const relay = new OutboxRelay({
-    db: database.db,
-    inClaim: (work) => claimDb.transaction().execute(work),
-    lock: true,
-    maxBatches: POSTGRES_BATCHES,
-    pollMs,
-    logger,
-  });
+  const relay = new OutboxRelay({ db: database.db, inClaim: (work) => claims.run(work), lock: true, pollMs, logger });
   const wakes = openWakeChannel({
     url,
     channel: outboxChannel(database.schema),
@@ -76,9 +57,42 @@ export async function openOutbox(options: OutboxOptions): Promise<Outbox> {
     relay,
     closeTimeoutMs: options.closeTimeoutMs,
     wakes,
+    beforeStart: (handlers) => claims.open(new Set(handlers.map((handler) => handler.topic)).size),
     // After a timed-out close a handler still holds a connection, and ending the pool would wait for it.
-    release: () => (relay.busy ? void claimDb.destroy() : claimDb.destroy()),
+    release: () => (relay.busy ? void claims.close() : claims.close()),
   });
+}
+
+/**
+ * The relay's own connections on PostgreSQL. Each claim holds its transaction open on one while its
+ * handlers run, so a crashed process's claims are released the moment its connections drop (a lease
+ * column would keep them until it expired). A pool of its own, rather than the app's: handlers query
+ * through the app's pool, and a claim holding the last of its connections would wait for them
+ * forever. One connection per topic handled, as a topic has one claim at a time: however slow some
+ * topics' handlers are, the others always get a connection. pg opens them when a claim needs one and
+ * closes them after 10 s idle, so a quiet instance holds none but the one that LISTENs. A server's
+ * `idle_in_transaction_session_timeout` must exceed the slowest handler.
+ */
+class ClaimConnections {
+  readonly #openPool: (size: number) => Database;
+  #db: Database | undefined;
+
+  constructor(openPool: (size: number) => Database) {
+    this.#openPool = openPool;
+  }
+
+  open(topics: number): void {
+    this.#db = this.#openPool(Math.max(1, topics));
+  }
+
+  run<T>(work: (db: Database) => Promise<T>): Promise<T> {
+    if (this.#db === undefined) throw new Error('the outbox relay claimed before it started');
+    return this.#db.transaction().execute(work);
+  }
+
+  async close(): Promise<void> {
+    await this.#db?.destroy();
+  }
 }
 
 type Parts = {
@@ -87,6 +101,8 @@ type Parts = {
   readonly closeTimeoutMs: number;
   /** PostgreSQL: the other instances' relays, told after each commit that wrote events. */
   readonly wakes?: WakeChannel;
+  /** PostgreSQL: opens the relay's connections, one per topic handled. */
+  readonly beforeStart?: (handlers: readonly AnyOutboxHandler[]) => void;
   readonly release?: () => Promise<void> | void;
 };
 
@@ -115,24 +131,25 @@ class TransactionalOutbox implements Outbox {
         return value;
       })
       .finally(() => (open = false));
-    if (events.length > 0) this.#wake();
+    if (events.length > 0) this.#wake(events);
     return result;
   }
 
   async writeWith<T>(events: readonly OutboxEvent[], write: (insertEvents: RawBuilder<unknown>) => Promise<T>): Promise<T> {
     for (const event of events) this.#parts.relay.noteTopic(event.topic);
     const result = await write(insertEventsQuery(events));
-    if (events.length > 0) this.#wake();
+    if (events.length > 0) this.#wake(events);
     return result;
   }
 
   /** After a commit that wrote events: this process's relay, and on PostgreSQL the others'. */
-  #wake(): void {
-    this.#parts.relay.wake();
+  #wake(events: readonly OutboxEvent[]): void {
+    this.#parts.relay.wake(events.map((event) => event.topic));
     this.#parts.wakes?.notify();
   }
 
   start(handlers: readonly AnyOutboxHandler[]): void {
+    this.#parts.beforeStart?.(handlers);
     this.#parts.relay.start(handlers);
   }
 

@@ -18,8 +18,6 @@ export type RelayOptions = {
   readonly inClaim: <T>(work: (db: Database) => Promise<T>) => Promise<T>;
   /** Whether claims lock their rows (PostgreSQL), so relays of other instances skip them. */
   readonly lock: boolean;
-  /** Batches handled at once, each of one topic and holding one `inClaim`. */
-  readonly maxBatches: number;
   /** The slow poll, which covers a missed wake-up. */
   readonly pollMs: number;
   readonly logger: OutboxLogger;
@@ -27,6 +25,11 @@ export type RelayOptions = {
 
 /** Most events one claim takes (more when a handler takes bigger batches). */
 const CLAIM_LIMIT = 100;
+/**
+ * Events written while their topic's batch runs wait this long after it ends, so that under load a
+ * claim takes many at once: a claim and its settling cost the same few statements for 1 event or 100.
+ */
+const GATHER_MS = 10;
 /** From this many failed attempts on, failures are logged as errors: someone should look. */
 const ATTEMPTS_BEFORE_ERROR = 10;
 
@@ -35,11 +38,14 @@ type Outcome = { handled: string[]; failed: Map<string, { ids: string[]; error: 
 /**
  * Hands the outbox's events to their handlers. Each claim takes one topic's events and settles on
  * its own, and a topic has one claim at a time: a slow handler (a purge on S3) holds back its own
- * topic only. Wake-ups coalesce: one round of claims runs at a time, and a wake-up during it only asks
- * for one more, so a burst of writes makes a few claims, not one each. A failing handler call is split
- * until the failing events are alone, so one poison event does not hold back the rest of its batch.
- * Events that keep failing are retried forever (at most every 5 minutes), logged as errors from the
- * tenth attempt on: an effect is never dropped, and `outbox_oldest_event_age_seconds` shows it stuck.
+ * topic only. Wake-ups coalesce: one round of claims runs at a time, a wake-up during it only asks
+ * for one more, and events written while their topic's batch runs are claimed together
+ * `GATHER_MS` after it, so a burst of writes makes a few claims, not one each. A wake-up from this
+ * process's own write names its topics: a busy one costs no query, an idle one is claimed without
+ * first asking which topics are ready. A failing handler call is split until the failing events are
+ * alone, so one poison event does not hold back the rest of its batch. Events that keep failing are
+ * retried forever (at most every 5 minutes), logged as errors from the tenth attempt on: an effect
+ * is never dropped, and `outbox_oldest_event_age_seconds` shows it stuck.
  */
 export class OutboxRelay {
   readonly #options: RelayOptions;
@@ -48,13 +54,15 @@ export class OutboxRelay {
   /** The batch under way for each topic that has one. */
   readonly #batches = new Map<string, Promise<void>>();
   #claiming = false;
-  #claimAgain = false;
-  /** Busy topics a round of claims skipped: each owes a wake-up when its batch finishes. */
+  /** What the next round of claims looks at: the topics named by wake-ups, or every idle one. */
+  #wanted: Set<string> | 'all' | undefined;
+  /** Busy topics that had events written or found: each owes a wake-up when its batch finishes. */
   readonly #skipped = new Set<string>();
-  /** A round of claims ran out of batches: the next batch to finish wakes. */
-  #outOfBatches = false;
   #closed = false;
   #poll: NodeJS.Timeout | undefined;
+  /** Topics waiting out GATHER_MS after a batch, and the wake-up that ends the wait. */
+  readonly #gathering = new Set<string>();
+  #gather: NodeJS.Timeout | undefined;
   #retry: { timer: NodeJS.Timeout; at: number } | undefined;
   readonly #reportedTopics = new Set<string>();
 
@@ -83,14 +91,31 @@ export class OutboxRelay {
     this.wake(); // events left from before a restart
   }
 
-  /** Claims and handles what is ready, now or right after the round of claims under way. */
-  wake(): void {
-    if (this.#closed || !this.started || this.#handlers.size === 0) return;
-    if (this.#claiming) {
-      this.#claimAgain = true;
-      return;
+  /**
+   * Claims and handles what is ready, now or right after the round of claims under way: of `topics`
+   * when the caller knows which were written (its own commit), else of every topic.
+   */
+  wake(topics?: readonly string[]): void {
+    if (this.#closed || !this.started) return;
+    if (topics === undefined) this.#wanted = 'all';
+    else if (!this.#want(topics)) return;
+    if (!this.#claiming) void this.#claimWhileReady();
+  }
+
+  /** Adds the topics this process handles to the next round; false when that round has nothing new. */
+  #want(topics: readonly string[]): boolean {
+    const idle = new Set<string>();
+    for (const topic of topics) {
+      if (!this.#handlers.has(topic)) continue;
+      // Its batch ends with a wake-up, and the events wait for it anyway (see GATHER_MS).
+      if (this.#batches.has(topic)) this.#skipped.add(topic);
+      else if (!this.#gathering.has(topic)) idle.add(topic);
     }
-    void this.#claimWhileReady();
+    if (this.#wanted === 'all') return true;
+    if (idle.size === 0) return false;
+    for (const topic of this.#wanted ?? []) idle.add(topic);
+    this.#wanted = idle;
+    return true;
   }
 
   /** Logs, once per topic, an event this process writes but has no handler for. */
@@ -103,6 +128,7 @@ export class OutboxRelay {
   async close(timeoutMs: number): Promise<void> {
     this.#closed = true;
     clearInterval(this.#poll);
+    clearTimeout(this.#gather);
     clearTimeout(this.#retry?.timer);
     const deadline = Date.now() + timeoutMs;
     while (this.busy && Date.now() < deadline) await Promise.race([Promise.allSettled([...this.#batches.values()]), delay(10)]);
@@ -113,11 +139,11 @@ export class OutboxRelay {
   async #claimWhileReady(): Promise<void> {
     this.#claiming = true;
     try {
-      do {
-        this.#claimAgain = false;
-        // Each topic that claimed leaves the idle ones; ask again for what its events hid.
-        while (!this.#closed && (await this.#claimIdleTopics()) > 0);
-      } while (this.#claimAgain && !this.#closed);
+      while (this.#wanted !== undefined && !this.#closed) {
+        const wanted = this.#wanted;
+        this.#wanted = undefined;
+        await (wanted === 'all' ? this.#claimReadyTopics() : this.#claimTopics([...wanted]));
+      }
     } catch (error) {
       this.#options.logger.error({ err: error }, 'outbox: claiming events failed; trying again at the next poll');
     } finally {
@@ -125,22 +151,25 @@ export class OutboxRelay {
     }
   }
 
-  /** Starts a batch for each idle topic with ready events; resolves with how many claimed some. */
-  async #claimIdleTopics(): Promise<number> {
-    const topics = Map.groupBy(this.#handlers.keys(), (topic) => (this.#batches.has(topic) ? 'busy' : 'idle'));
-    for (const topic of topics.get('busy') ?? []) this.#skipped.add(topic);
-    const idle = topics.get('idle') ?? [];
-    if (idle.length === 0) return 0;
-    let claiming = 0;
-    for (const topic of await readyTopics(this.#options.db, { topics: idle, limit: this.#claimLimit })) {
-      if (this.#closed) break;
-      if (this.#batches.size >= this.#options.maxBatches) {
-        this.#outOfBatches = true;
-        break;
-      }
-      if ((await this.#claimBatch(topic)) > 0) claiming += 1;
+  /** Starts a batch for each idle topic with ready events. */
+  async #claimReadyTopics(): Promise<void> {
+    for (;;) {
+      const idle = [...this.#handlers.keys()].filter((topic) => !this.#batches.has(topic) && !this.#gathering.has(topic));
+      if (idle.length === 0) return;
+      const { topics, more } = await readyTopics(this.#options.db, { topics: idle, limit: this.#claimLimit });
+      await this.#claimTopics(topics);
+      // The ready events it read were all of the topics now busy: the others' may lie beyond them.
+      if (!more || this.#closed) return;
     }
-    return claiming;
+  }
+
+  /** Starts a batch for each of these topics that is idle and has ready events. */
+  async #claimTopics(topics: readonly string[]): Promise<void> {
+    for (const topic of topics) {
+      if (this.#closed) return;
+      if (this.#batches.has(topic)) this.#skipped.add(topic);
+      else await this.#claimBatch(topic);
+    }
   }
 
   /**
@@ -168,16 +197,31 @@ export class OutboxRelay {
         .finally(() => {
           this.#batches.delete(topic);
           resolveClaimed(0);
-          // Handled events may have been holding back later ones with their keys, and a round of
-          // claims that found this topic (or every batch) busy is owed another.
-          const owed = this.#skipped.delete(topic) || this.#outOfBatches;
-          if (claimed > 0 || owed) {
-            this.#outOfBatches = false;
-            this.wake();
-          }
+          this.#afterBatch(topic, claimed);
         });
       this.#batches.set(topic, batch);
     });
+  }
+
+  /**
+   * Events written during the batch are gathered a moment before the next claim, unless the batch
+   * was full (a backlog: claim at once). Handled events may also have been holding back later ones
+   * with their keys, of any topic: a batch that handled some wakes every topic.
+   */
+  #afterBatch(topic: string, claimed: number): void {
+    const owed = this.#skipped.delete(topic);
+    if (claimed >= this.#claimLimit) this.wake();
+    else if (owed) this.#wakeAfterGathering(topic);
+    else if (claimed > 0) this.wake();
+  }
+
+  #wakeAfterGathering(topic: string): void {
+    this.#gathering.add(topic);
+    this.#gather ??= setTimeout(() => {
+      this.#gather = undefined;
+      this.#gathering.clear();
+      this.wake();
+    }, GATHER_MS).unref();
   }
 
   /** Hands the topic its events in batches, in id order. */

@@ -58,11 +58,12 @@ export async function claimEvents(db: Database, { limit, topics, lock }: ClaimOp
 
 /**
  * The topics among `topics` that have a ready event, in the order of their oldest: a claim takes one
- * topic's events. It reads no further than a claim of `limit` events would.
+ * topic's events. It reads no further than a claim of `limit` events would; `more` says it read that
+ * many, so topics beyond them may have ready events too.
  */
-export async function readyTopics(db: Database, { topics, limit }: Omit<ClaimOptions, 'lock'>): Promise<string[]> {
-  const { rows } = await sql<{ topic: string }>`
-    select topic from (
+export async function readyTopics(db: Database, { topics, limit }: Omit<ClaimOptions, 'lock'>): Promise<{ topics: string[]; more: boolean }> {
+  const { rows } = await sql<{ topic: string; events: number }>`
+    select topic, count(*)::int as events from (
       select o.topic, o.id
       from outbox_events o
       where ${isReady(topics)}
@@ -71,7 +72,8 @@ export async function readyTopics(db: Database, { topics, limit }: Omit<ClaimOpt
     ) ready
     group by topic
     order by min(id)`.execute(db);
-  return rows.map((row) => row.topic);
+  const read = rows.reduce((sum, row) => sum + row.events, 0);
+  return { topics: rows.map((row) => row.topic), more: read >= limit };
 }
 
 export async function deleteEvents(db: Database, ids: readonly string[]): Promise<void> {
