@@ -249,6 +249,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   ];
   deps.outbox.start(outboxHandlers);
   media.catchUp();
+  await social.remarkPopular();
   registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, deps.outbox, config.metrics);
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);

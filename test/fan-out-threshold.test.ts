@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { appPerFile } from './helpers/app.ts';
+import { appPerFile, startApp } from './helpers/app.ts';
+import { client } from './helpers/http.ts';
 import { follow, publish, signUp, unfollow, type TestSession } from './helpers/factories.ts';
 import { jobsIdle } from './helpers/wait.ts';
 
@@ -32,7 +33,51 @@ async function marked(author: TestSession): Promise<boolean> {
   return row.popular;
 }
 
+/** `who` deletes their account; asserts the 204. */
+async function leave(who: TestSession): Promise<void> {
+  const answer = await api.delete('/v1/account', { password: who.password }, { token: who.accessToken });
+  assert.equal(answer.status, 204, answer.text);
+}
+
+/** A popular author (FANOUT_MAX_FOLLOWERS + 1 followers, feeds built) and their newest posts, newest first. */
+async function popularAuthor(): Promise<{ star: TestSession; followers: TestSession[]; newest: string[] }> {
+  const [star, ...followers] = (await fans(FANOUT_MAX_FOLLOWERS + 2)) as TestSession[] as [TestSession, ...TestSession[]];
+  for (const fan of followers) await home(fan);
+  for (const fan of followers) await follow(api, fan, star);
+  await post(star, 'older than the backfill');
+  const newest = [await post(star, 'one'), await post(star, 'two'), await post(star, 'three')].reverse();
+  return { star, followers, newest };
+}
+
 describe('authors around FANOUT_MAX_FOLLOWERS', () => {
+  test('one whose followers delete their accounts, down below the lower mark, has their posts caught up as after unfollows', async () => {
+    const { star, followers, newest } = await popularAuthor();
+    const [reader, ...others] = followers as [TestSession, ...TestSession[]];
+    await leave(others[0]!);
+    await leave(others[1]!);
+    assert.equal(await marked(star), true, 'still popular at 9 followers');
+    assert.deepEqual(await feed(reader), [], 'no catch-up while between the marks');
+    await leave(others[2]!);
+    assert.equal(await marked(star), false, 'popular no more at 8');
+    assert.deepEqual(await feed(reader), newest, 'the latest FEED_BACKFILL_POSTS posts caught up');
+    assert.deepEqual(await home(reader), newest);
+  });
+
+  test('one above the line but never marked (as migration 0011 left them) is marked on the way down, then caught up', async () => {
+    const { star, followers, newest } = await popularAuthor();
+    const [reader, ...others] = followers as [TestSession, ...TestSession[]];
+    await shared.testApp.deps.database.db.updateTable('users').set({ popular: false }).where('id', '=', star.user.id).execute();
+    assert.deepEqual((await home(reader)).slice(0, 3), newest, 'popular by their count alone: merged when read');
+    assert.deepEqual(await feed(reader), [], 'and not fanned out');
+    await leave(others[0]!);
+    assert.equal(await marked(star), true, 'marked as they fall to the line (10)');
+    await unfollow(api, others[1]!, star);
+    await leave(others[2]!);
+    assert.equal(await marked(star), false, 'popular no more at 8');
+    assert.deepEqual(await feed(reader), newest, 'caught up');
+  });
+
+
   test('one who drops below the lower mark has what they wrote while popular caught up into followers’ feeds; hovering between the marks changes nothing', async () => {
     const [star, ...followers] = await fans(FANOUT_MAX_FOLLOWERS + 2);
     const [reader, ...others] = followers as [TestSession, ...TestSession[]];
@@ -89,5 +134,33 @@ describe('authors around FANOUT_MAX_FOLLOWERS', () => {
     assert.deepEqual(await feed(busyOnly), newestFirst([busy]));
     assert.deepEqual(await feed(starOnly), [], 'the popular author’s posts are not fanned out');
     assert.deepEqual((await home(starOnly)).slice(0, 10), newestFirst([star]).slice(0, 10), 'they are merged in when read');
+  });
+
+  test('at start-up the marks follow FANOUT_MAX_FOLLOWERS as configured: one never marked above it is marked, one marked below its lower mark is caught up', async () => {
+    let testApp = await startApp({ FANOUT_MAX_FOLLOWERS: String(FANOUT_MAX_FOLLOWERS), FEED_BACKFILL_POSTS: '3' });
+    try {
+      const own = client(testApp);
+      const users = await Promise.all(Array.from({ length: FANOUT_MAX_FOLLOWERS + 3 }, () => signUp(own)));
+      const [star, faded, reader, ...others] = users as [TestSession, TestSession, TestSession, ...TestSession[]];
+      for (const fan of [reader, ...others]) await follow(own, fan, star);
+      await follow(own, reader, faded);
+      await own.get('/v1/timelines/home', { token: reader.accessToken }); // builds a cached feed
+      const db = () => testApp.deps.database.db;
+      // As migration 0011 left a user counted before it, and as a higher FANOUT_MAX_FOLLOWERS leaves one marked under the old.
+      await db().updateTable('users').set({ popular: false }).where('id', '=', star.user.id).execute();
+      await db().updateTable('users').set({ popular: true }).where('id', '=', faded.user.id).execute();
+      const fadedPosts = [await publish(own, faded, 'while popular'), await publish(own, faded, 'still popular')].map((p) => p.id as string).reverse();
+      await jobsIdle(testApp);
+      assert.deepEqual((await testApp.deps.feeds.page(reader.user.id, { limit: 10 })).postIds, [], 'not fanned out while marked');
+
+      testApp = await testApp.restart();
+      const markOf = async (who: TestSession) => (await db().selectFrom('users').select('popular').where('id', '=', who.user.id).executeTakeFirstOrThrow()).popular;
+      assert.equal(await markOf(star), true, 'marked: above the line');
+      assert.equal(await markOf(faded), false, 'unmarked: below the lower mark');
+      await jobsIdle(testApp);
+      assert.deepEqual((await testApp.deps.feeds.page(reader.user.id, { limit: 10 })).postIds, fadedPosts, 'caught up');
+    } finally {
+      await testApp.close();
+    }
   });
 });

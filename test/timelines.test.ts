@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import type { OutboxHandlerDefinition } from '../src/platform/outbox/types.ts';
+import * as postsStore from '../src/modules/posts/store.ts';
+import * as socialStore from '../src/modules/social/store.ts';
+import { TIMELINE_EVENTS, type FanOutEvent, type FollowEvent } from '../src/modules/timelines/events.ts';
+import { timelineHandlers, type TimelineHandlerDeps } from '../src/modules/timelines/outbox.ts';
 import { appPerFile } from './helpers/app.ts';
 import { assertProblem, follow, publish, signUp, unfollow, type TestSession } from './helpers/factories.ts';
 import type { Answer } from './helpers/http.ts';
@@ -9,7 +14,9 @@ import { eventually, jobsIdle } from './helpers/wait.ts';
 /** Authors with more than this many followers are merged in at read time instead of fanned out. */
 const FANOUT_MAX_FOLLOWERS = 3;
 
-const shared = appPerFile({ FANOUT_MAX_FOLLOWERS: String(FANOUT_MAX_FOLLOWERS), FEED_BACKFILL_POSTS: '5' });
+const FEED_BACKFILL_POSTS = 5;
+
+const shared = appPerFile({ FANOUT_MAX_FOLLOWERS: String(FANOUT_MAX_FOLLOWERS), FEED_BACKFILL_POSTS: String(FEED_BACKFILL_POSTS) });
 const { api } = shared;
 
 /** Publishes a post and returns its id. */
@@ -151,5 +158,80 @@ describe('the home timeline', () => {
     }
     assert.deepEqual(await homeIds(reader), [...posts].reverse(), 'answered from PostgreSQL');
     assert.deepEqual(await cachedFeed(reader), [...posts].reverse(), 'and rebuilt');
+  });
+});
+
+describe('the timeline handlers', () => {
+  /**
+   * A handler as the app's relay runs it, put together from the app's own stores and feeds, for a
+   * test to call itself: with `social` partly replaced where the test must step in between its reads.
+   */
+  function handler<P>(topic: string, social: Partial<TimelineHandlerDeps['social']> = {}): OutboxHandlerDefinition<P> {
+    const { database, feeds } = shared.testApp.deps;
+    const db = database.db;
+    const handlers = timelineHandlers({
+      feeds,
+      social: {
+        followerIds: (userId) => socialStore.followerIds(db, userId),
+        fanOutAudiences: (authorIds) => socialStore.fanOutAudiences(db, authorIds, FANOUT_MAX_FOLLOWERS),
+        missingFollows: (follows) => socialStore.missingFollows(db, follows),
+        ...social,
+      },
+      posts: { latestOfEach: (authorIds, limit) => postsStore.latestOfEach(db, authorIds, limit) },
+      backfillPosts: FEED_BACKFILL_POSTS,
+    });
+    return handlers.find((each) => each.topic === topic) as unknown as OutboxHandlerDefinition<P>;
+  }
+
+  /** The statements reading posts or writing feeds that `work` runs. */
+  async function feedStatements(work: () => Promise<void>): Promise<number> {
+    const start = shared.testApp.queries.length;
+    await work();
+    return shared.testApp.queries.slice(start).filter((query) => /\b(posts|home_feeds)\b/.test(query)).length;
+  }
+
+  test('backfill and clean up a batch of follows with one statement each, whatever their number', async () => {
+    const authors = await Promise.all(Array.from({ length: 4 }, () => signUp(api)));
+    const readers = await Promise.all(Array.from({ length: 5 }, () => signUp(api)));
+    const written = new Map<TestSession, string[]>();
+    for (const author of authors) written.set(author, [await post(author, 'one'), await post(author, 'two')]);
+    for (const reader of readers) await homeIds(reader); // builds a cached feed
+    const pairs = readers.flatMap((reader, i) => [authors[i % 4]!, authors[(i + 1) % 4]!].map((author) => ({ reader, author })));
+    for (const { reader, author } of pairs) await follow(api, reader, author);
+    await jobsIdle(shared.testApp);
+    const follows: FollowEvent[] = pairs.map(({ reader, author }) => ({ followerId: reader.user.id, followeeId: author.user.id }));
+    const expected = (reader: TestSession) =>
+      pairs.filter((pair) => pair.reader === reader).flatMap((pair) => written.get(pair.author)!).sort().reverse();
+
+    const unfollows = handler<FollowEvent>(TIMELINE_EVENTS.unfollow);
+    assert.ok((unfollows.batchSize ?? 1) >= follows.length, 'the relay hands unfollows over in batches');
+    assert.ok((await feedStatements(() => unfollows.handle(follows))) <= 1, 'one statement (none with Redis feeds)');
+    for (const reader of readers) assert.deepEqual(await cachedFeed(reader), []);
+
+    const backfills = handler<FollowEvent>(TIMELINE_EVENTS.backfill);
+    assert.ok((backfills.batchSize ?? 1) >= follows.length, 'the relay hands backfills over in batches');
+    assert.ok((await feedStatements(() => backfills.handle(follows))) <= 2, 'the posts in one query, the feeds in one statement');
+    for (const reader of readers) assert.deepEqual(await cachedFeed(reader), expected(reader));
+  });
+
+  test('a fan-out whose audience was read before an unfollow, and that writes after its clean-up, leaves nothing behind', async () => {
+    const [reader, author] = await Promise.all([signUp(api), signUp(api)]);
+    await homeIds(reader); // builds a cached feed
+    await follow(api, reader, author);
+    const posted = await post(author, 'fanned out twice');
+    await eventually(async () => assert.deepEqual(await cachedFeed(reader), [posted]), 2000);
+
+    // The unfollow commits, and its clean-up runs, while this fan-out holds the audience it read before.
+    const fanOut = handler<FanOutEvent>(TIMELINE_EVENTS.fanOut, {
+      async fanOutAudiences(authorIds) {
+        const audiences = await socialStore.fanOutAudiences(shared.testApp.deps.database.db, authorIds, FANOUT_MAX_FOLLOWERS);
+        await unfollow(api, reader, author);
+        await jobsIdle(shared.testApp);
+        assert.deepEqual(await cachedFeed(reader), [], 'the clean-up ran');
+        return audiences;
+      },
+    });
+    await fanOut.handle([{ postId: posted, authorId: author.user.id }]);
+    assert.deepEqual(await cachedFeed(reader), []);
   });
 });

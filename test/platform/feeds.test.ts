@@ -14,6 +14,7 @@ import { openDatabase } from '../../src/platform/db/open.ts';
 import { migrateToLatest } from '../../src/platform/db/migrate.ts';
 import { PostgresFeedStore } from '../../src/platform/feeds/postgres.ts';
 import { RedisFeedStore } from '../../src/platform/feeds/redis.ts';
+import { FEED_ENTRIES_PER_WRITE } from '../../src/platform/feeds/deliveries.ts';
 import type { FeedEntry, FeedStore } from '../../src/platform/feeds/types.ts';
 import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
 
@@ -195,7 +196,7 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
     const { store, users } = await redis();
     const [reader, author] = await users(2);
     await store.add([{ userIds: [reader!], entries: newestFirst(3, author!) }]);
-    await store.removeAuthor(reader!, author!);
+    await store.removeAuthors([{ userId: reader!, authorId: author! }]);
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: true });
   });
 });
@@ -270,19 +271,19 @@ function contract(create: HarnessFactory): void {
     }
   });
 
-  it('removes an author from one feed', async () => {
-    const { store, users } = await create();
-    const [reader, other, ada, bob] = await users(4);
+  it('removes authors from feeds, each from its own, in one round trip', async () => {
+    const { store, users, roundTrips } = await create();
+    const [reader, other, third, ada, bob] = await users(5);
     const posts = newestFirst(6, ada!).map((post, i) => (i % 2 === 0 ? { ...post, authorId: bob! } : post));
-    await store.add([{ userIds: [reader!], entries: posts }]);
-    await store.add([{ userIds: [other!], entries: posts }]);
-    await store.removeAuthor(reader!, bob!);
-    assert.deepEqual(
-      (await store.page(reader!, { limit: 10 })).postIds,
-      ids(posts.filter((post) => post.authorId === ada)),
-    );
-    assert.deepEqual((await store.page(other!, { limit: 10 })).postIds, ids(posts), 'other feeds keep the author');
-    await store.removeAuthor(reader!, bob!); // again: harmless
+    for (const userId of [reader!, other!, third!]) await store.add([{ userIds: [userId], entries: posts }]);
+    const unfollows = [{ userId: reader!, authorId: bob! }, { userId: third!, authorId: ada! }];
+    assert.equal(await roundTrips(() => store.removeAuthors(unfollows)), 1);
+    const page = async (userId: string) => (await store.page(userId, { limit: 10 })).postIds;
+    assert.deepEqual(await page(reader!), ids(posts.filter((post) => post.authorId === ada)));
+    assert.deepEqual(await page(third!), ids(posts.filter((post) => post.authorId === bob)));
+    assert.deepEqual(await page(other!), ids(posts), 'other feeds keep the authors');
+    await store.removeAuthors(unfollows); // again: harmless
+    await store.removeAuthors([]);
   });
 
   it('replaces a feed as a whole', async () => {
@@ -312,6 +313,18 @@ function contract(create: HarnessFactory): void {
     assert.deepEqual(await page(adaOnly!), ids(adaPosts));
     assert.deepEqual(await page(bobOnly!), ids(bobPosts));
     assert.deepEqual(await page(neither!), []);
+  });
+
+  it('writes a fan-out in round trips of at most FEED_ENTRIES_PER_WRITE entries', async () => {
+    const { store, users, feedsHolding, roundTrips } = await create();
+    const [ada, bob] = await users(2);
+    const followers = await users(FEED_ENTRIES_PER_WRITE / 2 + 1);
+    const adaPosts = newestFirst(3, ada!);
+    const bobPost = entry(bob!);
+    // 3 × 5,001 + 5,001 entries: at most 10,000 a trip is 3 trips, filled to the brim.
+    const trips = await roundTrips(() => store.add([{ userIds: followers, entries: adaPosts }, { userIds: followers, entries: [bobPost] }]));
+    assert.equal(trips, 3);
+    for (const post of [...adaPosts, bobPost]) assert.equal(await feedsHolding(post.postId, followers), followers.length);
   });
 
   it('fans a post out to 10,000 feeds', async () => {

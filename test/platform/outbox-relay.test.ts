@@ -1,54 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
-import { loadConfig, type Config } from '../../src/config.ts';
-import type { DatabaseHandle } from '../../src/platform/db/database.ts';
-import { migrateToLatest } from '../../src/platform/db/migrate.ts';
-import { openDatabase } from '../../src/platform/db/open.ts';
-import { openOutbox } from '../../src/platform/outbox/open.ts';
 import { LISTEN_APPLICATION_NAME } from '../../src/platform/outbox/postgres-wake.ts';
-import { defineOutboxHandler, type Outbox } from '../../src/platform/outbox/types.ts';
-import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
+import { defineOutboxHandler } from '../../src/platform/outbox/types.ts';
+import { outboxProfile as profile, useOutboxSetup } from '../helpers/outbox.ts';
 import { eventually } from '../helpers/wait.ts';
 
-const profile = servicesDatabaseUrl === undefined ? 'pglite' : 'postgres';
-/** Long enough that only a wake-up can explain a prompt delivery. */
-const NO_POLL_MS = 60_000;
-
 describe(`outbox relay (${profile})`, () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'plaza-outbox-relay-'));
-  let testDatabase: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let config: Config;
-  let database: DatabaseHandle;
-  const opened: { close(): Promise<void> }[] = [];
-  const logger = { warn: () => {}, error: () => {} };
-
-  before(async () => {
-    if (servicesDatabaseUrl !== undefined) testDatabase = await createTestDatabase(servicesDatabaseUrl);
-    config = loadConfig({ DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(32), ...(testDatabase !== undefined && { DATABASE_URL: testDatabase.url }) });
-    database = await openDatabase(config);
-    await migrateToLatest(database);
-  });
-  after(async () => {
-    for (const each of opened.reverse()) await each.close();
-    await database?.close();
-    await testDatabase?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  async function outboxOn(on: DatabaseHandle = database): Promise<Outbox> {
-    const outbox = await openOutbox({ database: on, databaseUrl: config.databaseUrl, closeTimeoutMs: 5_000, pollMs: NO_POLL_MS, logger });
-    opened.push(outbox);
-    return outbox;
-  }
-
-  async function rowsOf(topic: string) {
-    return database.db.selectFrom('outbox_events').selectAll().where('topic', '=', topic).orderBy('id').execute();
-  }
+  const setup = useOutboxSetup('outbox-relay');
+  const { outboxOn, anotherDatabase, rowsOf } = setup;
 
   it('hands the good events of a batch on and postpones only the poison one', async () => {
     const outbox = await outboxOn();
@@ -63,7 +24,7 @@ describe(`outbox relay (${profile})`, () => {
         },
       }),
     ]);
-    await outbox.transaction(database.db, async (_trx, emit) => {
+    await outbox.transaction(setup.database.db, async (_trx, emit) => {
       for (let n = 1; n <= 10; n += 1) await emit({ topic: 'test.poison', payload: n });
     });
 
@@ -89,9 +50,9 @@ describe(`outbox relay (${profile})`, () => {
       defineOutboxHandler({ topic: 'test.slow', handle: async () => ((slowStarted = true), await released) }),
       defineOutboxHandler<number>({ topic: 'test.fast', batchSize: 10, handle: async (payloads) => void fast.push(...payloads) }),
     ]);
-    await outbox.transaction(database.db, async (_trx, emit) => emit({ topic: 'test.slow', payload: {} }));
+    await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.slow', payload: {} }));
     await eventually(async () => assert.ok(slowStarted), 2_000);
-    for (let n = 1; n <= 3; n += 1) await outbox.transaction(database.db, async (_trx, emit) => emit({ topic: 'test.fast', payload: n }));
+    for (let n = 1; n <= 3; n += 1) await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.fast', payload: n }));
 
     await eventually(async () => assert.deepEqual(fast, [1, 2, 3]), 2_000);
     assert.equal((await rowsOf('test.slow')).length, 1, 'the slow event is still being handled');
@@ -101,20 +62,18 @@ describe(`outbox relay (${profile})`, () => {
   });
 
   it('listens again after its connection is terminated, waking on the next NOTIFY', { skip: profile !== 'postgres' && 'PostgreSQL only' }, async () => {
-    const listener = await openDatabase(config);
-    opened.push(listener);
+    const listener = await anotherDatabase();
     const relay = await outboxOn(listener);
     const seen: number[] = [];
     relay.start([defineOutboxHandler<number>({ topic: 'test.relisten', handle: async (payloads) => void seen.push(...payloads) })]);
-    const writerDb = await openDatabase(config);
-    opened.push(writerDb);
+    const writerDb = await anotherDatabase();
     const writer = await outboxOn(writerDb);
     const terminate = async () =>
-      (await sql<{ ended: boolean }>`select pg_terminate_backend(pid) as ended from pg_stat_activity where application_name = ${LISTEN_APPLICATION_NAME} and datname = current_database()`.execute(database.db)).rows;
+      (await sql<{ ended: boolean }>`select pg_terminate_backend(pid) as ended from pg_stat_activity where application_name = ${LISTEN_APPLICATION_NAME} and datname = current_database()`.execute(setup.database.db)).rows;
     await eventually(async () => assert.ok((await terminate()).length >= 2), 2_000); // every instance's listener
     // Reconnecting takes its first backoff (0.5 s); then a NOTIFY must reach the relay, not the poll.
     await eventually(async () => {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where application_name = ${LISTEN_APPLICATION_NAME} and datname = current_database() and query ilike 'listen%'`.execute(database.db);
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where application_name = ${LISTEN_APPLICATION_NAME} and datname = current_database() and query ilike 'listen%'`.execute(setup.database.db);
       assert.ok((rows[0]?.n ?? 0) >= 2);
     }, 5_000);
     await sleep(100);

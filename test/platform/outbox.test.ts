@@ -1,75 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import { registerMetrics } from '../../src/http/metrics.ts';
 import { Problem } from '../../src/http/problems.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
-import type { DatabaseHandle } from '../../src/platform/db/database.ts';
-import { migrateToLatest } from '../../src/platform/db/migrate.ts';
-import { openDatabase } from '../../src/platform/db/open.ts';
-import { openOutbox } from '../../src/platform/outbox/open.ts';
 import { defineOutboxHandler, type AnyOutboxHandler, type Outbox } from '../../src/platform/outbox/types.ts';
 import { MemoryJobQueue } from '../../src/platform/queue/memory.ts';
-import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
+import { NO_POLL_MS, outboxProfile as profile, useOutboxSetup } from '../helpers/outbox.ts';
 import { eventually } from '../helpers/wait.ts';
 
-/** The outbox and its relay on PGlite, or on PostgreSQL in the services run. */
-const profile = servicesDatabaseUrl === undefined ? 'pglite' : 'postgres';
-/** Long enough that only a wake-up (in process, or NOTIFY) can explain a prompt delivery. */
-const NO_POLL_MS = 60_000;
-
-type Logged = { level: 'warn' | 'error'; details: object; message: string };
-
 describe(`outbox (${profile})`, () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'plaza-outbox-'));
-  let testDatabase: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
-  let config: Config;
-  let database: DatabaseHandle;
-  const opened: { close(): Promise<void> }[] = [];
-  const logged: Logged[] = [];
-  const logger = {
-    warn: (details: object, message: string) => void logged.push({ level: 'warn', details, message }),
-    error: (details: object, message: string) => void logged.push({ level: 'error', details, message }),
-  };
-
-  before(async () => {
-    if (servicesDatabaseUrl !== undefined) testDatabase = await createTestDatabase(servicesDatabaseUrl);
-    config = loadConfig({
-      DATA_DIR: dataDir,
-      JWT_SECRET: 'x'.repeat(32),
-      ...(testDatabase !== undefined && { DATABASE_URL: testDatabase.url }),
-    });
-    database = await openDatabase(config);
-    await migrateToLatest(database);
-  });
-  after(async () => {
-    for (const each of opened.reverse()) await each.close();
-    await database?.close();
-    await testDatabase?.drop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  /** An outbox on `on` (the file's database by default), closed after the file. */
-  async function outboxOn(on: DatabaseHandle = database, pollMs = NO_POLL_MS): Promise<Outbox> {
-    const outbox = await openOutbox({ database: on, databaseUrl: config.databaseUrl, closeTimeoutMs: 5_000, pollMs, logger });
-    opened.push(outbox);
-    return outbox;
-  }
+  const setup = useOutboxSetup('outbox');
+  const { logged, outboxOn, anotherDatabase, rowsOf } = setup;
 
   /** Writes each event in a transaction of its own. */
   async function write(outbox: Outbox, topic: string, payloads: readonly unknown[], key?: (payload: unknown) => string): Promise<void> {
     for (const payload of payloads) {
-      await outbox.transaction(database.db, async (_trx, emit) => emit({ topic, payload, key: key?.(payload) }));
+      await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic, payload, key: key?.(payload) }));
     }
-  }
-
-  async function rowsOf(topic: string) {
-    return database.db.selectFrom('outbox_events').selectAll().where('topic', '=', topic).orderBy('id').execute();
   }
 
   it('delivers a committed transaction’s events once, after the commit, and a rolled-back one’s never', async () => {
@@ -87,7 +36,7 @@ describe(`outbox (${profile})`, () => {
       }),
     ]);
 
-    const answer = await outbox.transaction(database.db, async (trx, emit) => {
+    const answer = await outbox.transaction(setup.database.db, async (trx, emit) => {
       await emit({ topic: 'test.once', payload: { n: 1 } });
       await emit({ topic: 'test.once', payload: { n: 2 } });
       await sql`select 1`.execute(trx);
@@ -96,7 +45,7 @@ describe(`outbox (${profile})`, () => {
     });
     assert.equal(answer, 'committed');
     await assert.rejects(
-      outbox.transaction(database.db, async (_trx, emit) => {
+      outbox.transaction(setup.database.db, async (_trx, emit) => {
         await emit({ topic: 'test.once', payload: { n: 3 } });
         throw new Error('rolled back');
       }),
@@ -116,7 +65,7 @@ describe(`outbox (${profile})`, () => {
     const composed = (n: number, last: ReturnType<typeof sql>) =>
       outbox.writeWith(
         [{ topic: 'test.composed', payload: { n } }, { topic: 'test.composed', payload: { n: n + 1 } }],
-        async (insertEvents) => (await sql<{ answer: number }>`with events as (${insertEvents}) ${last}`.execute(database.db)).rows[0]?.answer,
+        async (insertEvents) => (await sql<{ answer: number }>`with events as (${insertEvents}) ${last}`.execute(setup.database.db)).rows[0]?.answer,
       );
 
     assert.equal(await composed(1, sql`select 42 as answer`), 42, 'the caller’s statement answers');
@@ -148,7 +97,7 @@ describe(`outbox (${profile})`, () => {
         },
       }),
     ]);
-    await outbox.transaction(database.db, async (_trx, emit) => {
+    await outbox.transaction(setup.database.db, async (_trx, emit) => {
       for (const id of ['A1', 'A2', 'B1', 'A3', 'B2']) await emit({ topic: 'test.pair', payload: { id }, key: id[0] });
     });
 
@@ -200,7 +149,7 @@ describe(`outbox (${profile})`, () => {
     const outbox = await outboxOn();
     const batches: number[][] = [];
     outbox.start([defineOutboxHandler<number>({ topic: 'test.batch', batchSize: 3, handle: async (payloads) => void batches.push([...payloads]) })]);
-    await outbox.transaction(database.db, async (_trx, emit) => {
+    await outbox.transaction(setup.database.db, async (_trx, emit) => {
       for (let n = 1; n <= 8; n += 1) await emit({ topic: 'test.batch', payload: n });
     });
     await outbox.drained(5_000);
@@ -249,12 +198,6 @@ describe(`outbox (${profile})`, () => {
   });
 
   describe('on PostgreSQL, between instances', { skip: profile !== 'postgres' && 'PostgreSQL only' }, () => {
-    /** What another instance opens: its own connections to the same schema. */
-    async function anotherDatabase(): Promise<DatabaseHandle> {
-      const handle = await openDatabase(config);
-      opened.push(handle);
-      return handle;
-    }
     async function instance(handlers: readonly AnyOutboxHandler[], pollMs?: number): Promise<Outbox> {
       const outbox = await outboxOn(await anotherDatabase(), pollMs);
       outbox.start(handlers);
@@ -283,7 +226,7 @@ describe(`outbox (${profile})`, () => {
       const first = await instance([handler(0)]);
       const second = await instance([handler(1)]);
       const writes = Array.from({ length: 20 }, (_, batch) =>
-        first.transaction(database.db, async (_trx, emit) => {
+        first.transaction(setup.database.db, async (_trx, emit) => {
           for (let n = batch * 10; n < batch * 10 + 10; n += 1) await emit({ topic: 'test.shared', payload: n });
         }),
       );
@@ -302,7 +245,7 @@ describe(`outbox (${profile})`, () => {
       const writer = await outboxOn(await anotherDatabase());
       await sleep(300); // the relay's LISTEN connection comes up
       const writtenAt = Date.now();
-      await writer.transaction(database.db, async (_trx, emit) => emit({ topic: 'test.notify', payload: {} }));
+      await writer.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.notify', payload: {} }));
       await eventually(async () => assert.equal(seenAt.length, 1), 2_000);
       assert.ok(seenAt[0]! - writtenAt < 1_000, `delivered ${seenAt[0]! - writtenAt} ms after the write`);
     });

@@ -167,11 +167,14 @@ export function createAccountsService(deps: {
     /** In the caller's transaction, with a follow made or undone: see `store.moveFollowCounts`. */
     moveFollowCounts: (trx: Database, follow: Parameters<typeof store.moveFollowCounts>[1]) => store.moveFollowCounts(trx, follow),
 
-    /** In the deleting transaction: a leaving user's follows leave the others' counters. */
+    /** In the deleting transaction: a leaving user's follows leave the others' counters (see `store.dropFollowCounts`). */
     dropFollowCounts: (trx: Database, follows: { followeeIds: UserIds; followerIds: UserIds }) => store.dropFollowCounts(trx, follows),
 
     /** Users with more than `above` followers or still marked popular: see `store.popularUsers`. */
     popularUserIds: (above: number) => store.popularUsers(db, above),
+
+    /** At start-up, in the caller's transaction: see `store.remarkPopular`. */
+    remarkPopular: (trx: Database, marks: { above: number; below: number }) => store.remarkPopular(trx, marks),
 
     /** In a follow's transaction, once `moveFollowCounts` has locked the user's row. */
     setPopular: (trx: Database, userId: string, popular: boolean) => store.setPopular(trx, userId, popular),

@@ -141,10 +141,23 @@ export async function moveFollowCounts(
   return (await moveFollowing()) ? followers : undefined;
 }
 
-/** Takes one follower off each of `followeeIds` and one followee off each of `followerIds` (a leaving user's follows). */
-export async function dropFollowCounts(trx: Database, follows: { followeeIds: UserIds; followerIds: UserIds }): Promise<void> {
-  await trx.updateTable('users').set({ followers_count: sql`followers_count - 1` }).where('id', 'in', follows.followeeIds).execute();
+/**
+ * Takes one follower off each of `followeeIds` and one followee off each of `followerIds` (a leaving
+ * user's follows). Answers each followee's new count and popular mark, read under the row lock the
+ * update took, as `moveFollowCounts` does.
+ */
+export async function dropFollowCounts(
+  trx: Database,
+  follows: { followeeIds: UserIds; followerIds: UserIds },
+): Promise<Map<string, FolloweeCount>> {
+  const followees = await trx
+    .updateTable('users')
+    .set({ followers_count: sql`followers_count - 1` })
+    .where('id', 'in', follows.followeeIds)
+    .returning(['id', 'followers_count', 'popular'])
+    .execute();
   await trx.updateTable('users').set({ following_count: sql`following_count - 1` }).where('id', 'in', follows.followerIds).execute();
+  return new Map(followees.map((row) => [row.id, { followers: row.followers_count, popular: row.popular }]));
 }
 
 /**
@@ -158,6 +171,23 @@ export async function popularUsers(db: Database, above: number): Promise<string[
     .where((eb) => eb.or([eb('followers_count', '>', above), eb('popular', '=', true)]))
     .execute();
   return rows.map((row) => row.id);
+}
+
+/**
+ * Brings every mark in line with the marks given (at start-up, as FANOUT_MAX_FOLLOWERS may have
+ * changed, and users counted before the mark existed were never marked): marks those with more than
+ * `above` followers, and unmarks those marked with fewer than `below`. Answers whom it unmarked.
+ */
+export async function remarkPopular(trx: Database, marks: { above: number; below: number }): Promise<{ marked: number; unmarked: string[] }> {
+  const marked = await trx.updateTable('users').set({ popular: true }).where('followers_count', '>', marks.above).where('popular', '=', false).executeTakeFirst();
+  const unmarked = await trx
+    .updateTable('users')
+    .set({ popular: false })
+    .where('popular', '=', true)
+    .where('followers_count', '<', marks.below)
+    .returning('id')
+    .execute();
+  return { marked: Number(marked.numUpdatedRows), unmarked: unmarked.map((row) => row.id) };
 }
 
 /** Marks or unmarks a user as popular (in the follow's transaction, under its row lock). */

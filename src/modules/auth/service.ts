@@ -1,5 +1,5 @@
 import type { Database } from '#platform/db/database.ts';
-import type { Outbox } from '#platform/outbox/types.ts';
+import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
 import { clientNetwork } from '#platform/ratelimit/keys.ts';
 import type { RateLimiter } from '#platform/ratelimit/types.ts';
 import type { Caller } from '#http/auth.ts';
@@ -21,8 +21,11 @@ type AuthDeps = {
   accounts: AccountsService;
   /** Told, inside the deleting transaction, so the bytes the account stored go once it commits. */
   media: Pick<MediaService, 'forgetOwner'>;
-  /** Asked, inside the deleting transaction, to take the account off other users' counters. */
-  counters: readonly { releaseUser(trx: Database, userId: string): Promise<void> }[];
+  /**
+   * Asked, inside the deleting transaction, to take the account off other users' counters; what
+   * one resolves with runs once that commits.
+   */
+  counters: readonly { releaseUser(trx: Database, userId: string, emit: EmitEvent): Promise<(() => void) | void> }[];
   accessTokens: AccessTokens;
   accessCache: AccessCache;
   rateLimiter: RateLimiter;
@@ -164,11 +167,14 @@ export function createAuthService(deps: AuthDeps) {
     /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
     async deleteAccount(caller: Caller, password: string): Promise<void> {
       await confirmPassword(caller, password);
-      await outbox.transaction(db, async (trx, emit) => {
-        for (const module of counters) await module.releaseUser(trx, caller.userId);
+      const committed = await outbox.transaction(db, async (trx, emit) => {
+        const then = [];
+        for (const module of counters) then.push(await module.releaseUser(trx, caller.userId, emit));
         await accounts.deleteAccount(caller.userId, trx);
         await media.forgetOwner(emit, caller.userId);
+        return then;
       });
+      for (const then of committed) then?.();
       accessCache.forgetUser(caller.userId);
     },
   };

@@ -6,13 +6,14 @@ import type { MediaConfig } from '../../config.ts';
 import type { BlobStore } from '#platform/blobs/types.ts';
 import { BlobTooLargeError } from '#platform/blobs/errors.ts';
 import type { Database } from '#platform/db/database.ts';
-import type { EmitEvent, Outbox, OutboxEvent } from '#platform/outbox/types.ts';
+import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
 import type { TaskSlots } from '#platform/slots.ts';
 import { AppError, errors } from '#http/errors.ts';
 import { newId } from '#db/ids.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import { itemOf, type MediaItem } from './catalog.ts';
 import { describeMedia, storedBytes } from './describe.ts';
+import { uploadedEvent } from './events.ts';
 import { mediaKey } from './keys.ts';
 import { MediaProcessingError, TooManyPixelsError } from './processing/errors.ts';
 import type { FfmpegTools } from './processing/ffmpeg.ts';
@@ -25,10 +26,6 @@ export const PROCESS_MEDIA_JOB = 'media.process';
 export const PROCESS_MEDIA_ATTEMPTS = 3;
 /** At start-up: enqueues again the processing of items still `processing` (see outbox.ts). */
 export const PROCESSING_BACKLOG_JOB = 'media.processing-backlog';
-
-/** The outbox event of an item stored for posts, written with its row: its processing follows (see outbox.ts). */
-export const MEDIA_UPLOADED = 'media.uploaded';
-export type MediaEvent = { mediaId: string };
 
 /** Each kind as a message names it, article included. */
 const A_KIND: Record<MediaKind, string> = { image: 'An image', audio: 'An audio file', video: 'A video' };
@@ -110,7 +107,7 @@ export function createIntake(deps: IntakeDeps) {
         const taken = await store.quotaTaken(trx, row.owner_id);
         if (taken + Number(row.size) > config.quotaBytes) throw quotaExceeded(config.quotaBytes);
         const inserted = await store.insertMedia(trx, row);
-        if (process) await emit({ topic: MEDIA_UPLOADED, payload: { mediaId: row.id } } satisfies OutboxEvent<MediaEvent>);
+        if (process) await emit(uploadedEvent({ mediaId: row.id }));
         return itemOf(inserted);
       });
     } catch (error) {

@@ -1,12 +1,9 @@
 import type { BlobStore } from '#platform/blobs/types.ts';
 import { defineOutboxHandler, type AnyOutboxHandler } from '#platform/outbox/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
-import { MEDIA_UPLOADED, PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB, type MediaEvent } from './intake.ts';
+import { MEDIA_EVENTS, type MediaEvent, type OwnerEvent } from './events.ts';
+import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB } from './intake.ts';
 import { ownerPrefixes } from './keys.ts';
-
-/** The outbox event of a deleted account, written in the deleting transaction: its bytes go. */
-export const OWNER_DELETED = 'media.owner-deleted';
-export type OwnerEvent = { ownerId: string };
 
 export type MediaHandlerDeps = { queue: Pick<JobQueue, 'enqueue'>; blobs: BlobStore };
 
@@ -20,13 +17,13 @@ export type MediaHandlerDeps = { queue: Pick<JobQueue, 'enqueue'>; blobs: BlobSt
 export function mediaOutboxHandlers(deps: MediaHandlerDeps): AnyOutboxHandler[] {
   return [
     defineOutboxHandler<MediaEvent>({
-      topic: MEDIA_UPLOADED,
+      topic: MEDIA_EVENTS.uploaded,
       handle: async (events) => {
         for (const { mediaId } of events) await enqueueProcessing(deps.queue, mediaId);
       },
     }),
     defineOutboxHandler<OwnerEvent>({
-      topic: OWNER_DELETED,
+      topic: MEDIA_EVENTS.ownerDeleted,
       handle: async (events) => {
         for (const { ownerId } of events) await purgeOwnerMedia(deps.blobs, ownerId);
       },

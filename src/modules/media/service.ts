@@ -1,12 +1,12 @@
 import type { Database } from '#platform/db/database.ts';
-import type { EmitEvent, OutboxEvent } from '#platform/outbox/types.ts';
+import type { EmitEvent } from '#platform/outbox/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
 import { errors } from '#http/errors.ts';
 import type { LinkSigner } from '#http/signed-links.ts';
 import { createAccessRules } from './access.ts';
 import { createCatalog, itemOf, type MediaItem } from './catalog.ts';
 import { CLEAN_BACKLOG_JOB } from './clean-copies.ts';
-import { OWNER_DELETED, type OwnerEvent } from './outbox.ts';
+import { ownerDeletedEvent } from './events.ts';
 import { createIntake, PROCESSING_BACKLOG_JOB, type IntakeDeps, type UploadSource } from './intake.ts';
 import { MEDIA_FILES, mediaKey } from './keys.ts';
 import type { Media, Recording } from './schemas.ts';
@@ -97,7 +97,7 @@ export function createMediaService(deps: MediaDeps) {
 
     /** In the transaction deleting an account: every byte it stored is removed once that commits. */
     async forgetOwner(emit: EmitEvent, ownerId: string): Promise<void> {
-      await emit({ topic: OWNER_DELETED, payload: { ownerId } } satisfies OutboxEvent<OwnerEvent>);
+      await emit(ownerDeletedEvent({ ownerId }));
     },
 
     /**

@@ -193,9 +193,8 @@ export function createPostsService(deps: {
       };
     },
 
-    /** Ids and authors of the newest posts by these authors, older than `beforeId`. */
-    latestBy: (authorIds: readonly string[], beforeId: string | undefined, limit: number) =>
-      store.postsByAuthors(db, { authorIds, beforeId, limit }),
+    /** Ids and authors of the newest posts of each of these authors, up to `limit` each. */
+    latestOfEach: (authorIds: readonly string[], limit: number) => store.latestOfEach(db, authorIds, limit),
 
     /** A home timeline page, hydrated: see `store.homeViews`. */
     async home(query: Parameters<typeof store.homeViews>[1]): Promise<Post[]> {

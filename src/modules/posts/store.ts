@@ -205,17 +205,6 @@ export async function postsHoldingMedia(
     .execute();
 }
 
-/** Newest posts (all visibilities) by any of these authors, strictly older than `beforeId`. */
-export async function postsByAuthors(
-  db: Database,
-  query: { authorIds: readonly string[]; beforeId?: string | undefined; limit: number },
-): Promise<{ id: string; author_id: string }[]> {
-  if (query.authorIds.length === 0) return [];
-  let select = db.selectFrom('posts').select(['id', 'author_id']).where('author_id', 'in', query.authorIds);
-  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
-  return select.orderBy('id', 'desc').limit(query.limit).execute();
-}
-
 /**
  * Whose posts a home page merges in at read time, besides the feed's: everyone the reader follows
  * and the reader (`'all'`: the whole timeline, when there is no feed to read), or the followed
@@ -237,6 +226,13 @@ const newestOf = (authors: RawBuilder<unknown>, bounds: (column: RawBuilder<unkn
     select r.id, r.author_id from posts r where r.author_id = authors.id and ${bounds(sql.ref('r.id'))}
     order by r.id desc limit ${limit}
   ) recent`;
+
+/** The newest posts (all visibilities) of each of these authors, up to `limit` each, in one query. */
+export async function latestOfEach(db: Database, authorIds: readonly string[], limit: number): Promise<{ id: string; author_id: string }[]> {
+  if (authorIds.length === 0) return [];
+  const authors = sql`select unnest(${[...authorIds]}::text[])`;
+  return (await sql<{ id: string; author_id: string }>`${newestOf(authors, () => sql`true`, limit)}`.execute(db)).rows;
+}
 
 /**
  * A home timeline page for `readerId`: the posts named by their feed (`feedIds`) merged with the

@@ -30,6 +30,7 @@ export function createPopularUsers(deps: { accounts: Pick<AccountsService, 'popu
 
   return {
     above,
+    below,
 
     async ids(): Promise<readonly string[]> {
       if (cached !== undefined && Date.now() - cached.readAt < POPULAR_REFRESH_MS) return cached.ids;

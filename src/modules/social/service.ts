@@ -11,6 +11,7 @@ import * as store from './store.ts';
 export type SocialService = ReturnType<typeof createSocialService>;
 
 type PageQuery = { limit: number; cursor?: string | undefined };
+type AfterCommit = () => void;
 
 /**
  * Follows: idempotent, never of oneself, at most `followMax` per follower, with both users' counters
@@ -18,7 +19,7 @@ type PageQuery = { limit: number; cursor?: string | undefined };
  */
 export function createSocialService(deps: {
   db: Database;
-  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle' | 'moveFollowCounts' | 'setPopular' | 'dropFollowCounts'>;
+  accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'getUserByHandle' | 'moveFollowCounts' | 'setPopular' | 'dropFollowCounts' | 'remarkPopular'>;
   outbox: Pick<Outbox, 'transaction'>;
   popular: PopularUsers;
   followMax: number;
@@ -26,9 +27,9 @@ export function createSocialService(deps: {
   const { db, accounts, outbox, popular, followMax } = deps;
 
   /**
-   * In a follow's transaction, once the followee's count moved: keeps their popular mark (see
-   * popular.ts). An author who stops being popular has their recent posts, never fanned out, caught
-   * up into their followers' feeds. Says whether the mark changed.
+   * In a follow's transaction (or an account deletion's), once the followee's count moved: keeps
+   * their popular mark (see popular.ts). An author who stops being popular has their recent posts,
+   * never fanned out, caught up into their followers' feeds. Says whether the mark changed.
    */
   async function remark(trx: Database, emit: EmitEvent, followeeId: string, moved: FolloweeCount, by: 1 | -1): Promise<boolean> {
     const mark = popular.markAfter(moved.followers, by, moved.popular);
@@ -102,13 +103,37 @@ export function createSocialService(deps: {
     followerIds: (userId: string) => store.followerIds(db, userId),
     /** Whom posts by each of these authors are fanned out to: their followers, unless they are popular. */
     fanOutAudiences: (authorIds: readonly string[]) => store.fanOutAudiences(db, authorIds, popular.above),
+    /** Of these followers by followee, the follows that are gone (undone, or their users deleted). */
+    missingFollows: (audiences: ReadonlyMap<string, readonly string[]>) => store.missingFollows(db, audiences),
+
+    /**
+     * At start-up: the marks agree with FANOUT_MAX_FOLLOWERS as configured now. Users above it but
+     * never marked (counted before migration 0011, or above a lowered line) are marked; those marked
+     * but now below the lower line (a raised one) stop being popular, and are caught up, as a
+     * follow would do at their next count change.
+     */
+    async remarkPopular(): Promise<void> {
+      const remarked = await outbox.transaction(db, async (trx, emit) => {
+        const { marked, unmarked } = await accounts.remarkPopular(trx, { above: popular.above, below: popular.below });
+        for (const authorId of unmarked) await emit(catchUpEvent({ authorId }));
+        return marked + unmarked.length > 0;
+      });
+      if (remarked) popular.changed();
+    },
 
     /** Users whose posts are merged into timelines when read (see popular.ts). */
     popularUserIds: () => popular.ids(),
 
-    /** Before an account is deleted, in its transaction: its follows leave the others' counters. */
-    async releaseUser(trx: Database, userId: string): Promise<void> {
-      await accounts.dropFollowCounts(trx, store.followsOf(trx, userId));
+    /**
+     * Before an account is deleted, in its transaction: its follows leave the others' counters, and
+     * the users it followed are marked again as an unfollow would (see popular.ts). Resolves with
+     * what to do once that commits.
+     */
+    async releaseUser(trx: Database, userId: string, emit: EmitEvent): Promise<AfterCommit | undefined> {
+      const moved = await accounts.dropFollowCounts(trx, store.followsOf(trx, userId));
+      let remarked = false;
+      for (const [followeeId, count] of moved) if (await remark(trx, emit, followeeId, count, -1)) remarked = true;
+      return remarked ? popular.changed : undefined;
     },
 
     async isFollowing(followerId: string, followeeId: string): Promise<boolean> {

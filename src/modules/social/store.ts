@@ -83,6 +83,23 @@ export async function fanOutAudiences(db: Database, authorIds: readonly string[]
   return audiences;
 }
 
+/**
+ * Of these followers by followee, the follows that do not exist (any more). One query, by followee
+ * (the followers are read again, not sent: it costs less than looking each pair up).
+ */
+export async function missingFollows(db: Database, audiences: ReadonlyMap<string, readonly string[]>): Promise<{ followerId: string; followeeId: string }[]> {
+  if (audiences.size === 0) return [];
+  const rows = await db
+    .selectFrom('follows')
+    .select(['followee_id', 'follower_id'])
+    .where(sql<boolean>`followee_id = any(${[...audiences.keys()]}::text[])`)
+    .execute();
+  const existing = new Set(rows.map((row) => `${row.followee_id} ${row.follower_id}`));
+  return [...audiences].flatMap(([followeeId, followerIds]) =>
+    followerIds.filter((followerId) => !existing.has(`${followeeId} ${followerId}`)).map((followerId) => ({ followerId, followeeId })),
+  );
+}
+
 /** Which of `userIds` the user follows. */
 export async function followedAmong(db: Database, followerId: string, userIds: readonly string[]): Promise<Set<string>> {
   if (userIds.length === 0) return new Set();

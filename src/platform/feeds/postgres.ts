@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '../db/database.ts';
-import type { FeedDelivery, FeedEntry, FeedPage, FeedPageQuery, FeedStore } from './types.ts';
+import { deliveryGroups } from './deliveries.ts';
+import type { FeedAuthor, FeedDelivery, FeedEntry, FeedPage, FeedPageQuery, FeedStore } from './types.ts';
 
 /**
  * Home feeds in the `home_feeds` table (the embedded profile; PGlite or PostgreSQL). It holds every
@@ -24,8 +25,12 @@ export class PostgresFeedStore implements FeedStore {
     await this.#db.deleteFrom('home_feeds').where('post_id', '=', postId).execute();
   }
 
-  async removeAuthor(userId: string, authorId: string): Promise<void> {
-    await this.#db.deleteFrom('home_feeds').where('user_id', '=', userId).where('author_id', '=', authorId).execute();
+  async removeAuthors(pairs: readonly FeedAuthor[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await sql`
+      delete from home_feeds h
+      using unnest(${pairs.map((pair) => pair.userId)}::text[], ${pairs.map((pair) => pair.authorId)}::text[]) as p (user_id, author_id)
+      where h.user_id = p.user_id and h.author_id = p.author_id`.execute(this.#db);
   }
 
   async page(userId: string, query: FeedPageQuery): Promise<FeedPage> {
@@ -61,11 +66,16 @@ export function authorEntryQuery(entry: FeedEntry): RawBuilder<unknown> {
   return sql`insert into home_feeds (user_id, post_id, author_id) values (${entry.authorId}, ${entry.postId}, ${entry.authorId})`;
 }
 
+/** One statement per group of at most FEED_ENTRIES_PER_WRITE entries. */
 async function insertDeliveries(db: Database, deliveries: readonly FeedDelivery[]): Promise<void> {
+  for (const group of deliveryGroups(deliveries)) await insertGroup(db, group);
+}
+
+async function insertGroup(db: Database, deliveries: readonly FeedDelivery[]): Promise<void> {
   const users = deliveries.flatMap((delivery, index) => delivery.userIds.map((userId) => [userId, index] as const));
   const entries = deliveries.flatMap((delivery, index) => delivery.entries.map((entry) => [entry, index] as const));
   if (users.length === 0 || entries.length === 0) return;
-  // One statement for the whole batch: each delivery's users joined to its entries. Joining users
+  // One statement for the whole group: each delivery's users joined to its entries. Joining users
   // skips followers and authors deleted meanwhile (a read-only join on the accounts module's
   // table, to save a round trip: nothing here writes it).
   await sql`

@@ -1,5 +1,6 @@
 import { Redis, type ChainableCommander } from 'ioredis';
-import { DEFAULT_FEED_MAX_LENGTH, type FeedDelivery, type FeedEntry, type FeedPage, type FeedPageQuery, type FeedStore } from './types.ts';
+import { deliveryGroups } from './deliveries.ts';
+import { DEFAULT_FEED_MAX_LENGTH, type FeedAuthor, type FeedDelivery, type FeedEntry, type FeedPage, type FeedPageQuery, type FeedStore } from './types.ts';
 
 export type RedisFeedStoreOptions = {
   redisUrl: string;
@@ -15,8 +16,8 @@ export type RedisFeedStoreOptions = {
 
 /**
  * Entries (one post in one feed) per script call in a fan-out: a call holds Redis for about a
- * millisecond, and a fan-out of one post to 10,000 followers is 10 calls. Every call of a batch of
- * posts goes in one round trip.
+ * millisecond, and a fan-out of one post to 10,000 followers is 10 calls. The calls of up to
+ * FEED_ENTRIES_PER_WRITE entries go in one round trip.
  */
 const ENTRIES_PER_CALL = 1000;
 
@@ -52,6 +53,10 @@ export class RedisFeedStore implements FeedStore {
   }
 
   async add(deliveries: readonly FeedDelivery[]): Promise<void> {
+    for (const group of deliveryGroups(deliveries)) await this.#addGroup(group);
+  }
+
+  async #addGroup(deliveries: readonly FeedDelivery[]): Promise<void> {
     const pipeline = this.#redis.pipeline() as FeedPipeline;
     let calls = 0;
     for (const { userIds, entries } of deliveries) {
@@ -74,8 +79,11 @@ export class RedisFeedStore implements FeedStore {
     await exec(pipeline);
   }
 
-  async removeAuthor(userId: string, authorId: string): Promise<void> {
-    await (this.#redis as unknown as FeedCommands).plazaFeedRemoveAuthor(this.#key(userId), authorId);
+  async removeAuthors(pairs: readonly FeedAuthor[]): Promise<void> {
+    if (pairs.length === 0) return;
+    const pipeline = this.#redis.pipeline() as FeedPipeline;
+    for (const { userId, authorId } of pairs) pipeline.plazaFeedRemoveAuthor(this.#key(userId), authorId);
+    await exec(pipeline);
   }
 
   async page(userId: string, query: FeedPageQuery): Promise<FeedPage> {
@@ -127,12 +135,10 @@ function toMember(entry: FeedEntry): string {
   return `${entry.postId}:${entry.authorId}`;
 }
 
-type FeedCommands = {
-  plazaFeedRemoveAuthor(key: string, authorId: string): Promise<number>;
-};
-/** `plazaFeedAdd(numberOfKeys, ...keys, maxLength, ...members)`: see ADD_SCRIPT. */
+/** `plazaFeedAdd(numberOfKeys, ...keys, maxLength, ...members)`: see ADD_SCRIPT; `plazaFeedRemoveAuthor`: see REMOVE_AUTHOR_SCRIPT. */
 type FeedPipeline = ChainableCommander & {
   plazaFeedAdd(...keysThenArgs: (string | number)[]): FeedPipeline;
+  plazaFeedRemoveAuthor(key: string, authorId: string): FeedPipeline;
 };
 
 /** Runs a pipeline or transaction, failing on the first command that failed. */

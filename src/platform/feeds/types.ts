@@ -9,6 +9,9 @@ export type FeedEntry = { readonly postId: string; readonly authorId: string };
 /** Posts for feeds: every one of `entries` goes into the feed of every one of `userIds`. */
 export type FeedDelivery = { readonly userIds: readonly string[]; readonly entries: readonly FeedEntry[] };
 
+/** An author's posts in one user's feed (what an unfollow takes out). */
+export type FeedAuthor = { readonly userId: string; readonly authorId: string };
+
 /** An author's own entry for a new post, as a statement not yet run (see `FeedStore.authorEntry`). */
 export type AuthorEntryQuery = ReturnType<typeof authorEntryQuery>;
 
@@ -44,9 +47,10 @@ export interface FeedStore {
    */
   readonly maxLength: number;
   /**
-   * Fan-out: adds each delivery's posts to each of its users' feeds, all of them in one round trip
-   * however many posts and users, so a batch of posts costs about what one does. A cache skips
-   * feeds it has not built (the next read rebuilds them from PostgreSQL anyway).
+   * Fan-out: adds each delivery's posts to each of its users' feeds, in one round trip for up to
+   * FEED_ENTRIES_PER_WRITE entries (users × posts) however they are split into deliveries, so a
+   * batch of posts costs about what one does, and no round trip grows past that bound. A cache
+   * skips feeds it has not built (the next read rebuilds them from PostgreSQL anyway).
    */
   add(deliveries: readonly FeedDelivery[]): Promise<void>;
   /**
@@ -58,8 +62,8 @@ export interface FeedStore {
   readonly authorEntry?: (entry: FeedEntry) => AuthorEntryQuery;
   /** Deletes a post from these users' feeds (a store may delete it from every feed). */
   removePost(postId: string, userIds: readonly string[]): Promise<void>;
-  /** Unfollow: deletes an author's posts from one user's feed. */
-  removeAuthor(userId: string, authorId: string): Promise<void>;
+  /** Unfollows: deletes each author's posts from its user's feed, all of them in one round trip. */
+  removeAuthors(pairs: readonly FeedAuthor[]): Promise<void>;
   /** A page of the feed, newest first, strictly older than `beforeId`. */
   page(userId: string, query: FeedPageQuery): Promise<FeedPage>;
   /**
