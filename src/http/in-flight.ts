@@ -12,13 +12,15 @@ export function trackHandlersInFlight(app: FastifyInstance): { drained(timeoutMs
   const running = new WeakSet<FastifyRequest>();
   let count = 0;
 
-  app.addHook('onRequest', async (request) => {
+  // Callback hooks: an async one costs every request a promise and a trip through the microtask queue.
+  app.addHook('onRequest', (request, _reply, done) => {
     running.add(request);
     count += 1;
+    done();
   });
-  app.addHook('onSend', async (request, _reply, payload) => {
+  app.addHook('onSend', (request, _reply, payload, done) => {
     if (running.delete(request)) count -= 1;
-    return payload;
+    done(null, payload);
   });
 
   return {

@@ -77,7 +77,7 @@ export function registerMetrics(
   });
   app.server.on('drop', () => dropped.inc());
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const labels = {
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',
@@ -85,6 +85,7 @@ export function registerMetrics(
     };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
+    done();
   });
 
   const mayRead = metricsReaders(access);

@@ -61,6 +61,53 @@ describe(`outbox relay (${profile})`, () => {
     await eventually(async () => assert.deepEqual(await rowsOf('test.slow'), []), 2_000);
   });
 
+  it('delivers a topic while three others are blocked: each topic has a claim connection of its own', async () => {
+    const outbox = await outboxOn();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const blocked = ['test.blocked-a', 'test.blocked-b', 'test.blocked-c'];
+    const started = new Set<string>();
+    const fast: number[] = [];
+    outbox.start([
+      ...blocked.map((topic) => defineOutboxHandler({ topic, handle: async () => (started.add(topic), await released) })),
+      defineOutboxHandler<number>({ topic: 'test.unblocked', handle: async (payloads) => void fast.push(...payloads) }),
+    ]);
+    await outbox.transaction(setup.database.db, async (_trx, emit) => {
+      for (const topic of blocked) await emit({ topic, payload: {} });
+    });
+    await eventually(async () => assert.equal(started.size, 3), 2_000);
+    await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.unblocked', payload: 1 }));
+
+    await eventually(async () => assert.deepEqual(fast, [1]), 2_000);
+    release();
+    await eventually(async () => assert.deepEqual((await Promise.all(blocked.map(rowsOf))).flat(), []), 2_000);
+  });
+
+  it('claims the events written while its topic’s batch ran together, once it ends', async () => {
+    const outbox = await outboxOn();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const calls: number[][] = [];
+    outbox.start([
+      defineOutboxHandler<number>({
+        topic: 'test.burst',
+        batchSize: 100,
+        handle: async (payloads) => {
+          calls.push([...payloads]);
+          if (payloads[0] === 0) await released;
+        },
+      }),
+    ]);
+    await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.burst', payload: 0 }));
+    await eventually(async () => assert.equal(calls.length, 1), 2_000);
+    const burst = Array.from({ length: 20 }, (_, index) => index + 1);
+    for (const n of burst) await outbox.transaction(setup.database.db, async (_trx, emit) => emit({ topic: 'test.burst', payload: n }));
+    release();
+
+    await eventually(async () => assert.deepEqual(await rowsOf('test.burst'), []), 2_000);
+    assert.deepEqual(calls, [[0], burst], 'one batch for the whole burst');
+  });
+
   it('listens again after its connection is terminated, waking on the next NOTIFY', { skip: profile !== 'postgres' && 'PostgreSQL only' }, async () => {
     const listener = await anotherDatabase();
     const relay = await outboxOn(listener);
