@@ -1,4 +1,4 @@
-import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchemaCompiler, HookHandlerDoneFunction } from 'fastify';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { type AppError, errors, type FieldError } from './errors.ts';
@@ -81,13 +81,14 @@ export const MAX_PATH_SEGMENT_LENGTH = 1024;
  * An onRequest hook refusing a path with a segment over `MAX_PATH_SEGMENT_LENGTH`, on any route or
  * none: the router refuses an over-long parameter of a known route itself, with the same answer.
  */
-export async function refuseLongPathSegments(request: FastifyRequest): Promise<void> {
-  const error = longPathSegmentError(request.url);
-  if (error !== undefined) throw error;
+export function refuseLongPathSegments(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  done(longPathSegmentError(request.url));
 }
 
 /** The `414` for a URL with an over-long path segment, or undefined when every segment fits. */
 export function longPathSegmentError(url: string): AppError | undefined {
+  // Every request passes here: a URL no longer than a segment may be has none too long.
+  if (url.length <= MAX_PATH_SEGMENT_LENGTH) return undefined;
   const segments = (url.split('?', 1)[0] ?? '').split('/');
   const index = segments.findIndex((segment) => decodedLength(segment) > MAX_PATH_SEGMENT_LENGTH);
   if (index === -1) return undefined;
