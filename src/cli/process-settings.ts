@@ -1,3 +1,6 @@
+import { getCompileCacheDir } from 'node:module';
+import { dirname } from 'node:path';
+
 /**
  * Memory settings that the C library and V8 read only when a process starts, so no code inside it
  * can apply them: `plaza serve` puts them in place by replacing itself, once, with the same command
@@ -11,16 +14,26 @@
  *   the OS when freed (this also stops glibc from raising the threshold).
  * - A young generation of a few MiB instead of V8's 16 MiB semi-spaces, which it grows to within the
  *   first requests and keeps until it is idle long enough to shrink them: tens of MiB when idle.
+ * - An old generation allowed to grow by 10% past what the last full collection kept, instead of the
+ *   up to 4× V8 picks by itself: under load the heap grew to that and stayed there once idle, about
+ *   100 MiB on PostgreSQL; the extra full collections did not show in request throughput.
  *
  * A variable set by whoever started Plaza wins, and once all are set there is nothing to do. Where
  * execve is missing (Windows), Plaza runs without them.
+ *
+ * The new process is also told where the compile cache is (NODE_COMPILE_CACHE), so that it reads
+ * main.ts and what main.ts imports from it too instead of stripping their types again (main.ts
+ * enables the cache only once those are loaded): about 80 ms of CPU at every start.
  */
 const ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: String(1024 * 1024) };
-const NODE_FLAGS = ['--max-semi-space-size=2'];
+const NODE_FLAGS = ['--max-semi-space-size=2', '--heap-growing-percent=10'];
 
 export function execWithProcessSettings(): void {
   if (Object.keys(ENV).every((name) => process.env[name] !== undefined) || typeof process.execve !== 'function') return;
   // The Node options given come after Plaza's, so that they win.
   const args = [process.execPath, ...NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)];
-  process.execve(process.execPath, args, { ...ENV, ...process.env });
+  // getCompileCacheDir names the folder for this Node version inside the one the cache was given.
+  const compileCache = getCompileCacheDir();
+  const cacheEnv = compileCache === undefined ? {} : { NODE_COMPILE_CACHE: dirname(compileCache) };
+  process.execve(process.execPath, args, { ...ENV, ...cacheEnv, ...process.env });
 }

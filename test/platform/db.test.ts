@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { loadConfig } from '../../src/config.ts';
 import type { DatabaseHandle } from '../../src/platform/db/database.ts';
 import { openDatabase } from '../../src/platform/db/open.ts';
@@ -54,6 +55,21 @@ describe(`database platform (${services ? 'postgres' : 'pglite'})`, () => {
     );
     assert.ok(first.every((result) => result.status === 'Success'));
     assert.deepEqual(await migrateToLatest(database), []);
+  });
+
+  it('applies to a database that is behind only the migrations it lacks', async () => {
+    const names = Object.keys(migrations);
+    const behindDir = mkdtempSync(join(tmpdir(), 'plaza-db-behind-'));
+    const behind = await openDatabase({ ...config, dataDir: behindDir, databaseSchema: 'plaza_behind' });
+    try {
+      const migrator = new Migrator({ db: behind.db, provider: { getMigrations: async () => migrations }, migrationTableSchema: behind.schema });
+      assert.equal((await migrator.migrateTo(names.at(-2)!)).error, undefined);
+      assert.deepEqual((await migrateToLatest(behind)).map((result) => result.migrationName), [names.at(-1)]);
+      assert.deepEqual(await migrateToLatest(behind), []);
+    } finally {
+      await behind.close();
+      rmSync(behindDir, { recursive: true, force: true });
+    }
   });
 
   it('commits a transaction as a whole, or nothing of it', async () => {
