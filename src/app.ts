@@ -61,6 +61,8 @@ import { uploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
+import { walletRoutes } from './modules/wallet/routes.ts';
+import { createWalletService } from './modules/wallet/service.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
 export type Deps = {
@@ -207,6 +209,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
+  const wallet = createWalletService({ db, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
   const auth = createAuthService({
     db,
     outbox: deps.outbox,
@@ -271,5 +274,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(socialRoutes({ social, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
+  await app.register(walletRoutes({ wallet, requireCaller: signedIn }));
   return app;
 }

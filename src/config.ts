@@ -50,7 +50,20 @@ export type Config = Readonly<{
   feeds: FeedsConfig;
   /** Most accounts one user may follow: a home page read from the follow graph costs one index range per followee. */
   followMax: number;
+  /** Emails (lower-cased) of the accounts that may grant coins. */
+  adminEmails: readonly string[];
+  wallet: WalletConfig;
 }>;
+
+/** What coins are sold for, and what the platform keeps of a sale. */
+export type WalletConfig = Readonly<{
+  coinPackages: readonly CoinPackage[];
+  /** The fee is this share of the price, rounded down: the seller never gets less than the rest. */
+  platformFeePercent: number;
+}>;
+
+/** `amount` is the price in the currency's minor unit (cents). */
+export type CoinPackage = Readonly<{ id: string; coins: number; amount: number; currency: string }>;
 
 /**
  * Whose `X-Forwarded-For` to believe for the client's address: nobody (`false`), the nearest `n`
@@ -205,6 +218,11 @@ export function loadConfig(env: Env = process.env): Config {
       backfillPosts: read.integer('FEED_BACKFILL_POSTS', 50, 0, 1000),
     },
     followMax: read.integer('FOLLOW_MAX', 5000, 1, 1_000_000),
+    adminEmails: readAdminEmails(read, problems),
+    wallet: {
+      coinPackages: readCoinPackages(read, problems),
+      platformFeePercent: read.integer('PLATFORM_FEE_PERCENT', 10, 0, 100),
+    },
   };
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');
@@ -223,6 +241,52 @@ export function loadConfig(env: Env = process.env): Config {
 
   config.jwtSecret = secret ?? embeddedSecret(dataDir);
   return Object.freeze(config);
+}
+
+function readAdminEmails(read: EnvReader, problems: string[]): string[] {
+  const emails = read.list('ADMIN_EMAILS').map((email) => email.toLowerCase());
+  for (const email of emails) if (!/^[^\s@]+@[^\s@]+$/.test(email)) problems.push(`ADMIN_EMAILS: "${email}" is not an email address`);
+  return emails;
+}
+
+const DEFAULT_COIN_PACKAGES: CoinPackage[] = [
+  { id: 'coins-100', coins: 100, amount: 199, currency: 'usd' },
+  { id: 'coins-550', coins: 550, amount: 999, currency: 'usd' },
+  { id: 'coins-1200', coins: 1200, amount: 1999, currency: 'usd' },
+];
+const MAX_PACKAGE_COINS = 10_000_000;
+const MAX_PACKAGE_AMOUNT = 100_000_000;
+
+/** COIN_PACKAGES: a JSON array of `{ id, coins, amount, currency }`; every wrong package is named. */
+function readCoinPackages(read: EnvReader, problems: string[]): CoinPackage[] {
+  const raw = read.optionalString('COIN_PACKAGES');
+  if (raw === undefined) return DEFAULT_COIN_PACKAGES;
+  const shape = 'a JSON array of { "id", "coins", "amount", "currency" } (e.g. [{"id":"coins-100","coins":100,"amount":199,"currency":"usd"}])';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    problems.push(`COIN_PACKAGES must be ${shape}`);
+    return DEFAULT_COIN_PACKAGES;
+  }
+  const wrong = (index: number, what: string) => `COIN_PACKAGES[${index}]: ${what}`;
+  const before = problems.length;
+  const seen = new Set<string>();
+  const packages = parsed.map((item: unknown, index): CoinPackage => {
+    const { id, coins, amount, currency } = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    const integer = (value: unknown, max: number) => Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= max;
+    if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(id)) problems.push(wrong(index, 'id must be 1 to 64 lower-case letters, digits, - or _'));
+    else if (seen.has(id)) problems.push(wrong(index, `id "${id}" is used twice`));
+    else seen.add(id);
+    if (!integer(coins, MAX_PACKAGE_COINS)) problems.push(wrong(index, `coins must be an integer from 1 to ${MAX_PACKAGE_COINS}`));
+    if (!integer(amount, MAX_PACKAGE_AMOUNT)) problems.push(wrong(index, `amount must be an integer from 1 to ${MAX_PACKAGE_AMOUNT} (the price in cents)`));
+    if (typeof currency !== 'string' || !/^[a-z]{3}$/i.test(currency)) problems.push(wrong(index, 'currency must be a three-letter ISO code (e.g. usd)'));
+    return { id: id as string, coins: coins as number, amount: amount as number, currency: String(currency).toLowerCase() };
+  });
+  return problems.length === before ? packages : DEFAULT_COIN_PACKAGES;
 }
 
 /** S3 is on when S3_BUCKET is set; credentials come as a pair, or from the SDK's default chain. */

@@ -12,18 +12,27 @@ Commands:
   migrate   apply pending database migrations and exit
   demo      fill an empty database with demo users, posts and media, and print how to sign in
             (--force: add another set of demo users to a database that has users)
+  admin     operators' commands on the coin ledger:
+              admin grant-coins --handle H --coins N [--reason R]
+              admin ledger check
 
 Configuration comes from environment variables; see README.md.`;
 
 /**
  * Every command works on the database, so each holds the embedded one's DATA_DIR while it runs.
- * A command's code is loaded only when it runs: a refusal or the usage comes at once.
+ * A command's code is loaded only when it runs: a refusal or the usage comes at once. A command
+ * checks its arguments first and answers what runs once DATA_DIR is held: bad arguments touch
+ * nothing.
  */
-const commands: Record<string, (config: Config, flags: { force?: boolean | undefined }) => Promise<void>> = {
-  serve: async (config) => (await import('./cli/serve.ts')).serve(config),
-  migrate: async (config) => (await import('./cli/migrate.ts')).migrate(config),
-  demo: async (config, flags) => (await import('./demo/command.ts')).demo(config, flags),
+type Flags = ReturnType<typeof parseCommandLine>['values'];
+type Run = (config: Config) => Promise<void>;
+const commands: Record<string, (flags: Flags, positionals: string[]) => Promise<Run>> = {
+  serve: async () => async (config) => (await import('./cli/serve.ts')).serve(config),
+  migrate: async () => async (config) => (await import('./cli/migrate.ts')).migrate(config),
+  demo: async (flags) => async (config) => (await import('./demo/command.ts')).demo(config, flags),
+  admin: async (flags, positionals) => (await import('./modules/wallet/command.ts')).admin(positionals, flags),
 };
+const ADMIN_FLAGS = ['handle', 'coins', 'reason'] as const;
 
 // Node keeps the modules it has compiled (and stripped of their types) in its cache directory
 // (NODE_COMPILE_CACHE, or one under the OS's temporary directory): a restart reads them instead.
@@ -40,20 +49,35 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  if (values.force && name !== 'demo') {
-    console.error(`--force belongs to demo; "${name}" takes no options.\n\n${USAGE}`);
+  const misplaced =
+    values.force && name !== 'demo' ? '--force belongs to demo'
+    : ADMIN_FLAGS.some((flag) => values[flag] !== undefined) && name !== 'admin' ? '--handle, --coins and --reason belong to admin grant-coins'
+    : undefined;
+  if (misplaced !== undefined) {
+    console.error(`${misplaced}; "${name}" takes no options.\n\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
   if (name === 'serve') execWithProcessSettings();
+  const run = await command(values, positionals);
   const config = loadConfig();
-  await holdDataDir(config, name);
-  await command(config, values);
+  await holdDataDir(config, name).catch(async (error: unknown) => {
+    if (name !== 'admin' || !(error instanceof DataDirInUseError)) throw error;
+    throw new CliError((await import('./modules/wallet/command.ts')).refusalWhileServed(positionals));
+  });
+  await run(config);
 }
 
 function parseCommandLine() {
   try {
-    return parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, force: { type: 'boolean' } } });
+    return parseArgs({ allowPositionals: true, options: {
+        help: { type: 'boolean', short: 'h' },
+        force: { type: 'boolean' },
+        handle: { type: 'string' },
+        coins: { type: 'string' },
+        reason: { type: 'string' },
+      },
+    });
   } catch (error) {
     if (!(error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) throw error;
     console.error(`${(error as Error).message}\n\n${USAGE}`);

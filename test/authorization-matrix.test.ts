@@ -202,6 +202,7 @@ const EXEMPT: Record<string, string> = {
   'POST /v1/auth/refresh': 'public: the refresh token is the authorization',
   'POST /v1/auth/logout': 'public: the refresh token is the authorization',
   'GET /v1/auth/providers': 'public server configuration',
+  'GET /v1/wallet/packages': 'public server configuration (COIN_PACKAGES); no user data',
 };
 
 const CASES: Record<string, RouteCase> = {
@@ -376,6 +377,19 @@ const CASES: Record<string, RouteCase> = {
     { path: '/v1/timelines/home?limit=100', expect: { stranger: 200, follower: { status: 200, reveals: followersPostReveals } } },
   ],
   'GET /v1/timelines/public': () => [{ path: '/v1/timelines/public?limit=100', expect: { anonymous: 200, stranger: 200, follower: 200 } }],
+
+  // Coins: a wallet and a library are their owner's alone; nobody here has coins, so nothing is bought.
+  'GET /v1/wallet': () => [{ path: '/v1/wallet', expect: { owner: 200, stranger: 200 } }],
+  'GET /v1/wallet/transactions': () => [{ path: '/v1/wallet/transactions?limit=100', expect: { owner: 200, stranger: 200 } }],
+  'GET /v1/library': () => [{ path: '/v1/library?limit=100', expect: { owner: 200, stranger: 200 } }],
+  'POST /v1/admin/grants': () => [
+    { path: '/v1/admin/grants', body: { handle: alice.user.handle, coins: 5 }, expect: { owner: 403, stranger: 403, follower: 403 } },
+  ],
+  'POST /v1/posts/{id}/purchase': (f) => [
+    { path: `/v1/posts/${f.paidPost.id}/purchase`, expect: { owner: 400, stranger: { status: 402, code: 'insufficient_funds' } } },
+    { path: `/v1/posts/${f.publicPost.id}/purchase`, expect: { stranger: 400 } },
+    { path: `/v1/posts/${f.followersPost.id}/purchase`, expect: { stranger: 404, follower: 400 } },
+  ],
 };
 
 // ---------------------------------------------------------------------------------------------

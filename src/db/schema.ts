@@ -5,8 +5,9 @@ import type { MemoTables } from '../modules/memos/tables.ts';
 import type { PostTables } from '../modules/posts/tables.ts';
 import type { SocialTables } from '../modules/social/tables.ts';
 import type { UploadTables } from '../modules/uploads/tables.ts';
+import type { WalletTables } from '../modules/wallet/tables.ts';
 import type { FeedTables } from '../platform/feeds/tables.ts';
 import type { OutboxTables } from '../platform/outbox/tables.ts';
 
 /** The whole database as Kysely sees it: each module declares its own tables. */
-export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & SocialTables & UploadTables & FeedTables & OutboxTables;
+export type DB = AccountTables & AuthTables & MediaTables & MemoTables & PostTables & SocialTables & UploadTables & WalletTables & FeedTables & OutboxTables;

@@ -12,7 +12,7 @@ import { pagePolicy } from './security-headers.ts';
 const DOCS_PREFIX = '/docs';
 
 /** The client errors a route may answer, documented as problem documents (`Problem`). */
-export type ClientErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 429;
+export type ClientErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 416 | 422 | 429;
 
 /**
  * Documents problem answers for these statuses, beside a route's own responses: for the ones its

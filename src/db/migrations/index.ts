@@ -11,6 +11,7 @@ import * as avatarIds from './0009_avatar_ids.ts';
 import * as outbox from './0010_outbox.ts';
 import * as popularUsersAndProcessing from './0011_popular_users_and_processing.ts';
 import * as postCountSlots from './0012_post_count_slots.ts';
+import * as wallet from './0013_wallet.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010_outbox': outbox,
   '0011_popular_users_and_processing': popularUsersAndProcessing,
   '0012_post_count_slots': postCountSlots,
+  '0013_wallet': wallet,
 };

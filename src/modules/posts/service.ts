@@ -56,16 +56,22 @@ export function createPostsService(deps: {
 
   /**
    * What a post the caller may see lends them of its media: the one rule for the links a post shows
-   * and for the bytes read through it. Purchases come with the coins issue: until then only the
-   * author reads a paid post's media.
+   * and for the bytes read through it. A paid post's media are its author's and its buyers'.
    */
-  const grantOf = (callerId: string | undefined, post: Pick<PostRow, 'author_id' | 'price_coins'>): MediaGrant =>
-    post.price_coins === 0 || post.author_id === callerId ? 'read' : 'purchase_required';
+  const grantOf = (callerId: string | undefined, post: Pick<PostView, 'author_id' | 'price_coins' | 'purchased_by_me'>): MediaGrant =>
+    post.price_coins === 0 || post.author_id === callerId || post.purchased_by_me ? 'read' : 'purchase_required';
 
   async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
     const row = await store.findPost(db, id);
     if (row === undefined || !(await mayRead(callerId, row))) throw errors.notFound('post');
     return row;
+  }
+
+  /** A post as the caller may see it; 404 if they may not. A buyer keeps what they bought, should they stop following its author. */
+  async function readableView(callerId: string | undefined, id: string): Promise<PostView> {
+    const [view] = await store.findViews(db, callerId, [id]);
+    if (view === undefined || !(view.purchased_by_me || (await mayRead(callerId, view)))) throw errors.notFound('post');
+    return view;
   }
 
   /** Posts as the caller sees them; their media in one more query, when they have any. */
@@ -86,7 +92,7 @@ export function createPostsService(deps: {
         visibility: view.visibility,
         priceCoins: view.price_coins,
         locked: grant === 'purchase_required',
-        purchasedByMe: false,
+        purchasedByMe: view.purchased_by_me,
         likeCount: view.like_count,
         likedByMe: view.liked_by_me,
         createdAt: view.created_at.toISOString(),
@@ -136,15 +142,27 @@ export function createPostsService(deps: {
 
     /**
      * Whether a signed-in caller may read the bytes of someone else's media item: yes through any
-     * post holding it that they may see and that is not locked for them; a paid post they may see
-     * but have not bought asks for a purchase; otherwise the item stays hidden.
+     * post holding it that they may see (or bought) and that is not locked for them; a paid post they
+     * may see but have not bought asks for a purchase; otherwise the item stays hidden.
      */
     async mediaGrant(callerId: string, mediaId: string): Promise<MediaGrant> {
       const holders = await store.postsHoldingMedia(db, callerId, mediaId);
       const grants = holders
-        .filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed)
+        .filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed || post.purchased_by_me)
         .map((post) => grantOf(callerId, post));
       return grants.includes('read') ? 'read' : grants.includes('purchase_required') ? 'purchase_required' : 'none';
+    },
+
+    /** A post the caller may see, as a purchase needs it: its author and price (404 for one they may not see). */
+    async purchasable(callerId: string, id: string): Promise<{ id: string; authorId: string; priceCoins: number }> {
+      const view = await readableView(callerId, id);
+      return { id: view.id, authorId: view.author_id, priceCoins: view.price_coins };
+    },
+
+    /** A buyer's purchased posts, in the order of `ids`, as the buyer sees them; deleted ones are left out. */
+    async asBought(buyerId: string, ids: readonly string[]): Promise<Post[]> {
+      const views = new Map((await store.findViews(db, buyerId, ids)).map((view) => [view.id, view]));
+      return hydrate(buyerId, ids.flatMap((id) => views.get(id) ?? []));
     },
 
     /** Before an account is deleted, in its transaction: its likes leave the posts' counters. */
@@ -153,9 +171,7 @@ export function createPostsService(deps: {
     },
 
     async get(callerId: string | undefined, id: string): Promise<Post> {
-      const [view] = await store.findViews(db, callerId, [id]);
-      if (view === undefined || !(await mayRead(callerId, view))) throw errors.notFound('post');
-      const [post] = await hydrate(callerId, [view]);
+      const [post] = await hydrate(callerId, [await readableView(callerId, id)]);
       return post as Post;
     },
 

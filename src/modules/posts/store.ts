@@ -9,8 +9,8 @@ export type PostRow = Selectable<PostsTable>;
 /** A post as written: every column but its like counter, which starts at 0. */
 export type NewPostRow = Omit<PostRow, 'like_count'>;
 
-/** A post as pages show it: with its author, its media ids in order, and whether the viewer liked it. */
-export type PostView = PostRow & { author: PublicUserRow; media_ids: string[]; liked_by_me: boolean };
+/** A post as pages show it: with its author, its media ids in order, and whether the viewer liked and bought it. */
+export type PostView = PostRow & { author: PublicUserRow; media_ids: string[]; liked_by_me: boolean; purchased_by_me: boolean };
 
 // Pages read posts with their authors in the same query: a round trip to the database costs more
 // than the join. A read-only join of accounts' `users` (its columns as `PublicUserRow` names them),
@@ -37,6 +37,7 @@ type ViewRow = PostRow & {
   author_posts_count: number;
   media_ids: string[];
   liked_by_me: boolean;
+  purchased_by_me: boolean;
 };
 
 function toView(row: ViewRow): PostView {
@@ -50,6 +51,7 @@ function toView(row: ViewRow): PostView {
     created_at: row.created_at,
     media_ids: row.media_ids,
     liked_by_me: row.liked_by_me,
+    purchased_by_me: row.purchased_by_me,
     author: {
       id: row.author_id,
       handle: row.author_handle,
@@ -64,7 +66,11 @@ function toView(row: ViewRow): PostView {
   };
 }
 
-/** Posts (`p`) with their authors, media ids and the viewer's like: one query, however many posts. */
+/** Whether `viewerId` bought post `p`: a read-only look into wallet's purchases, in the same query. */
+const boughtBy = (viewerId: string | undefined) =>
+  viewerId === undefined ? sql<boolean>`false` : sql<boolean>`exists (select 1 from purchases pu where pu.buyer_id = ${viewerId} and pu.post_id = p.id)`;
+
+/** Posts (`p`) with their authors, media ids and the viewer's like and purchase: one query, however many posts. */
 function selectViews(db: Database, viewerId: string | undefined) {
   const likedByViewer =
     viewerId === undefined
@@ -80,6 +86,7 @@ function selectViews(db: Database, viewerId: string | undefined) {
       authorPostsCount.as('author_posts_count'),
       sql<string[]>`array(select pm.media_id from post_media pm where pm.post_id = p.id order by pm.position)`.as('media_ids'),
       likedByViewer.as('liked_by_me'),
+      boughtBy(viewerId).as('purchased_by_me'),
     ]);
 }
 
@@ -114,7 +121,7 @@ export async function insertPost(
     select p.*, ${sql.join(AUTHOR_COLUMNS.map((column) => sql.raw(column)))},
       -- The statement's snapshot does not see its own counter's write: this post is one more.
       ${authorPostsCount} + 1 as author_posts_count,
-      ${media}::text[] as media_ids, false as liked_by_me
+      ${media}::text[] as media_ids, false as liked_by_me, false as purchased_by_me
     from inserted p join users a on a.id = p.author_id`.execute(db);
   return toView(rows[0] as ViewRow);
 }
@@ -189,18 +196,19 @@ export async function releaseLikes(db: Database, userId: string): Promise<void> 
   await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
 }
 
-/** The posts a media item is attached to, with whether `viewerId` follows each one's author. */
+/** The posts a media item is attached to, with whether `viewerId` follows each one's author and bought it. */
 export async function postsHoldingMedia(
   db: Database,
   viewerId: string,
   mediaId: string,
-): Promise<(Pick<PostRow, 'author_id' | 'visibility' | 'price_coins'> & { followed: boolean })[]> {
+): Promise<(Pick<PostRow, 'author_id' | 'visibility' | 'price_coins'> & { followed: boolean; purchased_by_me: boolean })[]> {
   return db
     .selectFrom('post_media as pm')
     .innerJoin('posts as p', 'p.id', 'pm.post_id')
     .select(['p.author_id', 'p.visibility', 'p.price_coins'])
     // Read-only look into social's follows, in the same query.
     .select(sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`.as('followed'))
+    .select(boughtBy(viewerId).as('purchased_by_me'))
     .where('pm.media_id', '=', mediaId)
     .execute();
 }

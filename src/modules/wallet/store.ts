@@ -1,0 +1,211 @@
+import { sql } from 'kysely';
+import type { Database } from '#platform/db/database.ts';
+import { newId } from '#db/ids.ts';
+import type { EntryType, PurchasesTable, SystemAccountKind, TransactionKind, UserAccountKind } from './tables.ts';
+
+/** A ledger account: a user's own (made on first use) or one of the system's. */
+export type AccountRef = { kind: UserAccountKind; userId: string } | { kind: SystemAccountKind };
+
+export const accountIdOf = (account: AccountRef): string =>
+  'userId' in account ? `${account.kind}:${account.userId}` : `system:${account.kind}`;
+
+/** One line of a movement. `debtFree`: a debit refused while the wallet's owner owes coins. */
+export type EntryInput = { account: AccountRef; type: EntryType; amount: number; postId?: string; debtFree?: boolean };
+
+export type TransferInput = {
+  id: string;
+  kind: TransactionKind;
+  madeBy?: string;
+  reason?: string;
+  at: Date;
+  entries: readonly EntryInput[];
+};
+
+/** A guarded debit found the account short (or, for a `debtFree` one, its owner in debt): nothing of the transfer may commit. */
+export class InsufficientFunds extends Error {
+  readonly accountId: string;
+  constructor(accountId: string) {
+    super(`account ${accountId} cannot be debited`);
+    this.name = 'InsufficientFunds';
+    this.accountId = accountId;
+  }
+}
+
+export type EntryRow = { id: string; transaction_id: string; type: EntryType; amount: number; balance_after: number | null; post_id: string | null; created_at: Date };
+
+/**
+ * Writes one ledger transaction in the caller's transaction `trx`: its entries (which must sum to
+ * zero) and, for user accounts, their balances, moved by guarded updates in account-id order (so
+ * two transfers never wait on each other's rows in opposite orders). Throws `InsufficientFunds` when
+ * a guard refuses: the caller's transaction must then roll back, and nothing of it is written.
+ * Answers each user account's balance after the transfer, by account id.
+ */
+export async function transfer(trx: Database, input: TransferInput): Promise<Map<string, number>> {
+  const sum = input.entries.reduce((total, entry) => total + entry.amount, 0);
+  if (sum !== 0 || input.entries.some((entry) => !Number.isSafeInteger(entry.amount) || entry.amount === 0)) {
+    throw new Error(`unbalanced or malformed ledger transaction ${input.id}`);
+  }
+  const entries = input.entries.map((entry) => ({ ...entry, accountId: accountIdOf(entry.account) }));
+  const balances = new Map<string, number>();
+  for (const entry of [...entries].sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0))) {
+    if ('userId' in entry.account) balances.set(entry.accountId, await moveBalance(trx, entry.account, entry.accountId, entry.amount, entry.debtFree === true));
+  }
+  await trx
+    .insertInto('ledger_transactions')
+    .values({ id: input.id, kind: input.kind, made_by: input.madeBy ?? null, reason: input.reason ?? null, created_at: input.at })
+    .execute();
+  await trx
+    .insertInto('ledger_entries')
+    .values(
+      entries.map((entry) => ({
+        // Made once the balances are locked: a wallet's entries sort in the order they applied.
+        id: newId(input.at.getTime()),
+        transaction_id: input.id,
+        account_id: entry.accountId,
+        type: entry.type,
+        amount: entry.amount,
+        balance_after: balances.get(entry.accountId) ?? null,
+        post_id: entry.postId ?? null,
+        created_at: input.at,
+      })),
+    )
+    .execute();
+  return balances;
+}
+
+/**
+ * Moves a user account's balance by `amount` and answers the new one. A move that cannot break the
+ * account's bound (crediting a wallet, adding to a debt) makes the account if need be; any other is
+ * a guarded update that changes no row when the bound would break.
+ */
+async function moveBalance(trx: Database, account: { kind: UserAccountKind; userId: string }, id: string, amount: number, debtFree: boolean): Promise<number> {
+  const safe = account.kind === 'wallet' ? amount > 0 : amount < 0;
+  if (safe) {
+    const { rows } = await sql<{ balance: string }>`
+      insert into wallet_accounts (id, kind, user_id, balance, created_at) values (${id}, ${account.kind}, ${account.userId}, ${amount}, now())
+      on conflict (id) do update set balance = wallet_accounts.balance + excluded.balance
+      returning balance`.execute(trx);
+    return Number(rows[0]?.balance);
+  }
+  const bound = account.kind === 'wallet' ? sql`balance >= ${-amount}` : sql`balance <= ${-amount}`;
+  const noDebt = debtFree ? sql`and not exists (select 1 from wallet_accounts d where d.id = ${`debt:${account.userId}`} and d.balance < 0)` : sql``;
+  const { rows } = await sql<{ balance: string }>`
+    update wallet_accounts set balance = balance + ${amount} where id = ${id} and ${bound} ${noDebt}
+    returning balance`.execute(trx);
+  if (rows[0] === undefined) throw new InsufficientFunds(id);
+  return Number(rows[0].balance);
+}
+
+/** A user's wallet balance and debt (as a positive number); 0 for accounts not made yet. */
+export async function balancesOf(db: Database, userId: string): Promise<{ balance: number; debt: number }> {
+  const rows = await db.selectFrom('wallet_accounts').select(['kind', 'balance']).where('user_id', '=', userId).execute();
+  const of = (kind: UserAccountKind) => Number(rows.find((row) => row.kind === kind)?.balance ?? 0);
+  return { balance: of('wallet'), debt: -of('debt') };
+}
+
+/** A keyset page of a user's wallet entries, newest first. */
+export async function listWalletEntries(db: Database, userId: string, query: { beforeId?: string | undefined; limit: number }): Promise<EntryRow[]> {
+  let select = db
+    .selectFrom('ledger_entries')
+    .select(['id', 'transaction_id', 'type', 'amount', 'balance_after', 'post_id', 'created_at'])
+    .where('account_id', '=', accountIdOf({ kind: 'wallet', userId }));
+  if (query.beforeId !== undefined) select = select.where('id', '<', query.beforeId);
+  const rows = await select.orderBy('id', 'desc').limit(query.limit).execute();
+  return rows.map(toEntry);
+}
+
+/** The wallet entry a transaction made on a user's wallet. */
+export async function walletEntryOf(db: Database, transactionId: string, userId: string): Promise<EntryRow | undefined> {
+  const row = await db
+    .selectFrom('ledger_entries')
+    .select(['id', 'transaction_id', 'type', 'amount', 'balance_after', 'post_id', 'created_at'])
+    .where('transaction_id', '=', transactionId)
+    .where('account_id', '=', accountIdOf({ kind: 'wallet', userId }))
+    .executeTakeFirst();
+  return row === undefined ? undefined : toEntry(row);
+}
+
+function toEntry(row: { id: string; transaction_id: string; type: EntryType; amount: string; balance_after: string | null; post_id: string | null; created_at: Date }): EntryRow {
+  return { ...row, amount: Number(row.amount), balance_after: row.balance_after === null ? null : Number(row.balance_after) };
+}
+
+export type PurchaseRow = PurchasesTable;
+
+/** Records a purchase unless the buyer has this post already (the unique key decides): true when it is new. */
+export async function insertPurchase(trx: Database, row: PurchaseRow): Promise<boolean> {
+  const inserted = await trx.insertInto('purchases').values(row).onConflict((conflict) => conflict.columns(['buyer_id', 'post_id']).doNothing()).executeTakeFirst();
+  return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/** A keyset page of a buyer's purchases of posts that still exist, newest purchase first. */
+export async function listPurchases(db: Database, buyerId: string, query: { beforeId?: string | undefined; limit: number }): Promise<PurchaseRow[]> {
+  let select = db
+    .selectFrom('purchases as pu')
+    .selectAll('pu')
+    .where('pu.buyer_id', '=', buyerId)
+    // Read-only look into posts': a deleted post leaves the library.
+    .where(({ exists, selectFrom }) => exists(selectFrom('posts as p').select('p.id').whereRef('p.id', '=', 'pu.post_id')));
+  if (query.beforeId !== undefined) select = select.where('pu.id', '<', query.beforeId);
+  return select.orderBy('pu.id', 'desc').limit(query.limit).execute();
+}
+
+export type IdempotentAnswer = { key: string; user_id: string; post_id: string; status: number; answer: unknown };
+
+/**
+ * Takes an Idempotency-Key, with its answer or one to record before commit, unless a live one holds
+ * it (one younger than `liveSince`): true when taken. A concurrent taker of the same key waits for
+ * this transaction.
+ */
+export async function claimIdempotencyKey(trx: Database, row: IdempotentAnswer & { created_at: Date }, liveSince: Date): Promise<boolean> {
+  const { rows } = await sql<{ key: string }>`
+    insert into purchase_idempotency_keys (key, user_id, post_id, status, answer, created_at)
+    values (${row.key}, ${row.user_id}, ${row.post_id}, ${row.status}, ${JSON.stringify(row.answer)}::jsonb, ${row.created_at})
+    on conflict (key) do update set user_id = excluded.user_id, post_id = excluded.post_id, status = excluded.status,
+      answer = excluded.answer, created_at = excluded.created_at
+    where purchase_idempotency_keys.created_at < ${liveSince}
+    returning key`.execute(trx);
+  return rows.length > 0;
+}
+
+/** The answer a key taken in this transaction (`claimIdempotencyKey`) replays. */
+export async function recordIdempotentAnswer(trx: Database, key: string, status: number, answer: unknown): Promise<void> {
+  await trx.updateTable('purchase_idempotency_keys').set({ status, answer: JSON.stringify(answer) }).where('key', '=', key).execute();
+}
+
+export async function findIdempotencyKey(db: Database, key: string, liveSince: Date): Promise<IdempotentAnswer | undefined> {
+  return db
+    .selectFrom('purchase_idempotency_keys')
+    .select(['key', 'user_id', 'post_id', 'status', 'answer'])
+    .where('key', '=', key)
+    .where('created_at', '>=', liveSince)
+    .executeTakeFirst();
+}
+
+/**
+ * Every invariant of the ledger, as one line per breach (none when it holds): each transaction has
+ * entries that sum to zero, each stored balance equals its entries' sum, no wallet is below zero and
+ * no debt above it, and each purchase's transaction took its price from its buyer.
+ */
+export async function ledgerBreaches(db: Database): Promise<string[]> {
+  const unbalanced = await sql<{ id: string; sum: string; n: string }>`
+    select t.id, coalesce(sum(e.amount), 0) sum, count(e.id) n from ledger_transactions t left join ledger_entries e on e.transaction_id = t.id
+    group by t.id having coalesce(sum(e.amount), 0) <> 0 or count(e.id) = 0 order by t.id`.execute(db);
+  const drifted = await sql<{ id: string; balance: string; sum: string }>`
+    select a.id, a.balance, coalesce(sum(e.amount), 0) sum from wallet_accounts a left join ledger_entries e on e.account_id = a.id
+    where a.kind in ('wallet', 'debt') group by a.id, a.balance having a.balance <> coalesce(sum(e.amount), 0) order by a.id`.execute(db);
+  const systemStored = await sql<{ id: string; balance: string }>`
+    select id, balance from wallet_accounts where kind not in ('wallet', 'debt') and balance <> 0 order by id`.execute(db);
+  const outOfBounds = await sql<{ id: string; balance: string }>`
+    select id, balance from wallet_accounts where (kind = 'wallet' and balance < 0) or (kind = 'debt' and balance > 0) order by id`.execute(db);
+  const unpaid = await sql<{ id: string; price_coins: number; paid: string | null }>`
+    select pu.id, pu.price_coins, e.amount paid from purchases pu
+    left join ledger_entries e on e.transaction_id = pu.transaction_id and e.account_id = 'wallet:' || pu.buyer_id
+    where e.amount is distinct from -pu.price_coins order by pu.id`.execute(db);
+  return [
+    ...unbalanced.rows.map((row) => `transaction ${row.id}: ${row.n === '0' ? 'has no entries' : `entries sum to ${row.sum}, not 0`}`),
+    ...drifted.rows.map((row) => `account ${row.id}: balance ${row.balance}, but its entries sum to ${row.sum}`),
+    ...systemStored.rows.map((row) => `account ${row.id}: a system account with a stored balance (${row.balance})`),
+    ...outOfBounds.rows.map((row) => `account ${row.id}: balance ${row.balance} is out of bounds`),
+    ...unpaid.rows.map((row) => `purchase ${row.id}: price ${row.price_coins}, but the buyer paid ${row.paid === null ? 'nothing' : -Number(row.paid)}`),
+  ];
+}
