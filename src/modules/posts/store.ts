@@ -66,9 +66,12 @@ function toView(row: ViewRow): PostView {
   };
 }
 
-/** Whether `viewerId` bought post `p`: a read-only look into wallet's purchases, in the same query. */
+/**
+ * Whether `viewerId` bought post `p`: a read-only look into wallet's purchases, in the same query.
+ * Only paid posts are looked up: a page of free ones costs no probe.
+ */
 const boughtBy = (viewerId: string | undefined) =>
-  viewerId === undefined ? sql<boolean>`false` : sql<boolean>`exists (select 1 from purchases pu where pu.buyer_id = ${viewerId} and pu.post_id = p.id)`;
+  viewerId === undefined ? sql<boolean>`false` : sql<boolean>`(p.price_coins > 0 and exists (select 1 from purchases pu where pu.buyer_id = ${viewerId} and pu.post_id = p.id))`;
 
 /** Posts (`p`) with their authors, media ids and the viewer's like and purchase: one query, however many posts. */
 function selectViews(db: Database, viewerId: string | undefined) {
