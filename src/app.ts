@@ -61,8 +61,11 @@ import { uploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
+import { walletJobs } from './modules/wallet/jobs.ts';
 import { walletRoutes } from './modules/wallet/routes.ts';
 import { createWalletService } from './modules/wallet/service.ts';
+import { createStripeGateway } from './modules/wallet/stripe.ts';
+import { createTopupsService } from './modules/wallet/topups.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
 export type Deps = {
@@ -87,6 +90,9 @@ export type DepsOptions = {
   /** Called after every SQL statement; tests count queries with it. */
   onQuery?: (event: LogEvent) => void;
 };
+
+/** How often pending top-ups are asked about at Stripe. */
+const SETTLE_TOPUPS_EVERY_MS = 60_000;
 
 const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 
@@ -210,6 +216,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
   const wallet = createWalletService({ db, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
+  const gateway = config.wallet.stripe === undefined ? undefined : createStripeGateway(config.wallet.stripe);
+  const topups = createTopupsService({ db, config: config.wallet, gateway, logger: deps.logger });
   const auth = createAuthService({
     db,
     outbox: deps.outbox,
@@ -243,6 +251,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       everyMs: sweepEveryMs,
     }),
     ...uploadJobs(uploads, sweepEveryMs),
+    ...walletJobs(topups, SETTLE_TOPUPS_EVERY_MS),
   ];
   const runningJobs = runJobs(deps.queue, jobs, deps.logger);
   app.addHook('onClose', async () => runningJobs.stop());
@@ -274,6 +283,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(socialRoutes({ social, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
-  await app.register(walletRoutes({ wallet, requireCaller: signedIn }));
+  await app.register(walletRoutes({ wallet, topups, requireCaller: signedIn }));
   return app;
 }

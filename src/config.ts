@@ -60,6 +60,18 @@ export type WalletConfig = Readonly<{
   coinPackages: readonly CoinPackage[];
   /** The fee is this share of the price, rounded down: the seller never gets less than the rest. */
   platformFeePercent: number;
+  /** Stripe Checkout top-ups; undefined without STRIPE_SECRET_KEY (top-ups then answer 503). */
+  stripe: StripeConfig | undefined;
+}>;
+
+export type StripeConfig = Readonly<{
+  secretKey: string;
+  /** Signs the webhook deliveries (the endpoint's `whsec_…` secret). */
+  webhookSecret: string;
+  /** Where the Stripe client sends its calls (STRIPE_API_URL): Stripe's own, or a stand-in. */
+  api: Readonly<{ protocol: 'http' | 'https'; host: string; port: number }>;
+  /** The app page Checkout returns to, with `?topup=<id>&result=success|cancel`. */
+  returnUrl: string;
 }>;
 
 /** `amount` is the price in the currency's minor unit (cents). */
@@ -222,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     wallet: {
       coinPackages: readCoinPackages(read, problems),
       platformFeePercent: read.integer('PLATFORM_FEE_PERCENT', 10, 0, 100),
+      stripe: readStripe(read, problems),
     },
   };
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
@@ -287,6 +300,32 @@ function readCoinPackages(read: EnvReader, problems: string[]): CoinPackage[] {
     return { id: id as string, coins: coins as number, amount: amount as number, currency: String(currency).toLowerCase() };
   });
   return problems.length === before ? packages : DEFAULT_COIN_PACKAGES;
+}
+
+/** Payments are on when STRIPE_SECRET_KEY is set; the webhook secret and the return page come with it. */
+function readStripe(read: EnvReader, problems: string[]): StripeConfig | undefined {
+  const secretKey = read.optionalString('STRIPE_SECRET_KEY');
+  const webhookSecret = read.optionalString('STRIPE_WEBHOOK_SECRET');
+  const returnUrl = read.optionalString('PAYMENTS_RETURN_URL');
+  const apiUrl = read.string('STRIPE_API_URL', 'https://api.stripe.com');
+  let api: StripeConfig['api'] = { protocol: 'https', host: 'api.stripe.com', port: 443 };
+  const parsed = URL.canParse(apiUrl) ? new URL(apiUrl) : undefined;
+  if (parsed === undefined || !['http:', 'https:'].includes(parsed.protocol) || !['', '/'].includes(parsed.pathname) || parsed.search !== '') {
+    problems.push('STRIPE_API_URL must be an http:// or https:// origin (e.g. https://api.stripe.com)');
+  } else {
+    const protocol = parsed.protocol === 'http:' ? 'http' : 'https';
+    api = { protocol, host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? (protocol === 'http' ? 80 : 443) : Number(parsed.port) };
+  }
+  if (returnUrl !== undefined && !/^https?:\/\//.test(returnUrl)) problems.push('PAYMENTS_RETURN_URL must be an http:// or https:// URL');
+  if (secretKey === undefined) {
+    for (const [name, value] of [['STRIPE_WEBHOOK_SECRET', webhookSecret], ['PAYMENTS_RETURN_URL', returnUrl]] as const) {
+      if (value !== undefined) problems.push(`${name} is set but STRIPE_SECRET_KEY is not: set the key to take payments, or unset ${name}`);
+    }
+    return undefined;
+  }
+  if (webhookSecret === undefined) problems.push('STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (the signing secret of the webhook endpoint, whsec_…)');
+  if (returnUrl === undefined) problems.push('PAYMENTS_RETURN_URL is required with STRIPE_SECRET_KEY (the app page Checkout returns to)');
+  return { secretKey, webhookSecret: webhookSecret ?? '', api, returnUrl: returnUrl ?? '' };
 }
 
 /** S3 is on when S3_BUCKET is set; credentials come as a pair, or from the SDK's default chain. */

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { startApp } from './helpers/app.ts';
 import { follow, publish, signUp, type TestSession } from './helpers/factories.ts';
 import { client } from './helpers/http.ts';
+import { paymentsEnv, startFakeStripe } from './helpers/ledger.ts';
 import { putRecording, uploadAndSettle, waitForMedia } from './helpers/media.ts';
 import { imageSample, orientedJpegWithGps, wavSample } from './helpers/media-samples.ts';
 import { eventually } from './helpers/wait.ts';
@@ -21,7 +22,9 @@ import { eventually } from './helpers/wait.ts';
  * coverage test: a new route cannot slip by.
  */
 
-const testApp = await startApp();
+const stripe = await startFakeStripe();
+after(() => stripe.close());
+const testApp = await startApp(paymentsEnv(stripe.url));
 const api = client(testApp);
 after(() => testApp.close());
 
@@ -92,6 +95,7 @@ async function createFixtures() {
   const followersPost = await publish(api, alice, { text: `for followers ${tag}`, mediaIds: [followersImage.id], visibility: 'followers' });
   const paidPost = await publish(api, alice, { text: `paid ${tag}`, mediaIds: [paidImage.id], priceCoins: 5 });
   const recording = await created(putRecording(api, alice.accessToken, `alice-recording-${tag}.wav`, wavSample(1)));
+  const topup = await created(api.post('/v1/wallet/topups', { packageId: 'coins-100' }, as(alice)));
   const avatar = await created(api.call('PUT', '/v1/account/avatar', { ...as(alice), raw: await imageSample('png'), headers: { 'content-type': 'image/png' } }), 200);
 
   // A resumable upload halfway through, and one whose media item exists.
@@ -125,7 +129,7 @@ async function createFixtures() {
   // The public post's photo as anyone is shown it: links to what others may have of it.
   const publicLinks = (await api.get(`/v1/posts/${publicPost.id}`)).body.media[0] as { url: string; thumbnailUrl: string };
   return {
-    memo, unattached, publicImage, followersImage, paidImage, publicPost, followersPost, paidPost, recording,
+    memo, unattached, publicImage, followersImage, paidImage, publicPost, followersPost, paidPost, recording, topup,
     openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle, avatarUrl: avatar.avatarUrl as string,
   };
 }
@@ -159,6 +163,7 @@ function secretsOf(f: Fixtures) {
     'doneUpload.id': f.doneUpload,
     'uploadedMedia.id': f.uploadedMedia,
     'upload.fileName': `alice-upload-${tag}.wav`,
+    'topup.id': f.topup.id,
   };
 }
 type SecretName = keyof ReturnType<typeof secretsOf>;
@@ -203,6 +208,7 @@ const EXEMPT: Record<string, string> = {
   'POST /v1/auth/logout': 'public: the refresh token is the authorization',
   'GET /v1/auth/providers': 'public server configuration',
   'GET /v1/wallet/packages': 'public server configuration (COIN_PACKAGES); no user data',
+  'POST /v1/payments/webhooks/stripe': "public: Stripe's signature over the body is the authorization (forged ones: test/topups.test.ts)",
 };
 
 const CASES: Record<string, RouteCase> = {
@@ -382,6 +388,8 @@ const CASES: Record<string, RouteCase> = {
   'GET /v1/wallet': () => [{ path: '/v1/wallet', expect: { owner: 200, stranger: 200 } }],
   'GET /v1/wallet/transactions': () => [{ path: '/v1/wallet/transactions?limit=100', expect: { owner: 200, stranger: 200 } }],
   'GET /v1/library': () => [{ path: '/v1/library?limit=100', expect: { owner: 200, stranger: 200 } }],
+  'POST /v1/wallet/topups': () => [{ path: '/v1/wallet/topups', body: { packageId: 'coins-100' }, expect: { stranger: 201 } }],
+  'GET /v1/wallet/topups/{id}': (f) => [{ path: `/v1/wallet/topups/${f.topup.id}`, expect: { owner: 200, stranger: 404, follower: 404 } }],
   'POST /v1/admin/grants': () => [
     { path: '/v1/admin/grants', body: { handle: alice.user.handle, coins: 5 }, expect: { owner: 403, stranger: 403, follower: 403 } },
   ],
@@ -529,6 +537,7 @@ async function aliceReads(f: Fixtures): Promise<Record<string, unknown>> {
     `/v1/users/${f.handle}/followers`,
     `/v1/users/${f.handle}/following`,
     '/v1/timelines/home?limit=100',
+    `/v1/wallet/topups/${f.topup.id}`,
   ];
   const bytePaths = [
     ...[f.unattached.id, f.publicImage.id, f.followersImage.id, f.paidImage.id, f.uploadedMedia].map((id) => `/v1/media/${id}/content`),

@@ -12,6 +12,7 @@ import * as outbox from './0010_outbox.ts';
 import * as popularUsersAndProcessing from './0011_popular_users_and_processing.ts';
 import * as postCountSlots from './0012_post_count_slots.ts';
 import * as wallet from './0013_wallet.ts';
+import * as walletTopups from './0014_wallet_topups.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0011_popular_users_and_processing': popularUsersAndProcessing,
   '0012_post_count_slots': postCountSlots,
   '0013_wallet': wallet,
+  '0014_wallet_topups': walletTopups,
 };

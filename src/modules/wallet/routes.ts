@@ -6,13 +6,19 @@ import { errors } from '#http/errors.ts';
 import { problemResponses } from '#http/openapi.ts';
 import { Page, PageQuery } from '#http/pagination.ts';
 import { Post } from '../posts/schemas.ts';
-import { CoinPackages, Grant, IdempotencyHeaders, NewGrant, Purchase, Transaction, Wallet } from './schemas.ts';
+import { CoinPackages, Grant, IdempotencyHeaders, NewGrant, NewTopup, Purchase, StripeWebhookHeaders, Topup, TopupCreated, Transaction, Wallet } from './schemas.ts';
 import type { WalletService } from './service.ts';
+import type { TopupsService } from './topups.ts';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-export function walletRoutes(deps: { wallet: WalletService; requireCaller: onRequestAsyncHookHandler }): FastifyPluginAsync {
-  const { wallet, requireCaller } = deps;
+/** Documents a 503 problem: payments are not set up, or Stripe could not be reached. */
+const paymentsUnavailable = {
+  503: { description: 'payments_unavailable: no STRIPE_SECRET_KEY, or Stripe did not answer', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
+};
+
+export function walletRoutes(deps: { wallet: WalletService; topups: TopupsService; requireCaller: onRequestAsyncHookHandler }): FastifyPluginAsync {
+  const { wallet, topups, requireCaller } = deps;
   // Before the body is validated: whatever a non-admin sends, the answer is 403.
   const requireAdmin: preValidationAsyncHookHandler = async (request) => {
     if (!(await wallet.isAdmin(callerOf(request).userId))) throw errors.forbidden('Only operators (ADMIN_EMAILS) may grant coins');
@@ -41,6 +47,49 @@ export function walletRoutes(deps: { wallet: WalletService; requireCaller: onReq
       { schema: { tags: ['coins'], summary: 'The coin packages on sale (COIN_PACKAGES)', response: { 200: CoinPackages } } },
       async () => wallet.packages(),
     );
+
+    app.post(
+      '/v1/wallet/topups',
+      {
+        ...signedIn,
+        schema: {
+          ...signedIn.schema,
+          summary: 'Buy a coin package through Stripe Checkout',
+          description: 'Opens a Checkout Session for the package; the coins are credited once Stripe reports the payment.',
+          body: NewTopup,
+          response: { 201: TopupCreated, ...paymentsUnavailable },
+        },
+      },
+      async (request, reply) => reply.code(201).send(await topups.create(callerOf(request).userId, request.body)),
+    );
+
+    app.get(
+      '/v1/wallet/topups/:id',
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'One of your top-ups and its status', params: IdParams, response: { 200: Topup } } },
+      async (request) => topups.get(callerOf(request).userId, request.params.id),
+    );
+
+    // Its own context: the signature covers the body's exact bytes, so this route alone takes it unparsed.
+    await app.register(async (webhooks) => {
+      webhooks.removeAllContentTypeParsers();
+      webhooks.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+      webhooks.withTypeProvider<TypeBoxTypeProvider>().post(
+        '/v1/payments/webhooks/stripe',
+        {
+          schema: {
+            tags: ['coins'],
+            summary: "Stripe's webhook deliveries (register this URL at Stripe)",
+            description: 'Verifies `Stripe-Signature` over the raw body (5 minutes tolerance); acts on each event once.',
+            headers: StripeWebhookHeaders,
+            response: { 200: Type.Object({ received: Type.Boolean() }), ...paymentsUnavailable },
+          },
+        },
+        async (request) => {
+          await topups.receiveWebhook(request.body, request.headers['stripe-signature']);
+          return { received: true };
+        },
+      );
+    });
 
     app.post(
       '/v1/admin/grants',

@@ -56,3 +56,29 @@ export const IdempotencyHeaders = Type.Object({
     Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'Replays the first answer for 24 hours' }),
   ),
 });
+
+export const NewTopup = Type.Object({ packageId: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export type NewTopup = Static<typeof NewTopup>;
+
+export const Topup = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('credited'), Type.Literal('failed'), Type.Literal('refunded')]),
+    coins: Type.Integer(),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { title: 'Topup' },
+);
+export type Topup = Static<typeof Topup>;
+
+export const TopupCreated = Type.Object(
+  {
+    id: Type.String(),
+    status: Type.Literal('pending'),
+    coins: Type.Integer(),
+    checkoutUrl: Type.String({ description: 'Stripe Checkout: send the buyer here to pay' }),
+  },
+  { title: 'TopupCreated' },
+);
+
+export const StripeWebhookHeaders = Type.Object({ 'stripe-signature': Type.Optional(Type.String({ maxLength: 4096 })) });

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 import { newId } from '#db/ids.ts';
-import type { EntryType, PurchasesTable, SystemAccountKind, TransactionKind, UserAccountKind } from './tables.ts';
+import type { EntryType, PurchasesTable, SystemAccountKind, TransactionKind, UserAccountKind, WalletTopupsTable } from './tables.ts';
 
 /** A ledger account: a user's own (made on first use) or one of the system's. */
 export type AccountRef = { kind: UserAccountKind; userId: string } | { kind: SystemAccountKind };
@@ -181,10 +181,99 @@ export async function findIdempotencyKey(db: Database, key: string, liveSince: D
     .executeTakeFirst();
 }
 
+export type TopupRow = WalletTopupsTable;
+
+export async function insertTopup(db: Database, row: TopupRow): Promise<void> {
+  await db.insertInto('wallet_topups').values(row).execute();
+}
+
+export async function setTopupSession(db: Database, id: string, sessionId: string): Promise<void> {
+  await db.updateTable('wallet_topups').set({ stripe_session_id: sessionId }).where('id', '=', id).execute();
+}
+
+export async function findTopup(db: Database, id: string): Promise<TopupRow | undefined> {
+  return db.selectFrom('wallet_topups').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Pending top-ups made before `before`, oldest first: those whose outcome may have gone unheard. */
+export async function pendingTopups(db: Database, before: Date, limit: number): Promise<TopupRow[]> {
+  return db.selectFrom('wallet_topups').selectAll().where('status', '=', 'pending').where('created_at', '<', before).orderBy('created_at').limit(limit).execute();
+}
+
+/**
+ * Records a webhook event as acted on, in the transaction that acts on it: false when it was
+ * already (a concurrent delivery of the same event waits here for the first one's outcome).
+ */
+export async function recordWebhookEvent(trx: Database, event: { id: string; type: string }, at: Date): Promise<boolean> {
+  const inserted = await trx
+    .insertInto('payment_webhook_events')
+    .values({ event_id: event.id, type: event.type, received_at: at })
+    .onConflict((conflict) => conflict.column('event_id').doNothing())
+    .executeTakeFirst();
+  return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/**
+ * Locks the top-up a paid session is for, unless it was credited already: the lock makes a
+ * concurrent crediting wait, and then find it credited.
+ */
+export async function lockCreditableTopup(trx: Database, sessionId: string): Promise<TopupRow | undefined> {
+  return trx
+    .selectFrom('wallet_topups')
+    .selectAll()
+    .where('stripe_session_id', '=', sessionId)
+    .where('status', 'in', ['pending', 'failed'])
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function markTopupCredited(trx: Database, id: string, transactionId: string, paymentIntentId: string | null): Promise<void> {
+  await trx
+    .updateTable('wallet_topups')
+    .set({ status: 'credited', credited_transaction_id: transactionId, payment_intent_id: paymentIntentId })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Marks a pending top-up failed; false when it is not pending (paid, or failed already). */
+export async function markTopupFailed(db: Database, where: { sessionId: string } | { id: string }): Promise<boolean> {
+  const updated = await db
+    .updateTable('wallet_topups')
+    .set({ status: 'failed' })
+    .where('sessionId' in where ? 'stripe_session_id' : 'id', '=', 'sessionId' in where ? where.sessionId : where.id)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return updated.numUpdatedRows > 0n;
+}
+
+/** Locks the credited top-up a payment intent paid for, unless its coins were taken back already. */
+export async function lockRefundableTopup(trx: Database, paymentIntentId: string): Promise<TopupRow | undefined> {
+  return trx.selectFrom('wallet_topups').selectAll().where('payment_intent_id', '=', paymentIntentId).where('status', '=', 'credited').forUpdate().executeTakeFirst();
+}
+
+export async function markTopupRefunded(trx: Database, id: string, transactionId: string): Promise<void> {
+  await trx.updateTable('wallet_topups').set({ status: 'refunded', refund_transaction_id: transactionId }).where('id', '=', id).execute();
+}
+
+/**
+ * Locks a user's wallet, then their debt, and answers both (debt as a positive number). Top-ups and
+ * take-backs move the two together; taking them in this one order keeps two of them from waiting
+ * on each other.
+ */
+export async function lockBalances(trx: Database, userId: string): Promise<{ balance: number; debt: number }> {
+  const { rows } = await sql<{ kind: UserAccountKind; balance: string }>`
+    select kind, balance from wallet_accounts where id in (${accountIdOf({ kind: 'wallet', userId })}, ${accountIdOf({ kind: 'debt', userId })})
+    order by id desc for update`.execute(trx);
+  const of = (kind: UserAccountKind) => Number(rows.find((row) => row.kind === kind)?.balance ?? 0);
+  return { balance: of('wallet'), debt: -of('debt') };
+}
+
 /**
  * Every invariant of the ledger, as one line per breach (none when it holds): each transaction has
  * entries that sum to zero, each stored balance equals its entries' sum, no wallet is below zero and
- * no debt above it, and each purchase's transaction took its price from its buyer.
+ * no debt above it, each purchase's transaction took its price from its buyer, each credited top-up
+ * has exactly one top-up transaction of its coins (and each top-up transaction its top-up), and each
+ * refunded one a take-back of its coins.
  */
 export async function ledgerBreaches(db: Database): Promise<string[]> {
   const unbalanced = await sql<{ id: string; sum: string; n: string }>`
@@ -201,11 +290,27 @@ export async function ledgerBreaches(db: Database): Promise<string[]> {
     select pu.id, pu.price_coins, e.amount paid from purchases pu
     left join ledger_entries e on e.transaction_id = pu.transaction_id and e.account_id = 'wallet:' || pu.buyer_id
     where e.amount is distinct from -pu.price_coins order by pu.id`.execute(db);
+  const uncredited = await sql<{ id: string; coins: number; credited: string | null }>`
+    select t.id, t.coins, e.amount credited from wallet_topups t
+    left join ledger_transactions lt on lt.id = t.credited_transaction_id and lt.kind = 'topup'
+    left join ledger_entries e on e.transaction_id = lt.id and e.account_id = 'system:payments_clearing'
+    where t.status in ('credited', 'refunded') and e.amount is distinct from -t.coins order by t.id`.execute(db);
+  const unclaimed = await sql<{ id: string }>`
+    select lt.id from ledger_transactions lt where lt.kind = 'topup'
+    and (select count(*) from wallet_topups t where t.credited_transaction_id = lt.id) <> 1 order by lt.id`.execute(db);
+  const unrefunded = await sql<{ id: string; coins: number; taken: string | null }>`
+    select t.id, t.coins, e.amount taken from wallet_topups t
+    left join ledger_transactions lt on lt.id = t.refund_transaction_id and lt.kind = 'refund'
+    left join ledger_entries e on e.transaction_id = lt.id and e.account_id = 'system:refunds'
+    where t.status = 'refunded' and e.amount is distinct from t.coins order by t.id`.execute(db);
   return [
     ...unbalanced.rows.map((row) => `transaction ${row.id}: ${row.n === '0' ? 'has no entries' : `entries sum to ${row.sum}, not 0`}`),
     ...drifted.rows.map((row) => `account ${row.id}: balance ${row.balance}, but its entries sum to ${row.sum}`),
     ...systemStored.rows.map((row) => `account ${row.id}: a system account with a stored balance (${row.balance})`),
     ...outOfBounds.rows.map((row) => `account ${row.id}: balance ${row.balance} is out of bounds`),
     ...unpaid.rows.map((row) => `purchase ${row.id}: price ${row.price_coins}, but the buyer paid ${row.paid === null ? 'nothing' : -Number(row.paid)}`),
+    ...uncredited.rows.map((row) => `top-up ${row.id}: ${row.coins} coins, but its top-up transaction credited ${row.credited === null ? 'nothing' : -Number(row.credited)}`),
+    ...unclaimed.rows.map((row) => `transaction ${row.id}: a top-up transaction that is not one credited top-up's`),
+    ...unrefunded.rows.map((row) => `top-up ${row.id}: refunded, but ${row.taken === null ? 'nothing' : Number(row.taken)} of its ${row.coins} coins were taken back`),
   ];
 }

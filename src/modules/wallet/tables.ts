@@ -60,10 +60,35 @@ export type PurchaseIdempotencyKeysTable = {
   created_at: Date;
 };
 
+export type TopupStatus = 'pending' | 'credited' | 'failed' | 'refunded';
+
+export type WalletTopupsTable = {
+  id: string;
+  user_id: string;
+  package_id: string;
+  coins: number;
+  amount: number;
+  currency: string;
+  status: TopupStatus;
+  stripe_session_id: string | null;
+  payment_intent_id: string | null;
+  created_at: Date;
+  credited_transaction_id: string | null;
+  refund_transaction_id: string | null;
+};
+
+export type PaymentWebhookEventsTable = {
+  event_id: string;
+  type: string;
+  received_at: Date;
+};
+
 export type WalletTables = {
   wallet_accounts: WalletAccountsTable;
   ledger_transactions: LedgerTransactionsTable;
   ledger_entries: LedgerEntriesTable;
   purchases: PurchasesTable;
   purchase_idempotency_keys: PurchaseIdempotencyKeysTable;
+  wallet_topups: WalletTopupsTable;
+  payment_webhook_events: PaymentWebhookEventsTable;
 };
