@@ -16,8 +16,11 @@ export function openPool(options: PoolOptions): pg.Pool {
   const settings = [`-c search_path=${options.schema}`, ...(options.waitForFlush === false ? ['-c synchronous_commit=off'] : [])];
   const pool = new pg.Pool({ connectionString: options.url, max: options.size, options: settings.join(' ') });
   // An idle client losing its server (restart, failover) must not crash the process; the pool
-  // drops it and connects anew for the next query.
-  pool.on('error', (error) => options.onError(error, 'an idle connection failed'));
+  // drops it and connects anew for the next query. Once the pool is ending, `end()` resolves before
+  // its idle connections have closed, and one cut off meanwhile (a database dropped) is no failure.
+  pool.on('error', (error) => {
+    if (!pool.ending) options.onError(error, 'an idle connection failed');
+  });
   prepareStatements(pool);
   return pool;
 }
