@@ -62,6 +62,7 @@ import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
 import { walletJobs } from './modules/wallet/jobs.ts';
+import { walletOutboxHandlers } from './modules/wallet/outbox.ts';
 import { walletRoutes } from './modules/wallet/routes.ts';
 import { createWalletService } from './modules/wallet/service.ts';
 import { createStripeGateway } from './modules/wallet/stripe.ts';
@@ -91,8 +92,8 @@ export type DepsOptions = {
   onQuery?: (event: LogEvent) => void;
 };
 
-/** How often pending top-ups are asked about at Stripe. */
-const SETTLE_TOPUPS_EVERY_MS = 60_000;
+/** How often pending top-ups are asked about at Stripe, and expired Idempotency-Keys are forgotten. */
+const WALLET_JOB_INTERVALS = { settleTopupsMs: 60_000, sweepIdempotencyKeysMs: 3600_000 };
 
 const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 
@@ -215,7 +216,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
-  const wallet = createWalletService({ db, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
+  const wallet = createWalletService({ db, outbox: deps.outbox, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
   const gateway = config.wallet.stripe === undefined ? undefined : createStripeGateway(config.wallet.stripe);
   const topups = createTopupsService({ db, config: config.wallet, gateway, logger: deps.logger });
   const auth = createAuthService({
@@ -251,13 +252,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       everyMs: sweepEveryMs,
     }),
     ...uploadJobs(uploads, sweepEveryMs),
-    ...walletJobs(topups, SETTLE_TOPUPS_EVERY_MS),
+    ...walletJobs({ topups, wallet }, WALLET_JOB_INTERVALS),
   ];
   const runningJobs = runJobs(deps.queue, jobs, deps.logger);
   app.addHook('onClose', async () => runningJobs.stop());
   const outboxHandlers: AnyOutboxHandler[] = [
     ...timelineHandlers({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
     ...mediaOutboxHandlers({ queue: deps.queue, blobs: deps.blobs }),
+    ...walletOutboxHandlers({ logger: deps.logger }),
   ];
   deps.outbox.start(outboxHandlers);
   media.catchUp();

@@ -7,6 +7,8 @@ import { assertProblem, follow, publish, signUp, unfollow, type TestSession } fr
 import { ADMIN_EMAIL, assertLedgerHolds, grant, signUpAdmin } from './helpers/ledger.ts';
 import { uploadAndSettle } from './helpers/media.ts';
 import { imageSample } from './helpers/media-samples.ts';
+import { eventually, runJob } from './helpers/wait.ts';
+import { SWEEP_IDEMPOTENCY_KEYS_JOB } from '../src/modules/wallet/jobs.ts';
 
 const shared = appPerFile({ ADMIN_EMAILS: ADMIN_EMAIL });
 const { api } = shared;
@@ -179,6 +181,23 @@ describe('Idempotency-Key', () => {
     assert.equal((await buy(buyer, paid.id, `${key}-new`)).status, 201);
   });
 
+  test('keys past their 24 hours are swept; live ones stay and still replay', async () => {
+    const [seller, buyer] = await Promise.all([signUp(api), funded(100)]);
+    const [first, second] = await Promise.all([publish(api, seller, { text: 'a', priceCoins: 10 }), publish(api, seller, { text: 'b', priceCoins: 10 })]);
+    const [old, live] = [`old-${buyer.user.id}`, `live-${buyer.user.id}`];
+    assert.equal((await buy(buyer, first.id, old)).status, 201);
+    const kept = await buy(buyer, second.id, live);
+    const { db } = shared.testApp.deps.database;
+    // As if the first purchase had been made a day and an hour ago.
+    await sql`update purchase_idempotency_keys set created_at = now() - interval '25 hours' where key = ${old}`.execute(db);
+    await runJob(shared.testApp, SWEEP_IDEMPOTENCY_KEYS_JOB);
+    const left = await sql<{ key: string }>`select key from purchase_idempotency_keys where key in (${old}, ${live})`.execute(db);
+    assert.deepEqual(left.rows.map((row) => row.key), [live]);
+    assert.deepEqual((await buy(buyer, second.id, live)).body, kept.body);
+    // The old key is free again: here, a new request, which finds the post bought already.
+    assertProblem(await buy(buyer, first.id, old), 409, 'already_purchased');
+  });
+
   test('concurrent requests under one key buy once and all get the one answer', async () => {
     const [seller, buyer] = await Promise.all([signUp(api), funded(100)]);
     const [first, second] = await Promise.all([publish(api, seller, { text: 'a', priceCoins: 10 }), publish(api, seller, { text: 'b', priceCoins: 10 })]);
@@ -190,6 +209,29 @@ describe('Idempotency-Key', () => {
     assert.ok(answers.every((answer) => answer.status === 201 || answer.body.code === 'idempotency_key_reused'), answers.map((answer) => answer.text).join('\n'));
     assert.equal(await balanceOf(buyer), 90);
     await assertLedgerHolds(shared.testApp);
+  });
+});
+
+describe('the sale', () => {
+  test('reaches the outbox in the purchase transaction, once, with who sold what to whom for how much', async () => {
+    const [seller, buyer] = await Promise.all([signUp(api), funded(100)]);
+    const post = await publish(api, seller, { text: 'sold once', priceCoins: 30 });
+    const answer = await buy(buyer, post.id);
+    assert.equal(answer.status, 201, answer.text);
+    assertProblem(await buy(buyer, post.id), 409, 'already_purchased');
+    const sales = () => shared.testApp.logs.filter((line: any) => line.msg === 'wallet: post sold' && line.sale.postId === post.id);
+    await eventually(async () => assert.equal(sales().length, 1));
+    assert.deepEqual((sales()[0] as any).sale, {
+      purchaseId: answer.body.purchase.id,
+      postId: post.id,
+      buyerId: buyer.user.id,
+      sellerId: seller.user.id,
+      priceCoins: 30,
+    });
+    const refused = await buy(await funded(5), post.id);
+    assertProblem(refused, 402, 'insufficient_funds');
+    await shared.testApp.deps.outbox.drained(5000);
+    assert.equal(sales().length, 1, 'a refused purchase writes no event');
   });
 });
 
@@ -219,6 +261,8 @@ describe('library', () => {
     const [seller, buyer] = await Promise.all([signUp(api), funded(1000)]);
     const posts = await Promise.all(Array.from({ length: 8 }, (_, n) => publish(api, seller, { text: `q ${n}`, priceCoins: 10 })));
     for (const post of posts) assert.equal((await buy(buyer, post.id)).status, 201);
+    // The sales' events are handled in the background, with queries of their own.
+    await shared.testApp.deps.outbox.drained(5000);
     const queriesFor = async (path: string) => {
       const start = shared.testApp.queries.length;
       assert.equal((await api.get(path, as(buyer))).status, 200);

@@ -1,4 +1,5 @@
 import type { Database } from '#platform/db/database.ts';
+import type { Outbox } from '#platform/outbox/types.ts';
 import { AppError, errors } from '#http/errors.ts';
 import { decodeCursor, toPage, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
@@ -6,6 +7,7 @@ import type { WalletConfig } from '../../config.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { Post } from '../posts/schemas.ts';
 import type { PostsService } from '../posts/service.ts';
+import { purchasedEvent } from './events.ts';
 import type { NewGrant, Purchase, Transaction } from './schemas.ts';
 import * as store from './store.ts';
 import type { EntryInput, EntryRow } from './store.ts';
@@ -16,6 +18,9 @@ export type WalletService = ReturnType<typeof createWalletService>;
 
 /** How long an Idempotency-Key replays its first answer. */
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
+
+/** Expired keys are deleted this many at a time, so no statement holds many row locks for long. */
+const SWEEP_BATCH = 1000;
 
 const walletErrors = {
   insufficientFunds: () => new AppError(402, 'insufficient_funds', 'Your wallet holds fewer coins than this post costs'),
@@ -76,12 +81,13 @@ export async function grantCoins(
  */
 export function createWalletService(deps: {
   db: Database;
+  outbox: Pick<Outbox, 'transaction'>;
   accounts: Pick<AccountsService, 'userIdOf' | 'getAccount'>;
   posts: Pick<PostsService, 'purchasable' | 'asBought'>;
   adminEmails: readonly string[];
   config: WalletConfig;
 }) {
-  const { db, accounts, posts, config } = deps;
+  const { db, outbox, accounts, posts, config } = deps;
   const admins = new Set(deps.adminEmails);
 
   /** Why a buyer's debit was refused: debt, else too few coins. */
@@ -93,7 +99,8 @@ export function createWalletService(deps: {
   /**
    * One purchase, in one transaction, taking its locks in one order: the Idempotency-Key (a
    * concurrent request under it waits here), the purchase row (its unique key turns a second one of
-   * the pair away once the first commits), then the balances, in account order.
+   * the pair away once the first commits), then the balances, in account order. The seller's news
+   * of the sale commits with it, as an outbox event.
    */
   async function buy(buyerId: string, postId: string, key: string | undefined): Promise<Purchase> {
     const post = await posts.purchasable(buyerId, postId);
@@ -107,13 +114,14 @@ export function createWalletService(deps: {
       ...(fee > 0 ? [{ account: { kind: 'platform_fees' }, type: 'fee', amount: fee, postId } as const] : []),
     ];
     try {
-      return await db.transaction().execute(async (trx) => {
+      return await outbox.transaction(db, async (trx, emit) => {
         if (key !== undefined && !(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
         const at = new Date();
         const transactionId = newId(at.getTime());
         const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: transactionId, created_at: at };
         if (!(await store.insertPurchase(trx, purchase))) throw walletErrors.alreadyPurchased();
         const balances = await store.transfer(trx, { id: transactionId, kind: 'purchase', at, entries });
+        await emit(purchasedEvent({ purchaseId: purchase.id, postId, buyerId, sellerId: post.authorId, priceCoins: price }));
         const answer: Purchase = {
           purchase: { id: purchase.id, postId, priceCoins: price, createdAt: at.toISOString() },
           balance: balances.get(store.accountIdOf({ kind: 'wallet', userId: buyerId })) ?? 0,
@@ -183,6 +191,14 @@ export function createWalletService(deps: {
         if (first === undefined) throw error;
         return first;
       }
+    },
+
+    /** Forgets Idempotency-Keys past their window (a live key's row is its replay). */
+    async sweepIdempotencyKeys(): Promise<number> {
+      const before = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
+      let removed = 0;
+      for (let batch = -1; batch !== 0; removed += batch) batch = await store.deleteIdempotencyKeysBefore(db, before, SWEEP_BATCH);
+      return removed;
     },
 
     /** The buyer's purchased posts, newest purchase first, as the buyer sees them. */

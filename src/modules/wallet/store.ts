@@ -181,6 +181,13 @@ export async function findIdempotencyKey(db: Database, key: string, liveSince: D
     .executeTakeFirst();
 }
 
+/** Deletes up to `limit` keys taken before `before`; how many went. */
+export async function deleteIdempotencyKeysBefore(db: Database, before: Date, limit: number): Promise<number> {
+  const expired = db.selectFrom('purchase_idempotency_keys').select('key').where('created_at', '<', before).limit(limit);
+  const { numDeletedRows } = await db.deleteFrom('purchase_idempotency_keys').where('key', 'in', expired).executeTakeFirst();
+  return Number(numDeletedRows);
+}
+
 export type TopupRow = WalletTopupsTable;
 
 export async function insertTopup(db: Database, row: TopupRow): Promise<void> {
