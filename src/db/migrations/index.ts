@@ -13,6 +13,7 @@ import * as popularUsersAndProcessing from './0011_popular_users_and_processing.
 import * as postCountSlots from './0012_post_count_slots.ts';
 import * as wallet from './0013_wallet.ts';
 import * as walletTopups from './0014_wallet_topups.ts';
+import * as withdrawnPosts from './0015_withdrawn_posts.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012_post_count_slots': postCountSlots,
   '0013_wallet': wallet,
   '0014_wallet_topups': walletTopups,
+  '0015_withdrawn_posts': withdrawnPosts,
 };

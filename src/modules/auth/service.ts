@@ -171,7 +171,7 @@ export function createAuthService(deps: AuthDeps) {
         const then = [];
         for (const module of counters) then.push(await module.releaseUser(trx, caller.userId, emit));
         await accounts.deleteAccount(caller.userId, trx);
-        await media.forgetOwner(emit, caller.userId);
+        await media.forgetOwner(trx, emit, caller.userId);
         return then;
       });
       for (const then of committed) then?.();

@@ -20,8 +20,10 @@ export type MediaAccess = 'owner' | 'viewer' | 'purchase_required' | 'none';
 export type ContentAccess = {
   callerId: string | undefined;
   signature: LinkSignature | undefined;
-  /** What posts lend the caller for an item they do not own; asked only then, and only for posts' media. */
-  grantFor?: (mediaId: string) => Promise<MediaGrant>;
+  /** Whom a signed link to a post's item was made for (absent: anyone, as a public post's links are). */
+  signedFor?: string | undefined;
+  /** What posts lend a reader (`undefined`: anyone) of an item they do not own; asked only then, and only for posts' media. */
+  grantFor?: (readerId: string | undefined, mediaId: string) => Promise<MediaGrant>;
 };
 
 /** What access is decided on: whose item it is, and what it is for. */
@@ -42,21 +44,24 @@ export type MediaAccessRules = ReturnType<typeof createAccessRules>;
 export function createAccessRules(signer: LinkSigner) {
   return {
     /**
-     * The signature of a link to one file of an item. A link works for whoever holds it, so one to
-     * the original is only put in its owner's own views; everyone else's links lead to the files made
-     * for them.
+     * The signature of a link to one file of an item, made for `viewerId` (absent: anyone). A link
+     * works for whoever holds it, so one to the original is only put in its owner's own views;
+     * everyone else's links lead to the files made for them, and only while the user they were made
+     * for may still read the item (see `authorize`).
      */
-    sign: (id: string, file: MediaFile): LinkSignature => signer.sign(resourceOf(id, file)),
+    sign: (id: string, file: MediaFile, viewerId?: string): LinkSignature => signer.sign(resourceOf(id, file, viewerId)),
 
     /**
      * Decides a request for `file` of an item, and answers the file to serve. In order:
      * - a signed link must have been made for this very file (else 403): one to the original was made
-     *   for the owner, any other for anyone;
+     *   for the owner, any other for the user it names (or anyone);
      * - without one, a bearer token is needed (401), and the item must exist (404, as for anyone who
      *   may not know of it);
-     * - the owner reads every file;
-     * - anyone else only through a grant (402 for a paid post not bought, else 404), and gets the
-     *   clean copy where they ask for the original: never the upload as it came.
+     * - the reader — the link's user, else the token's — who owns the item reads every file;
+     * - anyone else only through a grant, asked now and not when the link was made (402 for a paid
+     *   post not bought, else 404): an item whose last free post went, or whose author they
+     *   unfollowed, is no longer theirs through an old link. They get the clean copy where they ask
+     *   for the original: never the upload as it came.
      * `find` is called once the credentials are known to be good: a bad link costs no query.
      */
     async authorize<T extends AccessedItem>(
@@ -64,17 +69,20 @@ export function createAccessRules(signer: LinkSigner) {
       find: () => Promise<T | undefined>,
     ): Promise<{ item: T; file: MediaFile }> {
       const { id, purpose, file, access } = request;
+      const signed = access.signature !== undefined;
       if (access.signature !== undefined) {
-        if (!signer.verify(resourceOf(id, file), access.signature)) throw errors.forbidden('This link has expired or is not valid');
+        if (!signer.verify(resourceOf(id, file, access.signedFor), access.signature)) throw errors.forbidden('This link has expired or is not valid');
       } else if (access.callerId === undefined) {
         throw errors.unauthorized('Use the signed link as handed out (the url of the item), or send Authorization: Bearer <accessToken>');
       }
       const item = await find();
       const what = purpose === 'recording' ? 'recording' : 'media';
       if (item === undefined || item.purpose !== purpose) throw errors.notFound(what);
-      if (access.signature !== undefined) return { item, file };
-      const grant = item.ownerId === access.callerId || purpose !== 'post' || access.grantFor === undefined ? 'none' : await access.grantFor(id);
-      const decided = accessOf(item, access.callerId, grant);
+      // A link to an original, or to a recording, was made for the owner alone.
+      if (signed && (file === 'original' || purpose !== 'post')) return { item, file };
+      const readerId = signed ? access.signedFor : access.callerId;
+      const grant = item.ownerId === readerId || purpose !== 'post' || access.grantFor === undefined ? 'none' : await access.grantFor(readerId, id);
+      const decided = accessOf(item, readerId, grant);
       if (decided === 'purchase_required') throw errors.purchaseRequired();
       if (decided === 'none') throw errors.notFound(what);
       return { item, file: decided === 'viewer' && file === 'original' ? 'clean' : file };
@@ -83,7 +91,8 @@ export function createAccessRules(signer: LinkSigner) {
 }
 
 /**
- * What a signed link is bound to: one file of one item. Links to the original name its owner, so
- * that links handed to others before they got clean copies (issue 9) stopped working.
+ * What a signed link is bound to: one file of one item, for one reader. Links to the original name
+ * its owner, so that links handed to others before they got clean copies (issue 9) stopped working.
  */
-const resourceOf = (id: string, file: MediaFile) => (file === 'original' ? `media/${id}/original/owner` : `media/${id}/${file}`);
+const resourceOf = (id: string, file: MediaFile, viewerId: string | undefined) =>
+  file === 'original' ? `media/${id}/original/owner` : viewerId === undefined ? `media/${id}/${file}` : `media/${id}/${file}/for/${viewerId}`;

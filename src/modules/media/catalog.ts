@@ -58,11 +58,14 @@ export type MediaCatalog = ReturnType<typeof createCatalog>;
 export function createCatalog(deps: { db: Database; access: MediaAccessRules; /** Prefix of the links handed out. */ publicUrl: string }) {
   const { db, access } = deps;
 
-  function link(item: MediaItem, file: MediaFile): string {
-    const { exp, sig } = access.sign(item.id, file);
+  /** A signed link to one file of an item, for `viewerId` (absent: anyone); one to the original is its owner's. */
+  function link(item: MediaItem, file: MediaFile, viewerId: string | undefined): string {
+    const forViewer = file === 'original' ? undefined : viewerId;
+    const { exp, sig } = access.sign(item.id, file, forViewer);
     const path = item.purpose === 'recording' ? 'recordings' : 'media';
     const variant = file === 'original' ? '' : `variant=${file}&`;
-    return `${deps.publicUrl}/v1/${path}/${item.id}/content?${variant}exp=${exp}&sig=${sig}`;
+    const viewer = forViewer === undefined ? '' : `viewer=${encodeURIComponent(forViewer)}&`;
+    return `${deps.publicUrl}/v1/${path}/${item.id}/content?${variant}${viewer}exp=${exp}&sig=${sig}`;
   }
 
   /** What everyone may see of an item, whatever they may read of it. */
@@ -77,8 +80,11 @@ export function createCatalog(deps: { db: Database; access: MediaAccessRules; /*
     };
   }
 
-  /** An item as a reader sees it, with links to `main` (the file `url` leads to) and the thumbnail, where they exist. */
-  function readableView(item: MediaItem, main: 'original' | 'clean'): Media {
+  /**
+   * An item as a reader (`viewerId`; absent: anyone) sees it, with links to `main` (the file `url`
+   * leads to) and the thumbnail, where they exist.
+   */
+  function readableView(item: MediaItem, main: 'original' | 'clean', viewerId: string | undefined): Media {
     const hasMain = main === 'original' ? item.status !== 'failed' : item.variants.clean !== undefined;
     return {
       ...lockedView(item),
@@ -87,14 +93,14 @@ export function createCatalog(deps: { db: Database; access: MediaAccessRules; /*
       status: item.status,
       createdAt: item.createdAt.toISOString(),
       ...(item.waveform !== null && { waveform: item.waveform }),
-      ...(hasMain && { url: link(item, main) }),
-      ...(item.variants.thumbnail !== undefined && { thumbnailUrl: link(item, 'thumbnail') }),
+      ...(hasMain && { url: link(item, main, viewerId) }),
+      ...(item.variants.thumbnail !== undefined && { thumbnailUrl: link(item, 'thumbnail', viewerId) }),
     };
   }
 
   /** The owner's own view: their label for it, and a link to the upload as it came. */
   function ownerView(item: MediaItem): Media {
-    return { ...readableView(item, 'original'), fileName: item.fileName };
+    return { ...readableView(item, 'original', item.ownerId), fileName: item.fileName };
   }
 
   function recordingView(item: MediaItem): Recording {
@@ -106,7 +112,7 @@ export function createCatalog(deps: { db: Database; access: MediaAccessRules; /*
       durationMs: item.durationMs,
       waveform: item.waveform,
       createdAt: item.createdAt.toISOString(),
-      url: link(item, 'original'),
+      url: link(item, 'original', item.ownerId),
     };
   }
 
@@ -128,7 +134,7 @@ export function createCatalog(deps: { db: Database; access: MediaAccessRules; /*
      */
     inPost(item: MediaItem, callerId: string | undefined, grant: MediaGrant): Media | LockedMedia {
       const decided = accessOf(item, callerId, grant);
-      return decided === 'owner' || decided === 'viewer' ? readableView(item, 'clean') : lockedView(item);
+      return decided === 'owner' || decided === 'viewer' ? readableView(item, 'clean', callerId) : lockedView(item);
     },
 
     /**

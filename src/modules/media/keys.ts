@@ -11,6 +11,9 @@ export const mediaKey = (ownerId: string, mediaId: string, file: MediaFile) => `
 
 export const ownerMediaPrefix = (ownerId: string) => `media/${ownerId}/`;
 
+/** Where every file of one item lives. */
+export const mediaItemPrefix = (ownerId: string, mediaId: string) => `media/${ownerId}/${mediaId}/`;
+
 export const MEDIA_FILES: readonly MediaFile[] = ['original', 'clean', 'thumbnail', 'small', 'large'];
 
 /**

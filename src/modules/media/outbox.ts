@@ -1,9 +1,9 @@
 import type { BlobStore } from '#platform/blobs/types.ts';
 import { defineOutboxHandler, type AnyOutboxHandler } from '#platform/outbox/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
-import { MEDIA_EVENTS, type MediaEvent, type OwnerEvent } from './events.ts';
+import { MEDIA_EVENTS, type ItemsEvent, type MediaEvent, type OwnerEvent } from './events.ts';
 import { PROCESS_MEDIA_ATTEMPTS, PROCESS_MEDIA_JOB } from './intake.ts';
-import { ownerPrefixes } from './keys.ts';
+import { mediaItemPrefix, ownerMediaPrefix, ownerPrefixes } from './keys.ts';
 
 export type MediaHandlerDeps = { queue: Pick<JobQueue, 'enqueue'>; blobs: BlobStore };
 
@@ -25,7 +25,13 @@ export function mediaOutboxHandlers(deps: MediaHandlerDeps): AnyOutboxHandler[] 
     defineOutboxHandler<OwnerEvent>({
       topic: MEDIA_EVENTS.ownerDeleted,
       handle: async (events) => {
-        for (const { ownerId } of events) await purgeOwnerMedia(deps.blobs, ownerId);
+        for (const { ownerId, keptIds } of events) await purgeOwnerMedia(deps.blobs, ownerId, new Set(keptIds));
+      },
+    }),
+    defineOutboxHandler<ItemsEvent>({
+      topic: MEDIA_EVENTS.itemsDeleted,
+      handle: async (events) => {
+        for (const { items } of events) for (const item of items) await removeUnder(deps.blobs, mediaItemPrefix(item.ownerId, item.id));
       },
     }),
   ];
@@ -36,9 +42,22 @@ export async function enqueueProcessing(queue: Pick<JobQueue, 'enqueue'>, mediaI
   await queue.enqueue(PROCESS_MEDIA_JOB, { mediaId } satisfies MediaEvent, { attempts: PROCESS_MEDIA_ATTEMPTS, jobId: mediaId });
 }
 
-/** Removes every byte stored for an account that is gone (its rows went with it). Idempotent. */
-async function purgeOwnerMedia(blobs: BlobStore, ownerId: string): Promise<void> {
+/**
+ * Removes every byte stored for an account that is gone (its rows went with it), but those of the
+ * items kept for the buyers of its sold posts (`keptIds`: their rows stay). Idempotent.
+ */
+async function purgeOwnerMedia(blobs: BlobStore, ownerId: string, keptIds: ReadonlySet<string>): Promise<void> {
+  const kept = new Set([...keptIds].map((id) => mediaItemPrefix(ownerId, id)));
+  const mediaPrefix = ownerMediaPrefix(ownerId);
   for (const prefix of ownerPrefixes(ownerId)) {
-    for await (const blob of blobs.list(prefix)) await blobs.delete(blob.key);
+    for await (const blob of blobs.list(prefix)) {
+      // media/<owner>/<id>/<file>: the item's prefix is the key up to its last slash.
+      if (prefix === mediaPrefix && kept.has(blob.key.slice(0, blob.key.lastIndexOf('/') + 1))) continue;
+      await blobs.delete(blob.key);
+    }
   }
+}
+
+async function removeUnder(blobs: BlobStore, prefix: string): Promise<void> {
+  for await (const blob of blobs.list(prefix)) await blobs.delete(blob.key);
 }

@@ -15,12 +15,19 @@ const UploadQuery = Type.Object(
   { fileName: Type.Optional(Type.String({ maxLength: 10_000, description: 'A label; never a storage path' })) },
   { additionalProperties: false },
 );
-const ContentQuery = Type.Object({ variant: Type.Optional(VariantQuery), ...SignedLinkQuery }, { additionalProperties: false });
+const ContentQuery = Type.Object(
+  {
+    variant: Type.Optional(VariantQuery),
+    viewer: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Signed link: the user it was made for (absent: anyone)' })),
+    ...SignedLinkQuery,
+  },
+  { additionalProperties: false },
+);
 
 export type MediaRouteDeps = {
   media: MediaService;
-  /** Whether a caller may read someone else's item through the posts holding it. */
-  mediaGrant: (callerId: string, mediaId: string) => Promise<MediaGrant>;
+  /** Whether a caller (`undefined`: anyone) may read someone else's item through the posts holding it. */
+  mediaGrant: (callerId: string | undefined, mediaId: string) => Promise<MediaGrant>;
   requireCaller: onRequestAsyncHookHandler;
   identifyCaller: onRequestAsyncHookHandler;
 };
@@ -69,7 +76,8 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
           summary: 'The bytes of a media item or of one of its variants (Range supported)',
           description:
             'Its owner gets the upload as it came; anyone else (a signed link in a post, or a bearer token through a post they may see) ' +
-            'gets its copy without EXIF, GPS, camera or creation metadata (`variant=clean`), and 404 until that copy is made.',
+            'gets its copy without EXIF, GPS, camera or creation metadata (`variant=clean`), and 404 until that copy is made. ' +
+            'A signed link works while the user it was made for (`viewer`) may still read the item.',
           params: IdParams,
           querystring: ContentQuery,
           // 403: a signed link not made for this file, or expired; 402: in a paid post not bought.
@@ -78,16 +86,16 @@ export function mediaRoutes(deps: MediaRouteDeps): FastifyPluginAsync {
       },
       async (request, reply) => {
         const file = request.query.variant ?? 'original';
-        const callerId = request.caller?.userId;
-        const grantFor = callerId === undefined ? undefined : (mediaId: string) => mediaGrant(callerId, mediaId);
-        const content = await media.content('post', request.params.id, file, { callerId, signature: signatureOf(request.query), grantFor });
+        const signature = signatureOf(request.query);
+        const access = { callerId: request.caller?.userId, signature, ...(signature !== undefined && { signedFor: request.query.viewer }), grantFor: mediaGrant };
+        const content = await media.content('post', request.params.id, file, access);
         return sendByteContent(request, reply, content, privateCache(request.query));
       },
     );
 
     app.delete(
       '/v1/media/:id',
-      { ...signedIn, schema: { ...signedIn.schema, summary: 'Delete a media item and all its files', params: IdParams, response: { 204: Type.Null() } } },
+      { ...signedIn, schema: { ...signedIn.schema, summary: 'Delete a media item and all its files', params: IdParams, response: { 204: Type.Null(), ...problemResponses(409) } } },
       async (request, reply) => {
         await media.remove(callerOf(request).userId, 'post', request.params.id);
         return reply.code(204).send(null);

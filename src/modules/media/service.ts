@@ -1,12 +1,12 @@
 import type { Database } from '#platform/db/database.ts';
 import type { EmitEvent } from '#platform/outbox/types.ts';
 import type { JobQueue } from '#platform/queue/types.ts';
-import { errors } from '#http/errors.ts';
+import { AppError, errors } from '#http/errors.ts';
 import type { LinkSigner } from '#http/signed-links.ts';
 import { createAccessRules } from './access.ts';
 import { createCatalog, itemOf, type MediaItem } from './catalog.ts';
 import { CLEAN_BACKLOG_JOB } from './clean-copies.ts';
-import { ownerDeletedEvent } from './events.ts';
+import { itemsDeletedEvent, ownerDeletedEvent } from './events.ts';
 import { createIntake, PROCESSING_BACKLOG_JOB, type IntakeDeps, type UploadSource } from './intake.ts';
 import { MEDIA_FILES, mediaKey } from './keys.ts';
 import type { Media, Recording } from './schemas.ts';
@@ -30,6 +30,9 @@ export type MediaDeps = IntakeDeps & {
 };
 
 export type MediaService = ReturnType<typeof createMediaService>;
+
+const mediaSold = () =>
+  new AppError(409, 'media_sold', 'This item is in a post people bought: it stays while they have it. Delete the post instead; its buyers keep it');
 
 /**
  * Photos, audio and video for posts, and the recorder's recordings. The work is split by job —
@@ -88,16 +91,33 @@ export function createMediaService(deps: MediaDeps) {
     // Serving bytes, to whoever `access.ts` lets read them.
     content: serving.content,
 
-    /** Deletes an owner's item and every file made from it. */
+    /**
+     * Deletes an owner's item and every file made from it. Refused (409) while a post its buyers hold
+     * shows it: what they bought stays theirs.
+     */
     async remove(ownerId: string, purpose: MediaPurpose, id: string): Promise<void> {
       const row = await store.deleteOwnMedia(db, ownerId, purpose, id);
       if (row === undefined) throw errors.notFound(purpose === 'recording' ? 'recording' : 'media');
+      if (row === 'sold') throw mediaSold();
       await removeBytes(itemOf(row));
     },
 
-    /** In the transaction deleting an account: every byte it stored is removed once that commits. */
-    async forgetOwner(emit: EmitEvent, ownerId: string): Promise<void> {
-      await emit(ownerDeletedEvent({ ownerId }));
+    /**
+     * In the transaction deleting an account (after posts released it): its items go, but those its
+     * withdrawn posts' buyers still hold; every other byte it stored is removed once that commits.
+     */
+    async forgetOwner(trx: Database, emit: EmitEvent, ownerId: string): Promise<void> {
+      const keptIds = await store.deleteOwnerMedia(trx, ownerId);
+      await emit(ownerDeletedEvent({ ownerId, ...(keptIds.length > 0 && { keptIds }) }));
+    },
+
+    /**
+     * In the transaction deleting the last buyer's account of withdrawn posts that showed these
+     * items: those whose owner is gone and that no post shows any more go, their bytes once that commits.
+     */
+    async forgetUnheld(trx: Database, emit: EmitEvent, ids: readonly string[]): Promise<void> {
+      const items = await store.deleteOrphans(trx, ids);
+      if (items.length > 0) await emit(itemsDeletedEvent({ items }));
     },
 
     /**

@@ -147,19 +147,57 @@ export async function markFailed(db: Database, id: string, failure: string, at: 
     .execute();
 }
 
+/**
+ * Whether item `m` is in a post that a buyer with an account holds: read-only looks into posts'
+ * post_media, wallet's purchases and accounts' users, in the same query. Such an item stays.
+ */
+const soldIn = sql<boolean>`exists (
+  select 1 from post_media pm join purchases pu on pu.post_id = pm.post_id join users b on b.id = pu.buyer_id
+  where pm.media_id = m.id)`;
+
+/** Whether item `m` is in any post (a read-only look into posts' post_media). */
+const inAnyPost = sql<boolean>`exists (select 1 from post_media pm where pm.media_id = m.id)`;
+
+/** Deletes an owner's item, unless a post its buyers hold shows it (`sold`: the row stays). */
 export async function deleteOwnMedia(
   db: Database,
   ownerId: string,
   purpose: MediaPurpose,
   id: string,
-): Promise<MediaRow | undefined> {
-  return db
-    .deleteFrom('media')
-    .where('id', '=', id)
-    .where('owner_id', '=', ownerId)
-    .where('purpose', '=', purpose)
+): Promise<MediaRow | 'sold' | undefined> {
+  const row = await db
+    .deleteFrom('media as m')
+    .where('m.id', '=', id)
+    .where('m.owner_id', '=', ownerId)
+    .where('m.purpose', '=', purpose)
+    .where(sql<boolean>`not ${soldIn}`)
     .returningAll()
     .executeTakeFirst();
+  if (row !== undefined) return row;
+  return (await findOwnMedia(db, ownerId, purpose, id)) === undefined ? undefined : 'sold';
+}
+
+/**
+ * An owner's account is going: deletes their items but those still in a post (by then only
+ * withdrawn posts their buyers hold are left), and answers the ids of those kept.
+ */
+export async function deleteOwnerMedia(db: Database, ownerId: string): Promise<string[]> {
+  await db.deleteFrom('media as m').where('m.owner_id', '=', ownerId).where(sql<boolean>`not ${inAnyPost}`).execute();
+  const kept = await db.selectFrom('media').select('id').where('owner_id', '=', ownerId).execute();
+  return kept.map((row) => row.id);
+}
+
+/** Deletes these items where their owner's account is gone and no post shows them any more; answers those deleted. */
+export async function deleteOrphans(db: Database, ids: readonly string[]): Promise<{ ownerId: string; id: string }[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .deleteFrom('media as m')
+    .where('m.id', 'in', ids)
+    // Read-only look into accounts' users.
+    .where(sql<boolean>`not exists (select 1 from users u where u.id = m.owner_id) and not ${inAnyPost}`)
+    .returning(['m.owner_id', 'm.id'])
+    .execute();
+  return rows.map((row) => ({ ownerId: row.owner_id, id: row.id }));
 }
 
 /** Which of these (owner, id) pairs still have a row (for the sweeper). */

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
 import type { FeedStore } from '#platform/feeds/types.ts';
-import type { Outbox } from '#platform/outbox/types.ts';
+import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
 import { errors } from '#http/errors.ts';
 import { decodeCursor, decodeTimeCursor, encodeTimeCursor, toPage, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
@@ -22,12 +22,14 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /**
  * Posts and likes. Who may see a post: everyone for a public one; for a followers-only one, its
- * author and their followers. Anyone else gets 404, as if it did not exist.
+ * author and their followers. Anyone else gets 404, as if it did not exist. A paid post its author
+ * deletes (or whose author deletes their account) while it has buyers is withdrawn instead: only its
+ * buyers see it from then on, with its media, until the last of them deletes their account.
  */
 export function createPostsService(deps: {
   db: Database;
   accounts: Pick<AccountsService, 'usersById' | 'userIdOf' | 'toUser' | 'countPost'>;
-  media: Pick<MediaService, 'attachable' | 'mediaById' | 'inPost'>;
+  media: Pick<MediaService, 'attachable' | 'mediaById' | 'inPost' | 'forgetUnheld'>;
   social: Pick<SocialService, 'isFollowing' | 'asSeenBy'>;
   outbox: Pick<Outbox, 'transaction' | 'writeWith'>;
   feeds: Pick<FeedStore, 'add' | 'authorEntry'>;
@@ -61,16 +63,20 @@ export function createPostsService(deps: {
   const grantOf = (callerId: string | undefined, post: Pick<PostView, 'author_id' | 'price_coins' | 'purchased_by_me'>): MediaGrant =>
     post.price_coins === 0 || post.author_id === callerId || post.purchased_by_me ? 'read' : 'purchase_required';
 
+  /** A post the caller may see and act on (like, list likers, delete); a withdrawn one is 404 to all. */
   async function visiblePost(callerId: string | undefined, id: string): Promise<PostRow> {
     const row = await store.findPost(db, id);
     if (row === undefined || !(await mayRead(callerId, row))) throw errors.notFound('post');
     return row;
   }
 
-  /** A post as the caller may see it; 404 if they may not. A buyer keeps what they bought, should they stop following its author. */
+  /**
+   * A post as the caller may see it; 404 if they may not. A buyer keeps what they bought, should they
+   * stop following its author, or should its author withdraw it: then only its buyers see it.
+   */
   async function readableView(callerId: string | undefined, id: string): Promise<PostView> {
     const [view] = await store.findViews(db, callerId, [id]);
-    if (view === undefined || !(view.purchased_by_me || (await mayRead(callerId, view)))) throw errors.notFound('post');
+    if (view === undefined || !(view.purchased_by_me || (view.withdrawn_at === null && (await mayRead(callerId, view))))) throw errors.notFound('post');
     return view;
   }
 
@@ -141,14 +147,15 @@ export function createPostsService(deps: {
     },
 
     /**
-     * Whether a signed-in caller may read the bytes of someone else's media item: yes through any
+     * Whether a caller (`undefined`: anyone) may read the bytes of someone else's media item: yes through any
      * post holding it that they may see (or bought) and that is not locked for them; a paid post they
-     * may see but have not bought asks for a purchase; otherwise the item stays hidden.
+     * may see but have not bought asks for a purchase; otherwise the item stays hidden. A withdrawn
+     * post lends its media to its buyers only.
      */
-    async mediaGrant(callerId: string, mediaId: string): Promise<MediaGrant> {
+    async mediaGrant(callerId: string | undefined, mediaId: string): Promise<MediaGrant> {
       const holders = await store.postsHoldingMedia(db, callerId, mediaId);
       const grants = holders
-        .filter((post) => post.visibility === 'public' || post.author_id === callerId || post.followed || post.purchased_by_me)
+        .filter((post) => post.purchased_by_me || (post.withdrawn_at === null && (post.visibility === 'public' || post.author_id === callerId || post.followed)))
         .map((post) => grantOf(callerId, post));
       return grants.includes('read') ? 'read' : grants.includes('purchase_required') ? 'purchase_required' : 'none';
     },
@@ -159,15 +166,31 @@ export function createPostsService(deps: {
       return { id: view.id, authorId: view.author_id, priceCoins: view.price_coins };
     },
 
-    /** A buyer's purchased posts, in the order of `ids`, as the buyer sees them; deleted ones are left out. */
+    /**
+     * In a purchase's transaction: holds the post against its deletion until the purchase commits (a
+     * deletion then withdraws it for the buyer); 404 when it went meanwhile.
+     */
+    async holdForPurchase(trx: Database, id: string): Promise<void> {
+      if (!(await store.holdPost(trx, id))) throw errors.notFound('post');
+    },
+
+    /** A buyer's purchased posts (withdrawn ones too), in the order of `ids`, as the buyer sees them; deleted ones are left out. */
     async asBought(buyerId: string, ids: readonly string[]): Promise<Post[]> {
       const views = new Map((await store.findViews(db, buyerId, ids)).map((view) => [view.id, view]));
       return hydrate(buyerId, ids.flatMap((id) => views.get(id) ?? []));
     },
 
-    /** Before an account is deleted, in its transaction: its likes leave the posts' counters. */
-    async releaseUser(trx: Database, userId: string): Promise<void> {
+    /**
+     * Before an account is deleted, in its transaction: its likes leave the posts' counters; its
+     * posts that buyers hold are withdrawn and the others deleted; and the withdrawn posts it bought
+     * that no other buyer holds are deleted, with their media once their owner is gone too.
+     */
+    async releaseUser(trx: Database, userId: string, emit: EmitEvent): Promise<void> {
+      await store.lockPostsOf(trx, userId);
       await store.releaseLikes(trx, userId);
+      await store.releaseAuthor(trx, userId, new Date());
+      const unheld = await store.releaseBuyer(trx, userId);
+      if (unheld.length > 0) await media.forgetUnheld(trx, emit, unheld);
     },
 
     async get(callerId: string | undefined, id: string): Promise<Post> {
@@ -175,12 +198,15 @@ export function createPostsService(deps: {
       return post as Post;
     },
 
-    /** Deletes a post and, with it, its likes and media links. Only its author may. */
+    /**
+     * Deletes a post and, with it, its likes and media links; withdraws it instead (its likes gone)
+     * while buyers hold it. Either way it leaves every page and feed. Only its author may.
+     */
     async remove(callerId: string, id: string): Promise<void> {
       const row = await visiblePost(callerId, id);
       if (row.author_id !== callerId) throw errors.forbidden('Only its author may delete a post');
       await outbox.transaction(db, async (trx, emit) => {
-        if (await store.deletePost(trx, callerId, id, accounts.countPost(callerId, -1))) await emit(removePostEvent({ postId: id, authorId: callerId }));
+        if (await store.removePost(trx, callerId, id, new Date(), accounts.countPost(callerId, -1))) await emit(removePostEvent({ postId: id, authorId: callerId }));
       });
     },
 

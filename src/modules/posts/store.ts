@@ -6,15 +6,16 @@ import type { PostsTable } from './tables.ts';
 
 export type PostRow = Selectable<PostsTable>;
 
-/** A post as written: every column but its like counter, which starts at 0. */
-export type NewPostRow = Omit<PostRow, 'like_count'>;
+/** A post as written: every column but its like counter, which starts at 0, and its withdrawal. */
+export type NewPostRow = Omit<PostRow, 'like_count' | 'withdrawn_at'>;
 
 /** A post as pages show it: with its author, its media ids in order, and whether the viewer liked and bought it. */
 export type PostView = PostRow & { author: PublicUserRow; media_ids: string[]; liked_by_me: boolean; purchased_by_me: boolean };
 
 // Pages read posts with their authors in the same query: a round trip to the database costs more
 // than the join. A read-only join of accounts' `users` (its columns as `PublicUserRow` names them),
-// and a read of their posts count as accounts keeps it.
+// and a read of their posts count as accounts keeps it. A left join: a withdrawn post outlives its
+// author's account, and its buyers still read it.
 const AUTHOR_COLUMNS = [
   'a.handle as author_handle',
   'a.name as author_name',
@@ -26,19 +27,43 @@ const AUTHOR_COLUMNS = [
 ] as const;
 const authorPostsCount = postsCountOf(sql.ref('a.id'));
 
+/** The author columns are null when the author's account is gone (a withdrawn post's buyers still read it). */
 type ViewRow = PostRow & {
-  author_handle: string;
-  author_name: string;
-  author_bio: string;
+  author_handle: string | null;
+  author_name: string | null;
+  author_bio: string | null;
   author_avatar_id: string | null;
-  author_created_at: Date;
-  author_followers_count: number;
-  author_following_count: number;
+  author_created_at: Date | null;
+  author_followers_count: number | null;
+  author_following_count: number | null;
   author_posts_count: number;
   media_ids: string[];
   liked_by_me: boolean;
   purchased_by_me: boolean;
 };
+
+/**
+ * The author of a post whose account is gone, as its buyers see it. Its handle has a character no
+ * handle may have (`-`: see accounts' `Handle`), so it names no one and leads to no profile.
+ */
+const DELETED_AUTHOR = { handle: 'deleted-account', name: 'Deleted account' } as const;
+
+function authorOf(row: ViewRow): PublicUserRow {
+  if (row.author_handle === null) {
+    return { id: row.author_id, ...DELETED_AUTHOR, bio: '', avatar_id: null, created_at: new Date(0), followers_count: 0, following_count: 0, posts_count: 0 };
+  }
+  return {
+    id: row.author_id,
+    handle: row.author_handle,
+    name: row.author_name as string,
+    bio: row.author_bio as string,
+    avatar_id: row.author_avatar_id,
+    created_at: row.author_created_at as Date,
+    followers_count: row.author_followers_count as number,
+    following_count: row.author_following_count as number,
+    posts_count: row.author_posts_count,
+  };
+}
 
 function toView(row: ViewRow): PostView {
   return {
@@ -49,20 +74,11 @@ function toView(row: ViewRow): PostView {
     price_coins: row.price_coins,
     like_count: row.like_count,
     created_at: row.created_at,
+    withdrawn_at: row.withdrawn_at,
     media_ids: row.media_ids,
     liked_by_me: row.liked_by_me,
     purchased_by_me: row.purchased_by_me,
-    author: {
-      id: row.author_id,
-      handle: row.author_handle,
-      name: row.author_name,
-      bio: row.author_bio,
-      avatar_id: row.author_avatar_id,
-      created_at: row.author_created_at,
-      followers_count: row.author_followers_count,
-      following_count: row.author_following_count,
-      posts_count: row.author_posts_count,
-    },
+    author: authorOf(row),
   };
 }
 
@@ -73,6 +89,17 @@ function toView(row: ViewRow): PostView {
 const boughtBy = (viewerId: string | undefined) =>
   viewerId === undefined ? sql<boolean>`false` : sql<boolean>`(p.price_coins > 0 and exists (select 1 from purchases pu where pu.buyer_id = ${viewerId} and pu.post_id = p.id))`;
 
+/**
+ * Whether post `p` has a buyer whose account still exists (other than `leavingId`, a buyer whose
+ * account is being deleted): such a post is withdrawn rather than deleted, and kept while it has one.
+ * Read-only looks into wallet's purchases and accounts' users. Asked only with the post locked (see
+ * `lockPosts`), in a statement after the lock's: it then sees every deletion of the post or of its
+ * buyers' and author's accounts that ran meanwhile, so a withdrawn post is never left without buyers.
+ */
+const heldByBuyers = (leavingId?: string) => sql<boolean>`(p.price_coins > 0 and exists (
+  select 1 from purchases pu join users b on b.id = pu.buyer_id
+  where pu.post_id = p.id${leavingId === undefined ? sql`` : sql` and pu.buyer_id <> ${leavingId}`}))`;
+
 /** Posts (`p`) with their authors, media ids and the viewer's like and purchase: one query, however many posts. */
 function selectViews(db: Database, viewerId: string | undefined) {
   const likedByViewer =
@@ -82,7 +109,7 @@ function selectViews(db: Database, viewerId: string | undefined) {
   return db
     .selectFrom('posts as p')
     // Read-only join of accounts' users: the authors come with their posts.
-    .innerJoin('users as a', 'a.id', 'p.author_id')
+    .leftJoin('users as a', 'a.id', 'p.author_id')
     .selectAll('p')
     .select(AUTHOR_COLUMNS)
     .select([
@@ -129,15 +156,92 @@ export async function insertPost(
   return toView(rows[0] as ViewRow);
 }
 
+/** A post, unless it is withdrawn (then it is there for its buyers only, see `findViews`). */
 export async function findPost(db: Database, id: string): Promise<PostRow | undefined> {
-  return db.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirst();
+  return db.selectFrom('posts').selectAll().where('id', '=', id).where('withdrawn_at', 'is', null).executeTakeFirst();
 }
 
-/** Deletes the author's post; when there was one, runs `uncountAuthorPost` (accounts' `countPost`, -1) too. */
-export async function deletePost(db: Database, authorId: string, id: string, uncountAuthorPost: PostCountQuery): Promise<PostRow | undefined> {
-  const row = await db.deleteFrom('posts').where('id', '=', id).where('author_id', '=', authorId).returningAll().executeTakeFirst();
-  if (row !== undefined) await uncountAuthorPost.execute(db);
-  return row;
+/** Locks these posts (a one-column subquery of ids) until the transaction ends, in id order, so that lockers never deadlock. */
+async function lockPosts(db: Database, ids: RawBuilder<unknown>): Promise<void> {
+  await sql`select id from posts where id in (${ids}) order by id for update`.execute(db);
+}
+
+/**
+ * Takes the author's post away: withdrawn (its likes gone) when buyers with an account hold it,
+ * else deleted. When there was one, runs `uncountAuthorPost` (accounts' `countPost`, -1) too. True then.
+ */
+export async function removePost(db: Database, authorId: string, id: string, at: Date, uncountAuthorPost: PostCountQuery): Promise<boolean> {
+  await lockPosts(db, sql`select ${id}::text`);
+  const withdrawn = await db
+    .updateTable('posts as p')
+    .set({ withdrawn_at: at, like_count: 0 })
+    .where('p.id', '=', id)
+    .where('p.author_id', '=', authorId)
+    .where('p.withdrawn_at', 'is', null)
+    .where(heldByBuyers())
+    .executeTakeFirst();
+  if (withdrawn.numUpdatedRows > 0n) {
+    await db.deleteFrom('post_likes').where('post_id', '=', id).execute();
+  } else {
+    const deleted = await db.deleteFrom('posts').where('id', '=', id).where('author_id', '=', authorId).where('withdrawn_at', 'is', null).executeTakeFirst();
+    if (deleted.numDeletedRows === 0n) return false;
+  }
+  await uncountAuthorPost.execute(db);
+  return true;
+}
+
+/**
+ * In a purchase's transaction: holds the post until it commits (`for key share`, which only a
+ * deletion's lock waits on), so that a deletion after it sees the purchase and withdraws the post
+ * instead. False when the post is gone or withdrawn already.
+ */
+export async function holdPost(db: Database, id: string): Promise<boolean> {
+  const { rows } = await sql`select id from posts where id = ${id} and withdrawn_at is null for key share`.execute(db);
+  return rows.length > 0;
+}
+
+/**
+ * A user's account is going: locks their posts and those they bought, before `releaseAuthor` and
+ * `releaseBuyer` ask who holds them.
+ */
+export async function lockPostsOf(db: Database, userId: string): Promise<void> {
+  // Read-only look into wallet's purchases.
+  await lockPosts(db, sql`select id from posts where author_id = ${userId} union select post_id from purchases where buyer_id = ${userId}`);
+}
+
+/**
+ * An author's account is going (their posts locked): those that buyers hold are withdrawn (their
+ * likes gone), the others deleted (their media links and likes with them).
+ */
+export async function releaseAuthor(db: Database, authorId: string, at: Date): Promise<void> {
+  const withdrawn = await db
+    .updateTable('posts as p')
+    .set({ withdrawn_at: at, like_count: 0 })
+    .where('p.author_id', '=', authorId)
+    .where('p.withdrawn_at', 'is', null)
+    .where(heldByBuyers())
+    .returning('p.id')
+    .execute();
+  if (withdrawn.length > 0) await db.deleteFrom('post_likes').where('post_id', 'in', withdrawn.map((row) => row.id)).execute();
+  await db.deleteFrom('posts as p').where('p.author_id', '=', authorId).where(sql<boolean>`not ${heldByBuyers()}`).execute();
+}
+
+/**
+ * A buyer's account is going (what they bought locked): the withdrawn posts they bought that no other
+ * buyer with an account holds are deleted. Answers the media those posts held (their links go with them).
+ */
+export async function releaseBuyer(db: Database, buyerId: string): Promise<string[]> {
+  const { rows } = await sql<{ media_id: string }>`
+    with gone as (
+      delete from posts p
+      where p.withdrawn_at is not null
+        and p.id in (select pu.post_id from purchases pu where pu.buyer_id = ${buyerId})
+        and not ${heldByBuyers(buyerId)}
+      returning p.id
+    )
+    -- The statement's snapshot still sees the links the delete takes away.
+    select distinct pm.media_id from post_media pm where pm.post_id in (select id from gone)`.execute(db);
+  return rows.map((row) => row.media_id);
 }
 
 /** A keyset page of public posts, or of one author's posts (followers-only ones when `withFollowersOnly`). */
@@ -146,7 +250,7 @@ export async function listViews(
   viewerId: string | undefined,
   query: { authorId?: string; withFollowersOnly: boolean; beforeId?: string | undefined; limit: number },
 ): Promise<PostView[]> {
-  let select = selectViews(db, viewerId);
+  let select = selectViews(db, viewerId).where('p.withdrawn_at', 'is', null);
   if (query.authorId !== undefined) select = select.where('p.author_id', '=', query.authorId);
   if (!query.withFollowersOnly) select = select.where('p.visibility', '=', 'public');
   if (query.beforeId !== undefined) select = select.where('p.id', '<', query.beforeId);
@@ -154,7 +258,7 @@ export async function listViews(
   return rows.map(toView);
 }
 
-/** These posts (those that still exist), in no particular order. */
+/** These posts (those that still exist, withdrawn ones too: the caller decides who sees those), in no particular order. */
 export async function findViews(db: Database, viewerId: string | undefined, ids: readonly string[]): Promise<PostView[]> {
   if (ids.length === 0) return [];
   const rows = await selectViews(db, viewerId).where('p.id', 'in', ids).execute();
@@ -199,18 +303,20 @@ export async function releaseLikes(db: Database, userId: string): Promise<void> 
   await db.updateTable('posts').set({ like_count: sql`like_count - 1` }).where('id', 'in', liked).execute();
 }
 
-/** The posts a media item is attached to, with whether `viewerId` follows each one's author and bought it. */
+/** The posts a media item is attached to (withdrawn ones too), with whether `viewerId` follows each one's author and bought it. */
 export async function postsHoldingMedia(
   db: Database,
-  viewerId: string,
+  viewerId: string | undefined,
   mediaId: string,
-): Promise<(Pick<PostRow, 'author_id' | 'visibility' | 'price_coins'> & { followed: boolean; purchased_by_me: boolean })[]> {
+): Promise<(Pick<PostRow, 'author_id' | 'visibility' | 'price_coins' | 'withdrawn_at'> & { followed: boolean; purchased_by_me: boolean })[]> {
+  const followed =
+    viewerId === undefined ? sql<boolean>`false` : sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`;
   return db
     .selectFrom('post_media as pm')
     .innerJoin('posts as p', 'p.id', 'pm.post_id')
-    .select(['p.author_id', 'p.visibility', 'p.price_coins'])
+    .select(['p.author_id', 'p.visibility', 'p.price_coins', 'p.withdrawn_at'])
     // Read-only look into social's follows, in the same query.
-    .select(sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`.as('followed'))
+    .select(followed.as('followed'))
     .select(boughtBy(viewerId).as('purchased_by_me'))
     .where('pm.media_id', '=', mediaId)
     .execute();
@@ -234,7 +340,7 @@ const readerAndFollowees = (readerId: string) =>
 const newestOf = (authors: RawBuilder<unknown>, bounds: (column: RawBuilder<unknown>) => RawBuilder<unknown>, limit: number) => sql`
   select recent.id, recent.author_id from (${authors}) as authors (id)
   cross join lateral (
-    select r.id, r.author_id from posts r where r.author_id = authors.id and ${bounds(sql.ref('r.id'))}
+    select r.id, r.author_id from posts r where r.author_id = authors.id and r.withdrawn_at is null and ${bounds(sql.ref('r.id'))}
     order by r.id desc limit ${limit}
   ) recent`;
 
@@ -277,7 +383,7 @@ export async function homeViews(
       ? sql`p.id = any(${[...query.feedIds]}::text[])`
       : sql`p.id in (select unnest(${[...query.feedIds]}::text[]) union all select merged.id from (${newestOf(authors, window, limit)}) merged)`;
   const rows = await selectViews(db, readerId)
-    .where(sql<boolean>`${candidates} and ${window(sql.ref('p.id'))}`)
+    .where(sql<boolean>`${candidates} and ${window(sql.ref('p.id'))} and p.withdrawn_at is null`)
     .where(
       sql<boolean>`(p.author_id = ${readerId} or exists (select 1 from follows f where f.follower_id = ${readerId} and f.followee_id = p.author_id))`,
     )

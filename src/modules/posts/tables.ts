@@ -10,6 +10,8 @@ export type PostsTable = {
   price_coins: Generated<number>;
   like_count: Generated<number>;
   created_at: Date;
+  /** When its author deleted it while it had buyers: from then on only they see it (see the store). */
+  withdrawn_at: Generated<Date | null>;
 };
 
 export type PostMediaTable = { post_id: string; position: number; media_id: string };

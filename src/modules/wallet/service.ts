@@ -83,7 +83,7 @@ export function createWalletService(deps: {
   db: Database;
   outbox: Pick<Outbox, 'transaction'>;
   accounts: Pick<AccountsService, 'userIdOf' | 'getAccount'>;
-  posts: Pick<PostsService, 'purchasable' | 'asBought'>;
+  posts: Pick<PostsService, 'purchasable' | 'holdForPurchase' | 'asBought'>;
   adminEmails: readonly string[];
   config: WalletConfig;
 }) {
@@ -98,8 +98,9 @@ export function createWalletService(deps: {
 
   /**
    * One purchase, in one transaction, taking its locks in one order: the Idempotency-Key (a
-   * concurrent request under it waits here), the purchase row (its unique key turns a second one of
-   * the pair away once the first commits), then the balances, in account order. The seller's news
+   * concurrent request under it waits here), the post (held against its deletion, which then
+   * withdraws it for the buyer instead), the purchase row (its unique key turns a second one of the
+   * pair away once the first commits), then the balances, in account order. The seller's news
    * of the sale commits with it, as an outbox event.
    */
   async function buy(buyerId: string, postId: string, key: string | undefined): Promise<Purchase> {
@@ -116,6 +117,7 @@ export function createWalletService(deps: {
     try {
       return await outbox.transaction(db, async (trx, emit) => {
         if (key !== undefined && !(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
+        await posts.holdForPurchase(trx, postId);
         const at = new Date();
         const transactionId = newId(at.getTime());
         const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: transactionId, created_at: at };
