@@ -212,6 +212,21 @@ describe('top-ups through Stripe Checkout', () => {
     await assertLedgerHolds(shared.testApp);
   });
 
+  test('a refund that comes before the payment’s own event takes the coins back once; the late event then credits nothing', async () => {
+    const buyer = await signUp(api);
+    const early = await topUp(buyer);
+    const { completed } = paid(early.session);
+    const refund = signedEvent('charge.refunded', chargeOf(early.session, { refunded: true, amount_refunded: 199 }));
+    await Promise.all([delivered(refund), delivered(refund)]);
+    assert.equal(await statusOf(buyer, early.id), 'refunded');
+    assert.deepEqual(await walletOf(buyer), { balance: 0, debt: 0 });
+    await Promise.all([delivered(completed), delivered(completed)]);
+    assert.deepEqual(await walletOf(buyer), { balance: 0, debt: 0 });
+    const lines = (await api.get('/v1/wallet/transactions', as(buyer))).body.items.map((line: any) => [line.type, line.amount]);
+    assert.deepEqual(lines, [['refund', -100], ['topup', 100]]);
+    await assertLedgerHolds(shared.testApp);
+  });
+
   test('the settlement job credits a paid top-up whose webhook never came, and fails an expired one', async () => {
     const user = await signUp(api);
     const [unheard, expiring, young, unopened] = [await topUp(user), await topUp(user), await topUp(user), await topUp(user)];

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { loadConfig, ConfigError } from '../src/config.ts';
 import { lockDataDir } from '../src/platform/data-dir-lock.ts';
 import { appPerFile } from './helpers/app.ts';
-import { assertProblem, signUp, type TestSession } from './helpers/factories.ts';
+import { assertProblem, publish, signUp, type TestSession } from './helpers/factories.ts';
 import { ADMIN_EMAIL, assertLedgerHolds, grant, signUpAdmin } from './helpers/ledger.ts';
 
 const { api, testApp: shared } = (() => {
@@ -213,6 +213,15 @@ describe('plaza admin', () => {
       await sql`update wallet_accounts set balance = balance - 1 where id = ${`wallet:${user.user.id}`}`.execute(db);
       assert.equal(broken.code, 1, broken.output);
       assert.match(broken.output, new RegExp(`account wallet:${user.user.id}: balance 43, but its entries sum to 42`));
+
+      // A buyer charged with no purchase on record is named too.
+      const post = await publish(api, await signUp(api), { text: 'paid', priceCoins: 5 });
+      assert.equal((await api.post(`/v1/posts/${post.id}/purchase`, undefined, as(user))).status, 201);
+      const [purchase] = (await sql<Record<string, unknown>>`delete from purchases where buyer_id = ${user.user.id} returning *`.execute(db)).rows;
+      const charged = await plaza(['admin', 'ledger', 'check'], envOf());
+      await db.insertInto('purchases').values(purchase as any).execute();
+      assert.equal(charged.code, 1, charged.output);
+      assert.match(charged.output, new RegExp(`transaction ${String(purchase?.transaction_id)}: a purchase transaction that is not one purchase's`));
     });
   }
 });

@@ -48,7 +48,7 @@ export type StripeCall = { method: string; path: string; idempotencyKey: string 
 /**
  * The Stripe API's stand-in (as stripe-mock is used): a local HTTP server answering the Checkout
  * Session calls the stripe client makes — create (replaying the first answer for a repeated
- * Idempotency-Key, as Stripe does) and retrieve. Sessions are changed by the test (`pay`, `expire`).
+ * Idempotency-Key, as Stripe does), retrieve, and list by payment intent. Sessions are changed by the test (`pay`, `expire`).
  */
 export async function startFakeStripe(): Promise<{
   url: string;
@@ -86,6 +86,11 @@ export async function startFakeStripe(): Promise<{
         sessions.set(id, session);
         if (idempotencyKey !== undefined) byKey.set(idempotencyKey, id);
         return answer(200, session);
+      }
+      if (request.method === 'GET' && path === '/v1/checkout/sessions') {
+        const paymentIntent = new URL(request.url ?? '/', 'http://stripe.test').searchParams.get('payment_intent');
+        const data = [...sessions.values()].filter((item) => paymentIntent === null || item.payment_intent === paymentIntent).slice(0, 1);
+        return answer(200, { object: 'list', url: '/v1/checkout/sessions', has_more: false, data });
       }
       const retrieved = /^\/v1\/checkout\/sessions\/([\w-]+)$/.exec(path);
       const session = retrieved === null ? undefined : sessions.get(retrieved[1] as string);

@@ -278,7 +278,8 @@ export async function lockBalances(trx: Database, userId: string): Promise<{ bal
 /**
  * Every invariant of the ledger, as one line per breach (none when it holds): each transaction has
  * entries that sum to zero, each stored balance equals its entries' sum, no wallet is below zero and
- * no debt above it, each purchase's transaction took its price from its buyer, each credited top-up
+ * no debt above it, each purchase's transaction took its price from its buyer (and each purchase
+ * transaction is one purchase's), each credited top-up
  * has exactly one top-up transaction of its coins (and each top-up transaction its top-up), and each
  * refunded one a take-back of its coins.
  */
@@ -297,6 +298,9 @@ export async function ledgerBreaches(db: Database): Promise<string[]> {
     select pu.id, pu.price_coins, e.amount paid from purchases pu
     left join ledger_entries e on e.transaction_id = pu.transaction_id and e.account_id = 'wallet:' || pu.buyer_id
     where e.amount is distinct from -pu.price_coins order by pu.id`.execute(db);
+  const orphanSales = await sql<{ id: string }>`
+    select lt.id from ledger_transactions lt where lt.kind = 'purchase'
+    and (select count(*) from purchases pu where pu.transaction_id = lt.id) <> 1 order by lt.id`.execute(db);
   const uncredited = await sql<{ id: string; coins: number; credited: string | null }>`
     select t.id, t.coins, e.amount credited from wallet_topups t
     left join ledger_transactions lt on lt.id = t.credited_transaction_id and lt.kind = 'topup'
@@ -316,6 +320,7 @@ export async function ledgerBreaches(db: Database): Promise<string[]> {
     ...systemStored.rows.map((row) => `account ${row.id}: a system account with a stored balance (${row.balance})`),
     ...outOfBounds.rows.map((row) => `account ${row.id}: balance ${row.balance} is out of bounds`),
     ...unpaid.rows.map((row) => `purchase ${row.id}: price ${row.price_coins}, but the buyer paid ${row.paid === null ? 'nothing' : -Number(row.paid)}`),
+    ...orphanSales.rows.map((row) => `transaction ${row.id}: a purchase transaction that is not one purchase's`),
     ...uncredited.rows.map((row) => `top-up ${row.id}: ${row.coins} coins, but its top-up transaction credited ${row.credited === null ? 'nothing' : -Number(row.credited)}`),
     ...unclaimed.rows.map((row) => `transaction ${row.id}: a top-up transaction that is not one credited top-up's`),
     ...unrefunded.rows.map((row) => `top-up ${row.id}: refunded, but ${row.taken === null ? 'nothing' : Number(row.taken)} of its ${row.coins} coins were taken back`),

@@ -27,6 +27,8 @@ export type PaymentEvent = { id: string; type: string } & (
 export type PaymentsGateway = {
   openSession(request: SessionRequest): Promise<CheckoutSession>;
   retrieveSession(id: string): Promise<CheckoutSession>;
+  /** The Checkout Session that took this payment, if one did. */
+  sessionOfPayment(paymentIntentId: string): Promise<CheckoutSession | undefined>;
   /** The event in `payload` if `signature` (Stripe-Signature) signs it with the endpoint's secret, recently; else throws. */
   verifyEvent(payload: Buffer, signature: string): PaymentEvent;
 };
@@ -66,6 +68,10 @@ export function createStripeGateway(config: StripeConfig): PaymentsGateway {
     },
     async retrieveSession(id) {
       return sessionOf(await stripe.checkout.sessions.retrieve(id));
+    },
+    async sessionOfPayment(paymentIntentId) {
+      const { data } = await stripe.checkout.sessions.list({ payment_intent: paymentIntentId, limit: 1 });
+      return data[0] === undefined ? undefined : sessionOf(data[0]);
     },
     verifyEvent(payload, signature) {
       return paymentEventOf(stripe.webhooks.constructEvent(payload, signature, config.webhookSecret, WEBHOOK_TOLERANCE_SECONDS));

@@ -98,6 +98,25 @@ export function createTopupsService(deps: { db: Database; config: WalletConfig; 
       if (!(await store.markTopupFailed(trx, { sessionId }))) throw new NothingToDo();
     });
 
+  /**
+   * A take-back that came before the payment's crediting event (Stripe does not order its events):
+   * asks Stripe which session took the payment, settles that session's top-up as its own event
+   * would have, then takes the coins back. False when no top-up of ours took this payment.
+   */
+  async function takeBackEarly(stripe: PaymentsGateway, event: PaymentEvent & { action: 'take_back' }): Promise<boolean> {
+    let session: CheckoutSession | undefined;
+    try {
+      session = await stripe.sessionOfPayment(event.paymentIntentId);
+    } catch (error) {
+      // Answered 503, the delivery is retried by Stripe.
+      logger.error({ err: error, event: event.id }, 'payments: could not ask Stripe which session took a refunded payment');
+      throw paymentErrors.unavailable('Stripe could not be asked about this payment just now');
+    }
+    if (session === undefined) return false;
+    await settle(session);
+    return takeBack(event.paymentIntentId, event);
+  }
+
   /** What a session's state means for its top-up, as the webhook would have said it. */
   async function settle(session: CheckoutSession): Promise<void> {
     if (session.status === 'complete' && session.paid) await credit(session.id, session.paymentIntentId);
@@ -152,8 +171,8 @@ export function createTopupsService(deps: { db: Database; config: WalletConfig; 
       }
       if (event.action === 'credit') await credit(event.sessionId, event.paymentIntentId, event);
       else if (event.action === 'fail') await fail(event.sessionId, event);
-      else if (event.action === 'take_back' && !(await takeBack(event.paymentIntentId, event))) {
-        logger.warn({ event: event.id, paymentIntent: event.paymentIntentId }, 'payments: a refund or lost dispute names no credited top-up');
+      else if (event.action === 'take_back' && !(await takeBack(event.paymentIntentId, event)) && !(await takeBackEarly(stripe, event))) {
+        logger.warn({ event: event.id, paymentIntent: event.paymentIntentId }, 'payments: a refund or lost dispute names no top-up of ours');
       }
     },
 
