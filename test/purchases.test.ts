@@ -275,6 +275,28 @@ describe('library', () => {
 });
 
 describe('races', () => {
+  test('a wallet’s movements list in the order they applied, each balance after the one before it plus its amount', async () => {
+    const [seller, buyer] = await Promise.all([signUp(api), funded(1000)]);
+    const others = await Promise.all(Array.from({ length: 12 }, () => funded(100)));
+    const posts = await Promise.all(Array.from({ length: 12 }, (_, n) => publish(api, seller, { text: `order ${n}`, priceCoins: 10 + n })));
+    // The seller is credited by twelve buyers at once, and one buyer pays for twelve posts at once.
+    const answers = await Promise.all([
+      ...others.map((other, n) => buy(other, posts[n].id)),
+      ...posts.map((post) => buy(buyer, post.id)),
+    ]);
+    assert.ok(answers.every((answer) => answer.status === 201), answers.map((answer) => answer.text).join('\n'));
+    for (const user of [seller, buyer]) {
+      const lines = (await api.get('/v1/wallet/transactions?limit=100', as(user))).body.items as { amount: number; balanceAfter: number }[];
+      lines.forEach((line, n) => {
+        const before = lines[n + 1]?.balanceAfter ?? 0;
+        assert.equal(line.balanceAfter, before + line.amount, `line ${n} of ${lines.length}`);
+      });
+      assert.equal(lines[0]?.balanceAfter, await balanceOf(user));
+    }
+    await assertLedgerHolds(shared.testApp);
+  });
+
+
   test('23 users with small balances racing for 6 posts (some twice at once, authors buying from each other): no negative balance, no pair paid twice, the ledger holds', async () => {
     const start = Array.from({ length: 23 }, () => randomInt(0, 60));
     const users = await Promise.all(start.map((coins) => funded(coins)));

@@ -167,12 +167,11 @@ export function createPostsService(deps: {
     },
 
     /**
-     * In a purchase's transaction: holds the post against its deletion until the purchase commits (a
-     * deletion then withdraws it for the buyer); 404 when it went meanwhile.
+     * The statement a purchase composes into its own: it holds the post against its deletion until
+     * the purchase commits (a deletion then withdraws it for the buyer), and has no row when the post
+     * went meanwhile.
      */
-    async holdForPurchase(trx: Database, id: string): Promise<void> {
-      if (!(await store.holdPost(trx, id))) throw errors.notFound('post');
-    },
+    holdForPurchase: store.holdPostQuery,
 
     /** A buyer's purchased posts (withdrawn ones too), in the order of `ids`, as the buyer sees them; deleted ones are left out. */
     async asBought(buyerId: string, ids: readonly string[]): Promise<Post[]> {

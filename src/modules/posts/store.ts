@@ -191,14 +191,11 @@ export async function removePost(db: Database, authorId: string, id: string, at:
 }
 
 /**
- * In a purchase's transaction: holds the post until it commits (`for key share`, which only a
- * deletion's lock waits on), so that a deletion after it sees the purchase and withdraws the post
- * instead. False when the post is gone or withdrawn already.
+ * For a purchase's statement: holds the post until its transaction commits (`for key share`, which
+ * only a deletion's lock waits on), so that a deletion after it sees the purchase and withdraws the
+ * post instead. No row when the post is gone or withdrawn already.
  */
-export async function holdPost(db: Database, id: string): Promise<boolean> {
-  const { rows } = await sql`select id from posts where id = ${id} and withdrawn_at is null for key share`.execute(db);
-  return rows.length > 0;
-}
+export const holdPostQuery = (id: string): RawBuilder<unknown> => sql`select id from posts where id = ${id} and withdrawn_at is null for key share`;
 
 /**
  * A user's account is going: locks their posts and those they bought, before `releaseAuthor` and

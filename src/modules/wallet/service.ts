@@ -10,7 +10,7 @@ import type { PostsService } from '../posts/service.ts';
 import { purchasedEvent } from './events.ts';
 import type { NewGrant, Purchase, Transaction } from './schemas.ts';
 import * as store from './store.ts';
-import type { EntryInput, EntryRow } from './store.ts';
+import type { EntryRow } from './store.ts';
 
 export type PageQuery = { limit: number; cursor?: string | undefined };
 
@@ -81,7 +81,7 @@ export async function grantCoins(
  */
 export function createWalletService(deps: {
   db: Database;
-  outbox: Pick<Outbox, 'transaction'>;
+  outbox: Pick<Outbox, 'writeWith'>;
   accounts: Pick<AccountsService, 'userIdOf' | 'getAccount'>;
   posts: Pick<PostsService, 'purchasable' | 'holdForPurchase' | 'asBought'>;
   adminEmails: readonly string[];
@@ -97,11 +97,12 @@ export function createWalletService(deps: {
   }
 
   /**
-   * One purchase, in one transaction, taking its locks in one order: the Idempotency-Key (a
-   * concurrent request under it waits here), the post (held against its deletion, which then
-   * withdraws it for the buyer instead), the purchase row (its unique key turns a second one of the
-   * pair away once the first commits), then the balances, in account order. The seller's news
-   * of the sale commits with it, as an outbox event.
+   * One purchase, in one transaction of two statements (and the Idempotency-Key's, when sent),
+   * taking its locks in one order: the key (a concurrent request under it waits here), the post
+   * (held against its deletion, which then withdraws it for the buyer instead), the purchase row (its
+   * unique key turns a second one of the pair away once the first commits), then both wallets, in
+   * account order (see `store.movePurchaseCoins`). The ledger rows and the sale's outbox event, for
+   * the seller to hear of it, are the second statement.
    */
   async function buy(buyerId: string, postId: string, key: string | undefined): Promise<Purchase> {
     const post = await posts.purchasable(buyerId, postId);
@@ -109,28 +110,30 @@ export function createWalletService(deps: {
     if (post.priceCoins === 0) throw errors.invalidRequest('This post is free: there is nothing to buy');
     const price = post.priceCoins;
     const fee = Math.floor((price * config.platformFeePercent) / 100);
-    const entries: EntryInput[] = [
-      { account: { kind: 'wallet', userId: buyerId }, type: 'purchase', amount: -price, postId, debtFree: true },
-      ...(price - fee > 0 ? [{ account: { kind: 'wallet', userId: post.authorId }, type: 'sale', amount: price - fee, postId } as const] : []),
-      ...(fee > 0 ? [{ account: { kind: 'platform_fees' }, type: 'fee', amount: fee, postId } as const] : []),
-    ];
+    const at = new Date();
+    const transactionId = newId(at.getTime());
+    const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: transactionId, created_at: at };
+    const sale = purchasedEvent({ purchaseId: purchase.id, postId, buyerId, sellerId: post.authorId, priceCoins: price });
+    const buyerWallet = store.accountIdOf({ kind: 'wallet', userId: buyerId });
     try {
-      return await outbox.transaction(db, async (trx, emit) => {
-        if (key !== undefined && !(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
-        await posts.holdForPurchase(trx, postId);
-        const at = new Date();
-        const transactionId = newId(at.getTime());
-        const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: transactionId, created_at: at };
-        if (!(await store.insertPurchase(trx, purchase))) throw walletErrors.alreadyPurchased();
-        const balances = await store.transfer(trx, { id: transactionId, kind: 'purchase', at, entries });
-        await emit(purchasedEvent({ purchaseId: purchase.id, postId, buyerId, sellerId: post.authorId, priceCoins: price }));
-        const answer: Purchase = {
-          purchase: { id: purchase.id, postId, priceCoins: price, createdAt: at.toISOString() },
-          balance: balances.get(store.accountIdOf({ kind: 'wallet', userId: buyerId })) ?? 0,
-        };
-        if (key !== undefined) await store.recordIdempotentAnswer(trx, key, 201, answer);
-        return answer;
-      });
+      return await outbox.writeWith([sale], (insertEvents) =>
+        db.transaction().execute(async (trx) => {
+          if (key !== undefined && !(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
+          const moved = await store.movePurchaseCoins(trx, { purchase, sellerShare: price - fee, holdPost: posts.holdForPurchase(postId) });
+          if (!moved.held) throw errors.notFound('post');
+          if (!moved.purchased) throw walletErrors.alreadyPurchased();
+          if (moved.buyerBalance === null) throw new store.InsufficientFunds(buyerWallet);
+          const entries: store.PurchaseEntry[] = [
+            { accountId: buyerWallet, type: 'purchase', amount: -price, balanceAfter: moved.buyerBalance },
+            ...(price - fee > 0 ? [{ accountId: store.accountIdOf({ kind: 'wallet', userId: post.authorId }), type: 'sale', amount: price - fee, balanceAfter: moved.sellerBalance } as const] : []),
+            ...(fee > 0 ? [{ accountId: store.accountIdOf({ kind: 'platform_fees' }), type: 'fee', amount: fee, balanceAfter: null } as const] : []),
+          ];
+          await store.recordPurchase(trx, { transactionId, at, postId, entries, insertEvents });
+          const answer: Purchase = { purchase: { id: purchase.id, postId, priceCoins: price, createdAt: at.toISOString() }, balance: moved.buyerBalance };
+          if (key !== undefined) await store.recordIdempotentAnswer(trx, key, 201, answer);
+          return answer;
+        }),
+      );
     } catch (error) {
       if (error instanceof store.InsufficientFunds) throw await refusal(buyerId);
       throw error;

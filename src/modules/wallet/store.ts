@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 import { newId } from '#db/ids.ts';
 import type { EntryType, PurchasesTable, SystemAccountKind, TransactionKind, UserAccountKind, WalletTopupsTable } from './tables.ts';
@@ -9,8 +9,8 @@ export type AccountRef = { kind: UserAccountKind; userId: string } | { kind: Sys
 export const accountIdOf = (account: AccountRef): string =>
   'userId' in account ? `${account.kind}:${account.userId}` : `system:${account.kind}`;
 
-/** One line of a movement. `debtFree`: a debit refused while the wallet's owner owes coins. */
-export type EntryInput = { account: AccountRef; type: EntryType; amount: number; postId?: string; debtFree?: boolean };
+/** One line of a movement. */
+export type EntryInput = { account: AccountRef; type: EntryType; amount: number; postId?: string };
 
 export type TransferInput = {
   id: string;
@@ -21,7 +21,7 @@ export type TransferInput = {
   entries: readonly EntryInput[];
 };
 
-/** A guarded debit found the account short (or, for a `debtFree` one, its owner in debt): nothing of the transfer may commit. */
+/** A guarded debit found the account short (or, for a purchase, its owner in debt): nothing of the transfer may commit. */
 export class InsufficientFunds extends Error {
   readonly accountId: string;
   constructor(accountId: string) {
@@ -48,7 +48,7 @@ export async function transfer(trx: Database, input: TransferInput): Promise<Map
   const entries = input.entries.map((entry) => ({ ...entry, accountId: accountIdOf(entry.account) }));
   const balances = new Map<string, number>();
   for (const entry of [...entries].sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0))) {
-    if ('userId' in entry.account) balances.set(entry.accountId, await moveBalance(trx, entry.account, entry.accountId, entry.amount, entry.debtFree === true));
+    if ('userId' in entry.account) balances.set(entry.accountId, await moveBalance(trx, entry.account, entry.accountId, entry.amount));
   }
   await trx
     .insertInto('ledger_transactions')
@@ -78,7 +78,7 @@ export async function transfer(trx: Database, input: TransferInput): Promise<Map
  * account's bound (crediting a wallet, adding to a debt) makes the account if need be; any other is
  * a guarded update that changes no row when the bound would break.
  */
-async function moveBalance(trx: Database, account: { kind: UserAccountKind; userId: string }, id: string, amount: number, debtFree: boolean): Promise<number> {
+async function moveBalance(trx: Database, account: { kind: UserAccountKind; userId: string }, id: string, amount: number): Promise<number> {
   const safe = account.kind === 'wallet' ? amount > 0 : amount < 0;
   if (safe) {
     const { rows } = await sql<{ balance: string }>`
@@ -88,9 +88,8 @@ async function moveBalance(trx: Database, account: { kind: UserAccountKind; user
     return Number(rows[0]?.balance);
   }
   const bound = account.kind === 'wallet' ? sql`balance >= ${-amount}` : sql`balance <= ${-amount}`;
-  const noDebt = debtFree ? sql`and not exists (select 1 from wallet_accounts d where d.id = ${`debt:${account.userId}`} and d.balance < 0)` : sql``;
   const { rows } = await sql<{ balance: string }>`
-    update wallet_accounts set balance = balance + ${amount} where id = ${id} and ${bound} ${noDebt}
+    update wallet_accounts set balance = balance + ${amount} where id = ${id} and ${bound}
     returning balance`.execute(trx);
   if (rows[0] === undefined) throw new InsufficientFunds(id);
   return Number(rows[0].balance);
@@ -131,10 +130,81 @@ function toEntry(row: { id: string; transaction_id: string; type: EntryType; amo
 
 export type PurchaseRow = PurchasesTable;
 
-/** Records a purchase unless the buyer has this post already (the unique key decides): true when it is new. */
-export async function insertPurchase(trx: Database, row: PurchaseRow): Promise<boolean> {
-  const inserted = await trx.insertInto('purchases').values(row).onConflict((conflict) => conflict.columns(['buyer_id', 'post_id']).doNothing()).executeTakeFirst();
-  return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+/** How a purchase's first statement (`movePurchaseCoins`) went; the balances are null where nothing moved. */
+export type PurchaseMove = { held: boolean; purchased: boolean; buyerBalance: number | null; sellerBalance: number | null };
+
+/**
+ * A purchase's coins, in one statement of the caller's transaction `trx`: holds the post
+ * (`holdPost`, posts' statement: no row when it is gone), records the purchase unless the buyer has
+ * the post already (the unique key decides, first, so a second purchase of the pair waits here and
+ * is turned away), locks both wallets in id order, takes the price from the buyer under the guard
+ * (enough coins, no debt) and credits the seller's share. When the debit is refused the caller must
+ * roll back: the purchase row is written by then. The ledger rows follow in `recordPurchase`, once
+ * the balances are known.
+ */
+export async function movePurchaseCoins(
+  trx: Database,
+  input: { purchase: PurchaseRow; sellerShare: number; holdPost: RawBuilder<unknown> },
+): Promise<PurchaseMove> {
+  const { purchase: p, sellerShare, holdPost } = input;
+  const buyer = accountIdOf({ kind: 'wallet', userId: p.buyer_id });
+  const seller = accountIdOf({ kind: 'wallet', userId: p.seller_id });
+  const debt = accountIdOf({ kind: 'debt', userId: p.buyer_id });
+  // `count(*)` reads the whole lock list, so both wallets are locked, in id order, before either moves.
+  const { rows } = await sql<{ held: boolean; purchased: boolean; buyer_balance: string | null; seller_balance: string | null }>`
+    with held as (${holdPost}),
+    bought as (
+      insert into purchases (id, buyer_id, post_id, seller_id, price_coins, transaction_id, created_at)
+      select ${p.id}, ${p.buyer_id}, ${p.post_id}, ${p.seller_id}, ${p.price_coins}, ${p.transaction_id}, ${p.created_at}::timestamptz
+      where exists (select 1 from held)
+      on conflict (buyer_id, post_id) do nothing
+      returning id
+    ), locked as (
+      select id from wallet_accounts where id in (${buyer}, ${seller}) and exists (select 1 from bought) order by id for update
+    ), debit as (
+      update wallet_accounts set balance = balance - ${p.price_coins}
+      where id = ${buyer} and balance >= ${p.price_coins} and (select count(*) from locked) > 0
+        and not exists (select 1 from wallet_accounts d where d.id = ${debt} and d.balance < 0)
+      returning balance
+    ), credit as (
+      insert into wallet_accounts (id, kind, user_id, balance, created_at)
+      select ${seller}, 'wallet', ${p.seller_id}, ${sellerShare}::bigint, now() where ${sellerShare}::bigint > 0 and exists (select 1 from debit)
+      on conflict (id) do update set balance = wallet_accounts.balance + excluded.balance
+      returning balance
+    )
+    select exists (select 1 from held) held, exists (select 1 from bought) purchased,
+      (select balance from debit) buyer_balance, (select balance from credit) seller_balance`.execute(trx);
+  const row = rows[0] as { held: boolean; purchased: boolean; buyer_balance: string | null; seller_balance: string | null };
+  const balance = (value: string | null) => (value === null ? null : Number(value));
+  return { held: row.held, purchased: row.purchased, buyerBalance: balance(row.buyer_balance), sellerBalance: balance(row.seller_balance) };
+}
+
+/** One entry of a purchase, with its account's balance once it applied (user accounts only). */
+export type PurchaseEntry = { accountId: string; type: EntryType; amount: number; balanceAfter: number | null };
+
+/**
+ * A purchase's ledger transaction and entries, with `insertEvents` (the outbox's statement), in
+ * one statement of its transaction, after `movePurchaseCoins` locked and moved the balances: the
+ * entries' ids are made now, so a wallet's entries sort in the order they applied.
+ */
+export async function recordPurchase(
+  trx: Database,
+  input: { transactionId: string; at: Date; postId: string; entries: readonly PurchaseEntry[]; insertEvents: RawBuilder<unknown> },
+): Promise<void> {
+  const { transactionId, at, postId, entries, insertEvents } = input;
+  if (entries.reduce((total, entry) => total + entry.amount, 0) !== 0) throw new Error(`unbalanced purchase transaction ${transactionId}`);
+  const rows = entries.map(
+    (entry) => sql`(${newId(at.getTime())}, ${transactionId}, ${entry.accountId}, ${entry.type}, ${entry.amount}::bigint, ${entry.balanceAfter}::bigint, ${postId}, ${at}::timestamptz)`,
+  );
+  await sql`
+    with recorded as (
+      insert into ledger_transactions (id, kind, created_at) values (${transactionId}, 'purchase', ${at}::timestamptz) returning id
+    ), entries as (
+      insert into ledger_entries (id, transaction_id, account_id, type, amount, balance_after, post_id, created_at)
+      select e.* from (values ${sql.join(rows)}) e (id, transaction_id, account_id, type, amount, balance_after, post_id, created_at)
+      join recorded on recorded.id = e.transaction_id
+    ), events as (${insertEvents})
+    select 1`.execute(trx);
 }
 
 /** A keyset page of a buyer's purchases of posts that still exist, newest purchase first. */

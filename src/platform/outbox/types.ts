@@ -66,9 +66,10 @@ export interface Outbox {
    */
   transaction<T>(db: Database, work: (trx: Database, emit: EmitEvent) => Promise<T>): Promise<T>;
   /**
-   * For a write that is one statement (one statement is one transaction, and the cheapest): hands
-   * `write` the statement that inserts `events`, for it to compose into its own as a common table
-   * expression, so that the events commit if and only if the write does. Once `write` resolves it
+   * For a write that is one statement (one statement is one transaction, and the cheapest), or a
+   * transaction that `write` runs itself: hands `write` the statement that inserts `events`, for it
+   * to compose into one of its own as a common table expression, so that the events commit if and
+   * only if the write does. Once `write` resolves it
    * wakes the relays as `transaction` does after its commit; if it rejects, nothing was written.
    */
   writeWith<T>(events: readonly OutboxEvent[], write: (insertEvents: RawBuilder<unknown>) => Promise<T>): Promise<T>;
