@@ -7,6 +7,7 @@ import { renderFootprintSection, runFootprintSuite, type FootprintResults } from
 import { memosSuite } from './memos.ts';
 import { runMediaSuite } from './media.ts';
 import { renderSocialSection, runSocialSuite } from './social.ts';
+import { renderPurchasesSection, runPurchasesSuite } from './purchases.ts';
 import { renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
 import { readMediaSettings, type MediaSettings } from './lib/media-settings.ts';
 import { cleanUpOnSignals } from './lib/cleanup.ts';
@@ -17,7 +18,7 @@ import { runSuite } from './lib/suite.ts';
 
 const SUITES = [memosSuite];
 /** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
-const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social'];
+const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social', 'purchases'];
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 
 async function benchProfile(
@@ -26,6 +27,7 @@ async function benchProfile(
   suites: readonly string[],
   media: { settings: MediaSettings; sections: string[] },
   social: { sections: string[] } = { sections: [] },
+  purchases: { sections: string[] } = { sections: [] },
   footprint: { title: string; results: FootprintResults }[] = [],
 ): Promise<ProfileReport> {
   const summaries: ScenarioSummary[] = [];
@@ -43,6 +45,11 @@ async function benchProfile(
     const results = await runSocialSuite(profile, settings);
     summaries.push(...results.rounds.map(summarize));
     social.sections.push('', ...renderSocialSection(profile.title, results));
+  }
+  if (suites.includes('purchases')) {
+    const results = await runPurchasesSuite(profile, settings);
+    summaries.push(...results.rounds.map(summarize));
+    purchases.sections.push('', ...renderPurchasesSection(profile.title, results));
   }
   return profile.kind === 'postgres'
     ? { title: profile.title, summaries, verdict: postgresVerdict(summaries) }
@@ -74,9 +81,10 @@ async function main(): Promise<void> {
   const reports: ProfileReport[] = [];
   const media = { settings: readMediaSettings(), sections: [] as string[] };
   const social = { sections: [] as string[] };
+  const purchases = { sections: [] as string[] };
   const footprint: { title: string; results: FootprintResults }[] = [];
   for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, footprint)));
+    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, purchases, footprint)));
   }
   let report = renderReport(settings, reports, (performance.now() - started) / 1000);
   if (footprint.length > 0) {
@@ -87,6 +95,9 @@ async function main(): Promise<void> {
   }
   if (social.sections.length > 0) {
     report += ['', '## Social', '', ...social.sections, ''].join('\n');
+  }
+  if (purchases.sections.length > 0) {
+    report += ['', '## Purchases', '', ...purchases.sections, ''].join('\n');
   }
   console.log(`\n${report}`);
   // A run that measured nothing must not replace the last real results.

@@ -9,7 +9,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 
 export type Row = Record<string, unknown>;
-export type BareDatabase = { query(text: string, params: unknown[]): Promise<Row[]>; close(): Promise<void> };
+export type Query = (text: string, params: unknown[]) => Promise<Row[]>;
+export type BareDatabase = {
+  query: Query;
+  /** `body`'s statements in one transaction on one connection: committed when it returns, rolled back when it throws. */
+  transaction<T>(body: (query: Query) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+};
 
 export function serveBareBaseline(addRoutes: (app: FastifyInstance, database: BareDatabase) => void): void {
   start(addRoutes).catch((error: unknown) => {
@@ -34,14 +40,35 @@ async function start(addRoutes: (app: FastifyInstance, database: BareDatabase) =
 async function openDatabase(env: NodeJS.ProcessEnv): Promise<BareDatabase> {
   if (env.DATABASE_URL === undefined) {
     const pglite = await PGlite.create({ dataDir: join(required(env, 'DATA_DIR'), 'db') });
-    return { query: async (text, params) => (await pglite.query<Row>(text, params)).rows, close: () => pglite.close() };
+    return {
+      query: async (text, params) => (await pglite.query<Row>(text, params)).rows,
+      transaction: (body) => pglite.transaction((tx) => body(async (text, params) => (await tx.query<Row>(text, params)).rows)),
+      close: () => pglite.close(),
+    };
   }
   const pool = new pg.Pool({
     connectionString: env.DATABASE_URL,
     max: Number(required(env, 'DATABASE_POOL_SIZE')),
     options: `-c search_path=${required(env, 'DATABASE_SCHEMA')}`,
   });
-  return { query: async (text, params) => (await pool.query<Row>(text, params)).rows, close: () => pool.end() };
+  return {
+    query: async (text, params) => (await pool.query<Row>(text, params)).rows,
+    async transaction(body) {
+      const client = await pool.connect();
+      try {
+        await client.query('begin');
+        const result = await body(async (text, params) => (await client.query<Row>(text, params)).rows);
+        await client.query('commit');
+        return result;
+      } catch (error) {
+        await client.query('rollback');
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
