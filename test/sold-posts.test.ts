@@ -104,6 +104,7 @@ describe('a sold post its author deletes', () => {
     for (const who of [buyer, follower]) assertProblem(await api.put(`/v1/posts/${post.id}/like`, undefined, as(who)), 404, 'not_found');
     assertProblem(await api.get(`/v1/posts/${post.id}/likes`, as(buyer)), 404, 'not_found');
     assertProblem(await api.post(`/v1/posts/${post.id}/purchase`, undefined, as(stranger)), 404, 'not_found');
+    assertProblem(await api.post(`/v1/posts/${post.id}/purchase`, undefined, as(buyer)), 409, 'already_purchased');
 
     for (const reader of [buyer, follower, author]) {
       assert.ok(!idsOf(await api.get(`/v1/users/${author.user.handle}/posts`, as(reader))).includes(post.id), 'not on the profile');

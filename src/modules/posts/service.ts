@@ -54,7 +54,7 @@ export function createPostsService(deps: {
     return callerId !== undefined && (callerId === authorId || (await social.isFollowing(callerId, authorId)));
   }
 
-  const mayRead = (callerId: string | undefined, post: PostRow) => post.visibility === 'public' || inCircle(callerId, post.author_id);
+  const mayRead = (callerId: string | undefined, post: Pick<PostRow, 'visibility' | 'author_id'>) => post.visibility === 'public' || inCircle(callerId, post.author_id);
 
   /**
    * What a post the caller may see lends them of its media: the one rule for the links a post shows
@@ -76,9 +76,12 @@ export function createPostsService(deps: {
    */
   async function readableView(callerId: string | undefined, id: string): Promise<PostView> {
     const [view] = await store.findViews(db, callerId, [id]);
-    if (view === undefined || !(view.purchased_by_me || (view.withdrawn_at === null && (await mayRead(callerId, view))))) throw errors.notFound('post');
+    if (view === undefined || !(await mayReadOrBought(callerId, view))) throw errors.notFound('post');
     return view;
   }
+
+  const mayReadOrBought = async (callerId: string | undefined, post: store.PurchasableRow) =>
+    post.purchased_by_me || (post.withdrawn_at === null && (await mayRead(callerId, post)));
 
   /** Posts as the caller sees them; their media in one more query, when they have any. */
   async function hydrate(callerId: string | undefined, views: readonly PostView[], knownMedia?: ReadonlyMap<string, MediaItem>): Promise<Post[]> {
@@ -160,10 +163,11 @@ export function createPostsService(deps: {
       return grants.includes('read') ? 'read' : grants.includes('purchase_required') ? 'purchase_required' : 'none';
     },
 
-    /** A post the caller may see, as a purchase needs it: its author and price (404 for one they may not see). */
-    async purchasable(callerId: string, id: string): Promise<{ id: string; authorId: string; priceCoins: number }> {
-      const view = await readableView(callerId, id);
-      return { id: view.id, authorId: view.author_id, priceCoins: view.price_coins };
+    /** A post the caller may see, as a purchase needs it: its author, its price, and whether they bought it (404 for one they may not see). */
+    async purchasable(callerId: string, id: string): Promise<{ id: string; authorId: string; priceCoins: number; bought: boolean }> {
+      const post = await store.findPurchasable(db, callerId, id);
+      if (post === undefined || !(await mayReadOrBought(callerId, post))) throw errors.notFound('post');
+      return { id: post.id, authorId: post.author_id, priceCoins: post.price_coins, bought: post.purchased_by_me };
     },
 
     /**

@@ -156,6 +156,17 @@ export async function insertPost(
   return toView(rows[0] as ViewRow);
 }
 
+/** What deciding a purchase reads of a post: who may see it, its price, and whether the viewer bought it. */
+export type PurchasableRow = Pick<PostRow, 'id' | 'author_id' | 'visibility' | 'price_coins' | 'withdrawn_at'> & { purchased_by_me: boolean };
+
+/** A post as a purchase needs it (withdrawn ones too: their buyers get 409, not 404). */
+export async function findPurchasable(db: Database, viewerId: string, id: string): Promise<PurchasableRow | undefined> {
+  const { rows } = await sql<PurchasableRow>`
+    select p.id, p.author_id, p.visibility, p.price_coins, p.withdrawn_at, ${boughtBy(viewerId)} as purchased_by_me
+    from posts p where p.id = ${id}`.execute(db);
+  return rows[0];
+}
+
 /** A post, unless it is withdrawn (then it is there for its buyers only, see `findViews`). */
 export async function findPost(db: Database, id: string): Promise<PostRow | undefined> {
   return db.selectFrom('posts').selectAll().where('id', '=', id).where('withdrawn_at', 'is', null).executeTakeFirst();

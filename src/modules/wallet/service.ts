@@ -108,6 +108,8 @@ export function createWalletService(deps: {
     const post = await posts.purchasable(buyerId, postId);
     if (post.authorId === buyerId) throw errors.invalidRequest('You cannot buy your own post');
     if (post.priceCoins === 0) throw errors.invalidRequest('This post is free: there is nothing to buy');
+    // Racing requests of the pair are turned away by the purchase's unique key instead.
+    if (post.bought) throw walletErrors.alreadyPurchased();
     const price = post.priceCoins;
     const fee = Math.floor((price * config.platformFeePercent) / 100);
     const at = new Date();
