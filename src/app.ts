@@ -41,6 +41,9 @@ import { createAvatarsService } from './modules/avatars/service.ts';
 import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
+import { createIdTokenVerifier } from './modules/auth/social/id-tokens.ts';
+import { socialSignInRoutes } from './modules/auth/social/routes.ts';
+import { createSocialSignInService } from './modules/auth/social/service.ts';
 import { mediaJobs } from './modules/media/jobs.ts';
 import { mediaOutboxHandlers } from './modules/media/outbox.ts';
 import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
@@ -230,6 +233,17 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     rateLimiter: deps.rateLimiter,
     config,
   });
+  const socialSignIn = createSocialSignInService({
+    db,
+    accounts,
+    sessions: auth,
+    idTokens: createIdTokenVerifier({
+      timeoutMs: config.social.providerTimeoutMs,
+      refreshCooldownSeconds: config.social.jwksRefreshCooldownSeconds,
+      logger: deps.logger,
+    }),
+    providers: config.social.providers,
+  });
   const avatars = createAvatarsService({
     accounts,
     media,
@@ -276,6 +290,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(serviceRoutes({ readinessChecks }));
   await app.register(homePage(site));
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
+  await app.register(socialSignInRoutes({ socialSignIn, requireCaller: signedIn }));
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
   await app.register(mediaRoutes({ media, mediaGrant: posts.mediaGrant, requireCaller: signedIn, identifyCaller: maybeSignedIn }));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -53,6 +53,37 @@ export type Config = Readonly<{
   /** Emails (lower-cased) of the accounts that may grant coins. */
   adminEmails: readonly string[];
   wallet: WalletConfig;
+  social: SocialConfig;
+}>;
+
+/** Social sign-in: the configured providers only (none by default), and where the web flow may return to. */
+export type SocialConfig = Readonly<{
+  providers: readonly SocialProviderConfig[];
+  /** URL prefixes a web or native sign-in may return to (custom schemes allowed for native apps). */
+  redirectAllowlist: readonly string[];
+  /** How long a call to a provider (discovery, keys, token checks) may take before it is given up. */
+  providerTimeoutMs: number;
+  /** After a token names a signing key Plaza does not know, how long before the keys are fetched again. */
+  jwksRefreshCooldownSeconds: number;
+}>;
+
+export type SocialProviderConfig = Readonly<{
+  /** `google`, …, or a generic OpenID Connect provider's name in lower case. */
+  id: string;
+  /** Shown on sign-in buttons. */
+  name: string;
+  /** `id_token`: verified against the issuer's keys; `access_token`: checked with the provider's own API (not built yet). */
+  verifies: 'id_token' | 'access_token';
+  /** The `https` issuer, for `id_token` providers: its discovery document lists the keys. */
+  issuer: string | undefined;
+  clientId: string;
+  clientSecret: string | undefined;
+  /** Every client id a token's `aud` may name: `clientId` first, then `AUTH_<PROVIDER>_AUDIENCES`. */
+  audiences: readonly string[];
+  /** Apple's ID tokens carry the SHA-256 (hex) of the nonce the app chose, not the nonce itself. */
+  hashedNonce: boolean;
+  /** Sign in with Apple's client secret is a JWT made from these at run time. */
+  apple: Readonly<{ teamId: string; keyId: string; privateKey: string }> | undefined;
 }>;
 
 /** What coins are sold for, and what the platform keeps of a sale. */
@@ -236,6 +267,7 @@ export function loadConfig(env: Env = process.env): Config {
       platformFeePercent: read.integer('PLATFORM_FEE_PERCENT', 10, 0, 100),
       stripe: readStripe(read, problems),
     },
+    social: readSocial(read, problems),
   };
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');
@@ -300,6 +332,147 @@ function readCoinPackages(read: EnvReader, problems: string[]): CoinPackage[] {
     return { id: id as string, coins: coins as number, amount: amount as number, currency: String(currency).toLowerCase() };
   });
   return problems.length === before ? packages : DEFAULT_COIN_PACKAGES;
+}
+
+/**
+ * The built-in providers: whether their native tokens are ID tokens (and from which issuer, which
+ * `AUTH_<PROVIDER>_ISSUER` may change, for a local identity provider in tests), and whether the web
+ * flow's code exchange needs `AUTH_<PROVIDER>_CLIENT_SECRET` (Kakao's is optional; Apple's is made
+ * from its key).
+ */
+const BUILT_IN_PROVIDERS = [
+  { id: 'google', name: 'Google', issuer: 'https://accounts.google.com', secret: 'required' },
+  { id: 'apple', name: 'Apple', issuer: 'https://appleid.apple.com', secret: 'apple-key' },
+  { id: 'facebook', name: 'Facebook', issuer: undefined, secret: 'required' },
+  { id: 'kakao', name: 'Kakao', issuer: 'https://kauth.kakao.com', secret: 'optional' },
+  { id: 'naver', name: 'Naver', issuer: undefined, secret: 'required' },
+  { id: 'github', name: 'GitHub', issuer: undefined, secret: 'required' },
+] as const;
+
+/** Ids a generic provider may not take: the built-in ones, and the password's entry in an account's `providers`. */
+const RESERVED_PROVIDER_IDS = new Set<string>([...BUILT_IN_PROVIDERS.map((provider) => provider.id), 'password']);
+
+/** A provider exists when its client id is set; its other settings are then checked, and refused without it. */
+function readSocial(read: EnvReader, problems: string[]): SocialConfig {
+  const providers: SocialProviderConfig[] = [];
+  for (const builtIn of BUILT_IN_PROVIDERS) {
+    const prefix = `AUTH_${builtIn.id.toUpperCase()}`;
+    const apple = builtIn.secret === 'apple-key' ? readAppleKey(read, problems) : undefined;
+    const issuer = builtIn.issuer === undefined ? undefined : readIssuer(read, problems, `${prefix}_ISSUER`, builtIn.issuer);
+    const provider = readProvider(read, problems, prefix, {
+      id: builtIn.id,
+      name: builtIn.name,
+      issuer,
+      secretRequired: builtIn.secret === 'required',
+      alsoNeeds: apple?.names ?? [],
+    });
+    if (provider === undefined) continue;
+    if (apple !== undefined && apple.missing.length > 0) {
+      for (const name of apple.missing) problems.push(`${name} is required with ${prefix}_CLIENT_ID (Sign in with Apple's client secret is made from it)`);
+    }
+    providers.push({ ...provider, hashedNonce: builtIn.id === 'apple', apple: apple?.key });
+  }
+  for (const name of read.list('AUTH_OIDC_PROVIDERS')) {
+    const id = name.toLowerCase();
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(id)) {
+      problems.push(`AUTH_OIDC_PROVIDERS: "${name}" must be a letter then up to 31 letters, digits or _ (it becomes the provider's id)`);
+      continue;
+    }
+    if (RESERVED_PROVIDER_IDS.has(id) || providers.some((provider) => provider.id === id)) {
+      problems.push(`AUTH_OIDC_PROVIDERS: "${name}" is taken (by a built-in provider, password, or an earlier entry)`);
+      continue;
+    }
+    const prefix = `AUTH_OIDC_${id.toUpperCase()}`;
+    const issuer = readIssuer(read, problems, `${prefix}_ISSUER`, undefined);
+    if (read.optionalString(`${prefix}_ISSUER`) === undefined) problems.push(`${prefix}_ISSUER is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
+    const provider = readProvider(read, problems, prefix, { id, name: read.string(`${prefix}_NAME`, name), issuer, secretRequired: true, alsoNeeds: [] });
+    if (provider === undefined) problems.push(`${prefix}_CLIENT_ID is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
+    else providers.push({ ...provider, hashedNonce: false, apple: undefined });
+  }
+  const redirectAllowlist = read.list('AUTH_REDIRECT_ALLOWLIST');
+  for (const prefix of redirectAllowlist) {
+    // A prefix must name at least a scheme and a host (or a custom scheme's path): a bare "https://" would allow anywhere.
+    if (!URL.canParse(prefix) || !/^[a-z][a-z0-9+.-]*:\/*[^/\s]+/i.test(prefix)) {
+      problems.push(`AUTH_REDIRECT_ALLOWLIST: "${prefix}" is not a URL prefix (e.g. https://app.example.com/auth/ or com.example.app:/oauth)`);
+    }
+  }
+  return {
+    providers,
+    redirectAllowlist,
+    providerTimeoutMs: read.integer('AUTH_PROVIDER_TIMEOUT_MS', 5000, 100, 60_000),
+    jwksRefreshCooldownSeconds: read.integer('AUTH_JWKS_REFRESH_COOLDOWN', 30, 0, 3600),
+  };
+}
+
+/**
+ * One provider's client id, secret and extra audiences. Without a client id the provider is off, and
+ * any of its other settings is a mistake worth naming.
+ */
+function readProvider(
+  read: EnvReader,
+  problems: string[],
+  prefix: string,
+  provider: { id: string; name: string; issuer: string | undefined; secretRequired: boolean; alsoNeeds: readonly string[] },
+): Omit<SocialProviderConfig, 'hashedNonce' | 'apple'> | undefined {
+  const clientId = read.optionalString(`${prefix}_CLIENT_ID`);
+  const clientSecret = read.optionalString(`${prefix}_CLIENT_SECRET`);
+  const audiences = read.list(`${prefix}_AUDIENCES`);
+  if (clientId === undefined) {
+    const stray = [
+      ...(clientSecret === undefined ? [] : [`${prefix}_CLIENT_SECRET`]),
+      ...(audiences.length === 0 ? [] : [`${prefix}_AUDIENCES`]),
+      ...provider.alsoNeeds,
+    ];
+    for (const name of stray) problems.push(`${name} is set but ${prefix}_CLIENT_ID is not: set the client id to turn ${provider.name} sign-in on, or unset ${name}`);
+    return undefined;
+  }
+  if (provider.secretRequired && clientSecret === undefined) {
+    problems.push(`${prefix}_CLIENT_SECRET is required with ${prefix}_CLIENT_ID (the web sign-in's code exchange sends it)`);
+  }
+  return {
+    id: provider.id,
+    name: provider.name,
+    verifies: provider.issuer === undefined ? 'access_token' : 'id_token',
+    issuer: provider.issuer,
+    clientId,
+    clientSecret,
+    audiences: [...new Set([clientId, ...audiences])],
+  };
+}
+
+/** An issuer URL: https only (its keys decide who may sign in), no query or fragment; kept as written, since tokens name it exactly (Auth0's ends in /). */
+function readIssuer(read: EnvReader, problems: string[], name: string, fallback: string | undefined): string | undefined {
+  const raw = read.optionalString(name) ?? fallback;
+  if (raw === undefined) return undefined;
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url === undefined || url.protocol !== 'https:' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    problems.push(`${name} must be an https:// URL without query or fragment (got "${raw}")`);
+    return fallback;
+  }
+  return raw;
+}
+
+const APPLE_KEY_SETTINGS = ['AUTH_APPLE_TEAM_ID', 'AUTH_APPLE_KEY_ID', 'AUTH_APPLE_PRIVATE_KEY'] as const;
+
+/** Apple's signing key (a PKCS #8 PEM, `\n` escapes allowed for one-line variables), checked to be an EC key now rather than at the first sign-in. */
+function readAppleKey(read: EnvReader, problems: string[]) {
+  const [teamId, keyId, rawKey] = APPLE_KEY_SETTINGS.map((name) => read.optionalString(name));
+  const names = APPLE_KEY_SETTINGS.filter((name) => read.optionalString(name) !== undefined);
+  const missing = APPLE_KEY_SETTINGS.filter((name) => read.optionalString(name) === undefined);
+  const privateKey = rawKey?.replace(/\\n/g, '\n');
+  if (privateKey !== undefined && !isEcPrivateKey(privateKey)) {
+    problems.push('AUTH_APPLE_PRIVATE_KEY must be the .p8 key Apple gave (a PEM "BEGIN PRIVATE KEY" block of an EC P-256 key)');
+  }
+  const key = teamId !== undefined && keyId !== undefined && privateKey !== undefined ? { teamId, keyId, privateKey } : undefined;
+  return { key, names, missing };
+}
+
+function isEcPrivateKey(pem: string): boolean {
+  try {
+    return createPrivateKey(pem).asymmetricKeyType === 'ec';
+  } catch {
+    return false;
+  }
 }
 
 /** Payments are on when STRIPE_SECRET_KEY is set; the webhook secret and the return page come with it. */

@@ -207,6 +207,7 @@ const EXEMPT: Record<string, string> = {
   'POST /v1/auth/refresh': 'public: the refresh token is the authorization',
   'POST /v1/auth/logout': 'public: the refresh token is the authorization',
   'GET /v1/auth/providers': 'public server configuration',
+  'POST /v1/auth/social': "public: the provider's signed ID token is the authorization (forged, replayed and foreign ones: test/social-sign-in.test.ts)",
   'GET /v1/wallet/packages': 'public server configuration (COIN_PACKAGES); no user data',
   'POST /v1/payments/webhooks/stripe': "public: Stripe's signature over the body is the authorization (forged ones: test/topups.test.ts)",
 };
@@ -231,6 +232,11 @@ const CASES: Record<string, RouteCase> = {
     { path: '/v1/account/avatar', raw: Buffer.from('not read'), headers: { 'content-type': 'image/png' }, expect: {} },
   ],
   'DELETE /v1/account/avatar': () => [{ path: '/v1/account/avatar', expect: { stranger: 204 } }],
+  // Sign-in methods: the caller's own only (this app configures no provider; linking for real: test/social-sign-in.test.ts).
+  'POST /v1/account/identities/{provider}': () => [
+    { path: '/v1/account/identities/google', body: { token: 'not-a-provider-token' }, expect: { stranger: 404 } },
+  ],
+  'DELETE /v1/account/identities/{provider}': () => [{ path: '/v1/account/identities/google', expect: { stranger: 404 } }],
 
   // Memos: only the owner ever sees one.
   'POST /v1/memos': () => [{ path: '/v1/memos', body: { text: 'anonymous memo' }, expect: {} }],

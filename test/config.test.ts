@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,5 +219,111 @@ describe('configuration', () => {
         /REQUEST_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS/.test(error.message) &&
         /IDLE_TIMEOUT_MS/.test(error.message),
     );
+  });
+  it('turns social providers on only when configured', () => {
+    const none = loadConfig({ DATA_DIR: dataDir }).social;
+    assert.deepEqual(none.providers, []);
+    assert.deepEqual(none.redirectAllowlist, []);
+    assert.equal(none.providerTimeoutMs, 5000);
+    assert.equal(none.jwksRefreshCooldownSeconds, 30);
+
+    const appleKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const social = loadConfig({
+      DATA_DIR: dataDir,
+      AUTH_GOOGLE_CLIENT_ID: 'web.apps.googleusercontent.com',
+      AUTH_GOOGLE_CLIENT_SECRET: 'g-secret',
+      AUTH_GOOGLE_AUDIENCES: 'ios.apps.googleusercontent.com, android.apps.googleusercontent.com',
+      AUTH_APPLE_CLIENT_ID: 'com.example.plaza',
+      AUTH_APPLE_TEAM_ID: 'TEAM123456',
+      AUTH_APPLE_KEY_ID: 'KEY1234567',
+      // One-line variables carry the PEM's line breaks as \n.
+      AUTH_APPLE_PRIVATE_KEY: appleKey.replace(/\n/g, '\\n'),
+      AUTH_KAKAO_CLIENT_ID: 'kakao-rest-key',
+      AUTH_NAVER_CLIENT_ID: 'naver-id',
+      AUTH_NAVER_CLIENT_SECRET: 'naver-secret',
+      AUTH_OIDC_PROVIDERS: 'Keycloak, auth0',
+      AUTH_OIDC_KEYCLOAK_ISSUER: 'https://sso.example.com/realms/plaza',
+      AUTH_OIDC_KEYCLOAK_CLIENT_ID: 'plaza',
+      AUTH_OIDC_KEYCLOAK_CLIENT_SECRET: 'kc-secret',
+      AUTH_OIDC_KEYCLOAK_NAME: 'Example SSO',
+      AUTH_OIDC_AUTH0_ISSUER: 'https://tenant.auth0.com/',
+      AUTH_OIDC_AUTH0_CLIENT_ID: 'a0',
+      AUTH_OIDC_AUTH0_CLIENT_SECRET: 'a0-secret',
+      AUTH_REDIRECT_ALLOWLIST: 'https://app.example.com/auth/, com.example.plaza:/oauth',
+    }).social;
+    assert.deepEqual(social.providers.map((provider) => [provider.id, provider.name, provider.verifies, provider.issuer]), [
+      ['google', 'Google', 'id_token', 'https://accounts.google.com'],
+      ['apple', 'Apple', 'id_token', 'https://appleid.apple.com'],
+      ['kakao', 'Kakao', 'id_token', 'https://kauth.kakao.com'],
+      ['naver', 'Naver', 'access_token', undefined],
+      ['keycloak', 'Example SSO', 'id_token', 'https://sso.example.com/realms/plaza'],
+      ['auth0', 'auth0', 'id_token', 'https://tenant.auth0.com/'],
+    ]);
+    const [google, apple, kakao] = social.providers;
+    assert.deepEqual(google?.audiences, ['web.apps.googleusercontent.com', 'ios.apps.googleusercontent.com', 'android.apps.googleusercontent.com']);
+    assert.equal(google?.hashedNonce, false);
+    assert.equal(apple?.hashedNonce, true);
+    assert.equal(apple?.apple?.privateKey, appleKey, 'the \\n escapes are line breaks again');
+    assert.equal(kakao?.clientSecret, undefined, "Kakao's client secret is optional");
+    assert.deepEqual(social.redirectAllowlist, ['https://app.example.com/auth/', 'com.example.plaza:/oauth']);
+  });
+
+  it('points a provider at another https issuer, and refuses any other scheme', () => {
+    const google = { AUTH_GOOGLE_CLIENT_ID: 'id', AUTH_GOOGLE_CLIENT_SECRET: 'secret' };
+    const local = loadConfig({ DATA_DIR: dataDir, ...google, AUTH_GOOGLE_ISSUER: 'https://127.0.0.1:8443' });
+    assert.equal(local.social.providers[0]?.issuer, 'https://127.0.0.1:8443');
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        ...google,
+        AUTH_GOOGLE_ISSUER: 'http://127.0.0.1:8080',
+        AUTH_OIDC_PROVIDERS: 'corp',
+        AUTH_OIDC_CORP_ISSUER: 'https://sso.example.com/?realm=x',
+        AUTH_OIDC_CORP_CLIENT_ID: 'plaza',
+        AUTH_OIDC_CORP_CLIENT_SECRET: 'secret',
+      });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'AUTH_GOOGLE_ISSUER must be an https:// URL without query or fragment (got "http://127.0.0.1:8080")',
+        'AUTH_OIDC_CORP_ISSUER must be an https:// URL without query or fragment (got "https://sso.example.com/?realm=x")',
+      ]);
+    }
+  });
+
+  it('names every missing or stray setting of a half-configured provider, one line each', () => {
+    try {
+      loadConfig({
+        DATA_DIR: dataDir,
+        AUTH_GOOGLE_CLIENT_ID: 'id-without-secret',
+        AUTH_FACEBOOK_CLIENT_SECRET: 'secret-without-id',
+        AUTH_GITHUB_AUDIENCES: 'stray',
+        AUTH_APPLE_CLIENT_ID: 'com.example.plaza',
+        AUTH_APPLE_TEAM_ID: 'TEAM123456',
+        AUTH_APPLE_PRIVATE_KEY: 'not a key',
+        AUTH_OIDC_PROVIDERS: 'corp,google,bad-name,other',
+        AUTH_OIDC_CORP_CLIENT_ID: 'plaza',
+        AUTH_OIDC_OTHER_ISSUER: 'https://other.example',
+        AUTH_REDIRECT_ALLOWLIST: 'https://, not a url',
+      });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'AUTH_GOOGLE_CLIENT_SECRET is required with AUTH_GOOGLE_CLIENT_ID (the web sign-in\'s code exchange sends it)',
+        'AUTH_APPLE_PRIVATE_KEY must be the .p8 key Apple gave (a PEM "BEGIN PRIVATE KEY" block of an EC P-256 key)',
+        'AUTH_APPLE_KEY_ID is required with AUTH_APPLE_CLIENT_ID (Sign in with Apple\'s client secret is made from it)',
+        'AUTH_FACEBOOK_CLIENT_SECRET is set but AUTH_FACEBOOK_CLIENT_ID is not: set the client id to turn Facebook sign-in on, or unset AUTH_FACEBOOK_CLIENT_SECRET',
+        'AUTH_GITHUB_AUDIENCES is set but AUTH_GITHUB_CLIENT_ID is not: set the client id to turn GitHub sign-in on, or unset AUTH_GITHUB_AUDIENCES',
+        'AUTH_OIDC_CORP_ISSUER is required: "corp" is listed in AUTH_OIDC_PROVIDERS',
+        'AUTH_OIDC_CORP_CLIENT_SECRET is required with AUTH_OIDC_CORP_CLIENT_ID (the web sign-in\'s code exchange sends it)',
+        'AUTH_OIDC_PROVIDERS: "google" is taken (by a built-in provider, password, or an earlier entry)',
+        'AUTH_OIDC_PROVIDERS: "bad-name" must be a letter then up to 31 letters, digits or _ (it becomes the provider\'s id)',
+        'AUTH_OIDC_OTHER_CLIENT_ID is required: "other" is listed in AUTH_OIDC_PROVIDERS',
+        'AUTH_REDIRECT_ALLOWLIST: "https://" is not a URL prefix (e.g. https://app.example.com/auth/ or com.example.app:/oauth)',
+        'AUTH_REDIRECT_ALLOWLIST: "not a url" is not a URL prefix (e.g. https://app.example.com/auth/ or com.example.app:/oauth)',
+      ]);
+    }
   });
 });

@@ -14,6 +14,7 @@ import * as postCountSlots from './0012_post_count_slots.ts';
 import * as wallet from './0013_wallet.ts';
 import * as walletTopups from './0014_wallet_topups.ts';
 import * as withdrawnPosts from './0015_withdrawn_posts.ts';
+import * as identities from './0016_identities.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +33,5 @@ export const migrations: Record<string, Migration> = {
   '0013_wallet': wallet,
   '0014_wallet_topups': walletTopups,
   '0015_withdrawn_posts': withdrawnPosts,
+  '0016_identities': identities,
 };

@@ -7,7 +7,7 @@ import { newId } from '#db/ids.ts';
 import type { PasswordHasher } from './passwords.ts';
 import type { Account, User } from './schemas.ts';
 import * as store from './store.ts';
-import type { PublicUserRow, UserIds, UserRow } from './store.ts';
+import type { AccountRow, PublicUserRow, UserIds } from './store.ts';
 import type { UsersTable } from './tables.ts';
 
 /** The columns a public `User` is made of, as a query reading `users` in a join selects them (see `toUser`). */
@@ -40,7 +40,7 @@ export function createAccountsService(deps: {
 }) {
   const { db, passwords } = deps;
   const toUser = (row: PublicUserRow) => userOf(row, deps.publicUrl);
-  const toAccount = (row: UserRow) => accountOf(row, deps.publicUrl);
+  const toAccount = (row: AccountRow) => accountOf(row, deps.publicUrl);
 
   return {
     /** Creates a password account inside the caller's transaction. The password must already be hashed. */
@@ -64,6 +64,29 @@ export function createAccountsService(deps: {
       const { handle } = input;
       if (await store.handleExists(trx, handle)) throw errors.handleTaken();
       return toAccount(await insertOrExplain(() => store.insertUser(trx, { ...row, handle })));
+    },
+
+    /**
+     * Creates an account without a password (a first social sign-in) inside the caller's
+     * transaction, under a handle made from the name; `email` only when the provider verified it.
+     * A taken email is `409 email_taken`.
+     */
+    async createWithoutPassword(trx: Database, input: { name: string; email: string | null }): Promise<Account> {
+      if (input.email !== null && (await store.findUserByEmail(trx, input.email)) !== undefined) throw errors.emailTaken();
+      const now = new Date();
+      const row = { id: newId(now.getTime()), name: input.name, email: input.email, password_hash: null, created_at: now, updated_at: now };
+      return toAccount(await insertWithFreeHandle(trx, row, handleCandidates(input.name, input.email ?? '')));
+    },
+
+    /** Whether an account holds this email (whatever its case). */
+    async emailInUse(email: string): Promise<boolean> {
+      return (await store.findUserByEmail(db, email.trim())) !== undefined;
+    },
+
+    /** Whether the user can sign in with a password (read in `trx` when given: under `lockUser`, say). */
+    async hasPassword(userId: string, trx: Database = db): Promise<boolean> {
+      const user = await store.findUserById(trx, userId);
+      return user?.password_hash != null;
     },
 
     /** Hashes a password for `createWithPasswordHash` or `setPasswordHash`, outside any transaction. */
@@ -201,8 +224,10 @@ function userOf(row: PublicUserRow, publicUrl: string): User {
   };
 }
 
-function accountOf(row: UserRow, publicUrl: string): Account {
-  return { ...userOf(row, publicUrl), email: row.email, providers: row.password_hash === null ? [] : ['password'] };
+/** `providers`: `password` when one is set, then the linked social providers. */
+function accountOf(row: AccountRow, publicUrl: string): Account {
+  const providers = [...(row.password_hash === null ? [] : ['password']), ...row.linked_providers];
+  return { ...userOf(row, publicUrl), email: row.email, providers };
 }
 
 /** Runs an insert or update of a user and turns a lost race on a unique column into its 409. */
@@ -222,7 +247,7 @@ async function insertOrExplain<T>(write: () => Promise<T>): Promise<T> {
  * racing this one may take a candidate between the check and the insert; the next one is tried
  * then, so such a user never hears `handle_taken`.
  */
-async function insertWithFreeHandle(trx: Database, row: Omit<Insertable<UsersTable>, 'handle'>, candidates: Iterable<string>): Promise<UserRow> {
+async function insertWithFreeHandle(trx: Database, row: Omit<Insertable<UsersTable>, 'handle'>, candidates: Iterable<string>): Promise<AccountRow> {
   for (const handle of candidates) {
     if (await store.handleExists(trx, handle)) continue;
     const user = await insertOrExplain(() => store.insertUserUnlessHandleTaken(trx, { ...row, handle }));

@@ -25,11 +25,21 @@ const postsCount = postsCountOf(sql.ref('users.id')).as('posts_count');
 /** A user just inserted has written nothing yet. */
 const noPosts = sql<number>`0`.as('posts_count');
 
+/**
+ * A user's row as their own `Account` shows it: with the social providers they sign in with, read
+ * (only read: auth's social store alone writes it) from auth's `identities` table.
+ */
+export type AccountRow = UserRow & { linked_providers: string[] };
+
+const linkedProviders = sql<string[]>`array(select i.provider from identities i where i.user_id = users.id order by i.provider)`.as('linked_providers');
+/** A user just inserted has linked nothing yet. */
+const noLinkedProviders = sql<string[]>`'{}'::text[]`.as('linked_providers');
+
 /** Users' ids, as a list or a one-column subquery. */
 export type UserIds = OperandValueExpressionOrList<DB, 'users', 'id'>;
 
-export async function insertUser(db: Database, user: Insertable<UsersTable>): Promise<UserRow> {
-  return db.insertInto('users').values(user).returningAll().returning(noPosts).executeTakeFirstOrThrow();
+export async function insertUser(db: Database, user: Insertable<UsersTable>): Promise<AccountRow> {
+  return db.insertInto('users').values(user).returningAll().returning([noPosts, noLinkedProviders]).executeTakeFirstOrThrow();
 }
 
 /**
@@ -37,29 +47,29 @@ export async function insertUser(db: Database, user: Insertable<UsersTable>): Pr
  * commits): then nothing is inserted and the result is undefined. Any other conflict still throws,
  * and the transaction stays usable either way.
  */
-export async function insertUserUnlessHandleTaken(db: Database, user: Insertable<UsersTable>): Promise<UserRow | undefined> {
+export async function insertUserUnlessHandleTaken(db: Database, user: Insertable<UsersTable>): Promise<AccountRow | undefined> {
   return db
     .insertInto('users')
     .values(user)
     .onConflict((conflict) => conflict.constraint('users_handle_key').doNothing())
     .returningAll()
-    .returning(noPosts)
+    .returning([noPosts, noLinkedProviders])
     .executeTakeFirst();
 }
 
-export async function findUserById(db: Database, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().select(postsCount).where('id', '=', id).executeTakeFirst();
+export async function findUserById(db: Database, id: string): Promise<AccountRow | undefined> {
+  return db.selectFrom('users').selectAll().select([postsCount, linkedProviders]).where('id', '=', id).executeTakeFirst();
 }
 
 export async function findUserByHandle(db: Database, handle: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().select(postsCount).where('handle', '=', handle).executeTakeFirst();
 }
 
-export async function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {
+export async function findUserByEmail(db: Database, email: string): Promise<AccountRow | undefined> {
   return db
     .selectFrom('users')
     .selectAll()
-    .select(postsCount)
+    .select([postsCount, linkedProviders])
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
     .executeTakeFirst();
 }
@@ -77,8 +87,8 @@ export async function updateUser(
   db: Database,
   id: string,
   changes: Updateable<UsersTable>,
-): Promise<UserRow | undefined> {
-  return db.updateTable('users').set(changes).where('id', '=', id).returningAll().returning(postsCount).executeTakeFirst();
+): Promise<AccountRow | undefined> {
+  return db.updateTable('users').set(changes).where('id', '=', id).returningAll().returning([postsCount, linkedProviders]).executeTakeFirst();
 }
 
 /**

@@ -10,7 +10,7 @@ const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 const RefreshToken = Type.String({ minLength: 1, maxLength: 512 });
 
-const Session = Type.Object(
+export const Session = Type.Object(
   {
     user: Account,
     accessToken: Type.String(),
@@ -85,20 +85,6 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: onRequestAs
         await auth.logout(request.body.refreshToken);
         return reply.code(204).send(null);
       },
-    );
-
-    app.get(
-      '/v1/auth/providers',
-      {
-        schema: {
-          tags: ['auth'],
-          summary: 'The social sign-in providers configured on this server',
-          response: {
-            200: Type.Object({ providers: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })) }),
-          },
-        },
-      },
-      async () => ({ providers: [] }),
     );
 
     // Account actions that need the password again live here, beside the sessions they end.

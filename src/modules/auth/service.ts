@@ -83,6 +83,14 @@ export function createAuthService(deps: AuthDeps) {
   }
 
   return {
+    /** For the other ways of signing in (social's): a new session for a user, in the caller's transaction. */
+    openSession,
+
+    /** A sign-in attempt of another way (social's), counted against the address's budget as a login is. */
+    async countSignInAttempt(ip: string): Promise<void> {
+      await enforceLimit(`login:ip:${clientNetwork(ip)}`, config.authRateLimit.loginPerIp);
+    },
+
     async signup(input: NewPasswordAccount, ip: string): Promise<Session> {
       // Signup answers whether an email is taken, so it is throttled like login.
       await enforceLimit(`signup:ip:${clientNetwork(ip)}`, config.authRateLimit.signupPerIp);

@@ -1,0 +1,48 @@
+import type { Insertable } from 'kysely';
+import type { Database } from '#platform/db/database.ts';
+import type { IdentitiesTable } from '../tables.ts';
+
+export async function findIdentity(db: Database, provider: string, subject: string) {
+  return db
+    .selectFrom('identities')
+    .select(['user_id', 'email', 'email_verified'])
+    .where('provider', '=', provider)
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+}
+
+/** Inserts the identity unless that provider account is someone's already; `false` then. */
+export async function insertIdentity(db: Database, identity: Insertable<IdentitiesTable>): Promise<boolean> {
+  const result = await db
+    .insertInto('identities')
+    .values(identity)
+    .onConflict((conflict) => conflict.constraint('identities_pkey').doNothing())
+    .returning('subject')
+    .executeTakeFirst();
+  return result !== undefined;
+}
+
+export async function deleteIdentity(db: Database, userId: string, provider: string): Promise<boolean> {
+  const result = await db.deleteFrom('identities').where('user_id', '=', userId).where('provider', '=', provider).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function providersOf(db: Database, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('identities').select('provider').where('user_id', '=', userId).execute();
+  return rows.map((row) => row.provider);
+}
+
+/**
+ * Records an ID token as used, and forgets those past their expiry; `false` when it was used
+ * already (a replay, or the same token sent twice at once).
+ */
+export async function markIdTokenUsed(db: Database, tokenHash: string, expiresAt: Date, now: Date): Promise<boolean> {
+  await db.deleteFrom('used_id_tokens').where('expires_at', '<', now).execute();
+  const result = await db
+    .insertInto('used_id_tokens')
+    .values({ token_hash: tokenHash, expires_at: expiresAt })
+    .onConflict((conflict) => conflict.column('token_hash').doNothing())
+    .returning('token_hash')
+    .executeTakeFirst();
+  return result !== undefined;
+}
