@@ -41,6 +41,7 @@ import { createAvatarsService } from './modules/avatars/service.ts';
 import { createAuthService } from './modules/auth/service.ts';
 import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
+import { createAccessTokenVerifier } from './modules/auth/social/access-tokens.ts';
 import { createIdTokenVerifier } from './modules/auth/social/id-tokens.ts';
 import { socialSignInRoutes } from './modules/auth/social/routes.ts';
 import { createSocialSignInService } from './modules/auth/social/service.ts';
@@ -242,6 +243,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
       refreshCooldownSeconds: config.social.jwksRefreshCooldownSeconds,
       logger: deps.logger,
     }),
+    accessTokens: createAccessTokenVerifier({ timeoutMs: config.social.providerTimeoutMs, logger: deps.logger }),
     providers: config.social.providers,
   });
   const avatars = createAvatarsService({

@@ -72,10 +72,17 @@ export type SocialProviderConfig = Readonly<{
   id: string;
   /** Shown on sign-in buttons. */
   name: string;
-  /** `id_token`: verified against the issuer's keys; `access_token`: checked with the provider's own API (not built yet). */
+  /**
+   * `id_token`: verified against the issuer's keys; `access_token`: checked with the provider's own
+   * API at `api`. Kakao is `id_token` and, with `appId` set, takes access tokens too.
+   */
   verifies: 'id_token' | 'access_token';
   /** The `https` issuer, for `id_token` providers: its discovery document lists the keys. */
   issuer: string | undefined;
+  /** The `https` base URL of the API that checks the provider's access tokens (`AUTH_<PROVIDER>_API_URL`), no trailing slash. */
+  api: string | undefined;
+  /** Kakao's numeric app id (`AUTH_KAKAO_APP_ID`): an access token must have been issued to it. */
+  appId: string | undefined;
   clientId: string;
   clientSecret: string | undefined;
   /** Every client id a token's `aud` may name: `clientId` first, then `AUTH_<PROVIDER>_AUDIENCES`. */
@@ -341,12 +348,12 @@ function readCoinPackages(read: EnvReader, problems: string[]): CoinPackage[] {
  * from its key).
  */
 const BUILT_IN_PROVIDERS = [
-  { id: 'google', name: 'Google', issuer: 'https://accounts.google.com', secret: 'required' },
-  { id: 'apple', name: 'Apple', issuer: 'https://appleid.apple.com', secret: 'apple-key' },
-  { id: 'facebook', name: 'Facebook', issuer: undefined, secret: 'required' },
-  { id: 'kakao', name: 'Kakao', issuer: 'https://kauth.kakao.com', secret: 'optional' },
-  { id: 'naver', name: 'Naver', issuer: undefined, secret: 'required' },
-  { id: 'github', name: 'GitHub', issuer: undefined, secret: 'required' },
+  { id: 'google', name: 'Google', issuer: 'https://accounts.google.com', api: undefined, secret: 'required' },
+  { id: 'apple', name: 'Apple', issuer: 'https://appleid.apple.com', api: undefined, secret: 'apple-key' },
+  { id: 'facebook', name: 'Facebook', issuer: undefined, api: 'https://graph.facebook.com', secret: 'required' },
+  { id: 'kakao', name: 'Kakao', issuer: 'https://kauth.kakao.com', api: 'https://kapi.kakao.com', secret: 'optional' },
+  { id: 'naver', name: 'Naver', issuer: undefined, api: 'https://openapi.naver.com', secret: 'required' },
+  { id: 'github', name: 'GitHub', issuer: undefined, api: 'https://api.github.com', secret: 'required' },
 ] as const;
 
 /** Ids a generic provider may not take: the built-in ones, and the password's entry in an account's `providers`. */
@@ -359,18 +366,24 @@ function readSocial(read: EnvReader, problems: string[]): SocialConfig {
     const prefix = `AUTH_${builtIn.id.toUpperCase()}`;
     const apple = builtIn.secret === 'apple-key' ? readAppleKey(read, problems) : undefined;
     const issuer = builtIn.issuer === undefined ? undefined : readIssuer(read, problems, `${prefix}_ISSUER`, builtIn.issuer);
+    const api = builtIn.api === undefined ? undefined : readIssuer(read, problems, `${prefix}_API_URL`, builtIn.api)?.replace(/\/+$/, '');
+    const appId = builtIn.id === 'kakao' ? readKakaoAppId(read, problems) : undefined;
+    const accessTokenSettings = [...(api === undefined ? [] : [`${prefix}_API_URL`]), ...(builtIn.id === 'kakao' ? ['AUTH_KAKAO_APP_ID'] : [])];
+    const setOnlyWithClientId = [...(apple?.names ?? []), ...accessTokenSettings.filter((name) => read.optionalString(name) !== undefined)];
     const provider = readProvider(read, problems, prefix, {
       id: builtIn.id,
       name: builtIn.name,
       issuer,
       secretRequired: builtIn.secret === 'required',
-      alsoNeeds: apple?.names ?? [],
+      alsoNeeds: setOnlyWithClientId,
     });
     if (provider === undefined) continue;
     if (apple !== undefined && apple.missing.length > 0) {
       for (const name of apple.missing) problems.push(`${name} is required with ${prefix}_CLIENT_ID (Sign in with Apple's client secret is made from it)`);
     }
-    providers.push({ ...provider, hashedNonce: builtIn.id === 'apple', apple: apple?.key });
+    // Kakao's access tokens are checked only against its app id: without one, Kakao takes ID tokens alone.
+    const checksAccessTokens = builtIn.id !== 'kakao' || appId !== undefined;
+    providers.push({ ...provider, api: checksAccessTokens ? api : undefined, appId, hashedNonce: builtIn.id === 'apple', apple: apple?.key });
   }
   for (const name of read.list('AUTH_OIDC_PROVIDERS')) {
     const id = name.toLowerCase();
@@ -387,7 +400,7 @@ function readSocial(read: EnvReader, problems: string[]): SocialConfig {
     if (read.optionalString(`${prefix}_ISSUER`) === undefined) problems.push(`${prefix}_ISSUER is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
     const provider = readProvider(read, problems, prefix, { id, name: read.string(`${prefix}_NAME`, name), issuer, secretRequired: true, alsoNeeds: [] });
     if (provider === undefined) problems.push(`${prefix}_CLIENT_ID is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
-    else providers.push({ ...provider, hashedNonce: false, apple: undefined });
+    else providers.push({ ...provider, api: undefined, appId: undefined, hashedNonce: false, apple: undefined });
   }
   const redirectAllowlist = read.list('AUTH_REDIRECT_ALLOWLIST');
   for (const prefix of redirectAllowlist) {
@@ -413,7 +426,7 @@ function readProvider(
   problems: string[],
   prefix: string,
   provider: { id: string; name: string; issuer: string | undefined; secretRequired: boolean; alsoNeeds: readonly string[] },
-): Omit<SocialProviderConfig, 'hashedNonce' | 'apple'> | undefined {
+): Omit<SocialProviderConfig, 'api' | 'appId' | 'hashedNonce' | 'apple'> | undefined {
   const clientId = read.optionalString(`${prefix}_CLIENT_ID`);
   const clientSecret = read.optionalString(`${prefix}_CLIENT_SECRET`);
   const audiences = read.list(`${prefix}_AUDIENCES`);
@@ -450,6 +463,16 @@ function readIssuer(read: EnvReader, problems: string[], name: string, fallback:
     return fallback;
   }
   return raw;
+}
+
+/** Kakao's app id is a number (the console's "App ID"), not the REST API key that is its client id. */
+function readKakaoAppId(read: EnvReader, problems: string[]): string | undefined {
+  const appId = read.optionalString('AUTH_KAKAO_APP_ID');
+  if (appId !== undefined && !/^[0-9]{1,20}$/.test(appId)) {
+    problems.push(`AUTH_KAKAO_APP_ID must be the numeric app id of Kakao's developer console (got "${appId}")`);
+    return undefined;
+  }
+  return appId;
 }
 
 const APPLE_KEY_SETTINGS = ['AUTH_APPLE_TEAM_ID', 'AUTH_APPLE_KEY_ID', 'AUTH_APPLE_PRIVATE_KEY'] as const;

@@ -327,3 +327,59 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('configuration of access-token providers', () => {
+  const builtIns = {
+    AUTH_FACEBOOK_CLIENT_ID: '998877665544',
+    AUTH_FACEBOOK_CLIENT_SECRET: 'fb-secret',
+    AUTH_KAKAO_CLIENT_ID: 'kakao-rest-key',
+    AUTH_NAVER_CLIENT_ID: 'naver-id',
+    AUTH_NAVER_CLIENT_SECRET: 'naver-secret',
+    AUTH_GITHUB_CLIENT_ID: 'gh-id',
+    AUTH_GITHUB_CLIENT_SECRET: 'gh-secret',
+  };
+
+  it("checks access tokens at each provider's API; Kakao's only with its app id", () => {
+    const idOnly = loadConfig({ DATA_DIR: dataDir, ...builtIns }).social.providers;
+    assert.deepEqual(idOnly.map((provider) => [provider.id, provider.api, provider.appId]), [
+      ['facebook', 'https://graph.facebook.com', undefined],
+      ['kakao', undefined, undefined],
+      ['naver', 'https://openapi.naver.com', undefined],
+      ['github', 'https://api.github.com', undefined],
+    ]);
+    const kakao = loadConfig({ DATA_DIR: dataDir, ...builtIns, AUTH_KAKAO_APP_ID: '1234567' }).social.providers.find((provider) => provider.id === 'kakao');
+    assert.equal(kakao?.api, 'https://kapi.kakao.com');
+    assert.equal(kakao?.appId, '1234567');
+    assert.equal(kakao?.issuer, 'https://kauth.kakao.com', 'its ID tokens are still verified');
+  });
+
+  it('points the APIs at other https URLs (without a trailing slash), and refuses anything else', () => {
+    const local = loadConfig({ DATA_DIR: dataDir, ...builtIns, AUTH_NAVER_API_URL: 'https://127.0.0.1:8443/naver/', AUTH_GITHUB_API_URL: 'https://ghe.example.com/api/v3' });
+    const apis = Object.fromEntries(local.social.providers.map((provider) => [provider.id, provider.api]));
+    assert.equal(apis.naver, 'https://127.0.0.1:8443/naver');
+    assert.equal(apis.github, 'https://ghe.example.com/api/v3');
+    try {
+      loadConfig({ DATA_DIR: dataDir, ...builtIns, AUTH_FACEBOOK_API_URL: 'http://graph.facebook.com', AUTH_KAKAO_APP_ID: 'kakao-rest-key' });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'AUTH_FACEBOOK_API_URL must be an https:// URL without query or fragment (got "http://graph.facebook.com")',
+        'AUTH_KAKAO_APP_ID must be the numeric app id of Kakao\'s developer console (got "kakao-rest-key")',
+      ]);
+    }
+  });
+
+  it('names an API URL or app id set for a provider that is off', () => {
+    try {
+      loadConfig({ DATA_DIR: dataDir, AUTH_NAVER_API_URL: 'https://127.0.0.1:8443', AUTH_KAKAO_APP_ID: '1234567', AUTH_GOOGLE_API_URL: 'ignored: Google has none' });
+      assert.fail('should have thrown');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, [
+        'AUTH_KAKAO_APP_ID is set but AUTH_KAKAO_CLIENT_ID is not: set the client id to turn Kakao sign-in on, or unset AUTH_KAKAO_APP_ID',
+        'AUTH_NAVER_API_URL is set but AUTH_NAVER_CLIENT_ID is not: set the client id to turn Naver sign-in on, or unset AUTH_NAVER_API_URL',
+      ]);
+    }
+  });
+});

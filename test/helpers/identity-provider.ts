@@ -152,3 +152,43 @@ export async function closedIssuer(): Promise<string> {
   await once(server, 'close');
   return `https://127.0.0.1:${port}`;
 }
+
+/** A request to a provider's API, as `startProviderApi`'s handler sees it. */
+export type ProviderApiRequest = { method: string; path: string; query: URLSearchParams; headers: Record<string, string | string[] | undefined>; body: string };
+/** The handler's answer: a status with a JSON body (or raw `text`), or `hang` for a provider that never answers. */
+export type ProviderApiAnswer = { status: number; json?: unknown; text?: string } | 'hang';
+
+/**
+ * A provider's REST API (user info, token inspection) on https://127.0.0.1, its certificate from the
+ * same test CA as `startIdentityProvider`'s; `caFile` is that CA for NODE_EXTRA_CA_CERTS. Every
+ * request goes to `handle`.
+ */
+export async function startProviderApi(
+  handle: (request: ProviderApiRequest) => ProviderApiAnswer,
+): Promise<{ url: string; caFile: string; close(): Promise<void> }> {
+  const tls = await loopbackCertificate();
+  const dir = mkdtempSync(join(tmpdir(), 'plaza-provider-api-'));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, tls.caCert);
+  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const url = new URL(request.url ?? '/', 'https://provider');
+    const answer = handle({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: request.headers, body: Buffer.concat(chunks).toString() });
+    if (answer === 'hang') return;
+    const body = answer.text ?? JSON.stringify(answer.json);
+    response.writeHead(answer.status, { 'content-type': answer.text === undefined ? 'application/json' : 'text/html' }).end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    caFile,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -19,15 +19,18 @@ const JWKS_MAX_AGE_MS = 10 * 60_000;
 /** Google's tokens name their issuer with or without the scheme. */
 const GOOGLE_ISSUER = 'https://accounts.google.com';
 
-/** What a verified ID token says of its bearer. */
-export type VerifiedIdToken = {
+/** Who a provider token's bearer is, as the provider vouches (an ID token's claims, or its API's answer). */
+export type VerifiedIdentity = {
+  /** The provider's user id. */
   subject: string;
   /** Only as the provider wrote it; `emailVerified` says whether to believe it. */
   email: string | null;
   emailVerified: boolean;
   name: string | undefined;
-  expiresAt: Date;
 };
+
+/** An ID token's identity, and how long the token must be remembered as used. */
+export type VerifiedIdToken = VerifiedIdentity & { expiresAt: Date };
 
 type IssuerKeys = { algorithms: string[]; keys: JWTVerifyGetKey };
 
@@ -101,7 +104,7 @@ export function createIdTokenVerifier(options: {
      */
     async verify(provider: SocialProviderConfig, token: string, nonce: string | undefined): Promise<VerifiedIdToken> {
       const { issuer } = provider;
-      if (issuer === undefined) throw socialErrors.unsupportedToken(provider.name);
+      if (issuer === undefined) throw new Error(`social sign-in: ${provider.id} issues no ID tokens`);
       try {
         const { algorithms, keys } = await keysOf({ ...provider, issuer });
         const { payload } = await jwtVerify(token, keys, {

@@ -26,11 +26,6 @@ export const socialErrors = {
     new AppError(400, 'invalid_request', `"${provider}" is not a sign-in provider of this server (GET /v1/auth/providers lists them)`, {
       extra: { errors: [{ path: '/provider', message: 'must be one of the configured providers' }] },
     }),
-  /** Configured, but its tokens are access tokens, whose check at the provider's API is not built yet. */
-  unsupportedToken: (provider: string) =>
-    new AppError(400, 'invalid_request', `Signing in with a ${provider} access token is not supported yet`, {
-      extra: { errors: [{ path: '/provider', message: 'must be a provider that issues ID tokens' }] },
-    }),
 } as const;
 
 /** Thrown inside a provider call (timeout, refused connection, a non-200 or unreadable answer), turned into 502. */

@@ -9,11 +9,17 @@ import { Session } from '../routes.ts';
 import type { SocialSignInService } from './service.ts';
 
 const ProviderId = Type.String({ minLength: 1, maxLength: 32, description: 'An `id` from GET /v1/auth/providers' });
-const ProviderToken = Type.String({ minLength: 1, maxLength: 16_384, description: "The provider's ID token, as the native sign-in SDK returned it" });
+const ProviderToken = Type.String({
+  minLength: 1,
+  maxLength: 16_384,
+  description:
+    "The token the provider's native sign-in SDK returned: its ID token, or for Naver, Facebook, GitHub (and Kakao without OpenID Connect) its access token",
+});
 const Nonce = Type.String({
   minLength: 1,
   maxLength: 512,
-  description: "The nonce the app passed to the provider's sign-in (for Apple: the raw one, whose SHA-256 it passed); checked against the token's",
+  description:
+    "The nonce the app passed to the provider's sign-in (for Apple: the raw one, whose SHA-256 it passed); checked against the ID token's (access tokens carry none)",
 });
 
 /** The provider could not be asked (down, slow, or answering wrongly): documented beside the client errors. */

@@ -7,7 +7,8 @@ import type { SocialProviderConfig } from '../../../config.ts';
 import type { Account } from '../../accounts/schemas.ts';
 import type { AccountsService } from '../../accounts/service.ts';
 import type { AuthService, Session } from '../service.ts';
-import type { IdTokenVerifier, VerifiedIdToken } from './id-tokens.ts';
+import type { AccessTokenVerifier } from './access-tokens.ts';
+import type { IdTokenVerifier, VerifiedIdentity } from './id-tokens.ts';
 import { socialErrors } from './problems.ts';
 import * as store from './store.ts';
 
@@ -25,15 +26,23 @@ export function createSocialSignInService(deps: {
   accounts: Pick<AccountsService, 'createWithoutPassword' | 'emailInUse' | 'getAccount' | 'hasPassword' | 'lockUser'>;
   sessions: Pick<AuthService, 'openSession' | 'countSignInAttempt'>;
   idTokens: Pick<IdTokenVerifier, 'verify'>;
+  accessTokens: Pick<AccessTokenVerifier, 'verify'>;
   providers: readonly SocialProviderConfig[];
 }) {
-  const { db, accounts, sessions, idTokens } = deps;
+  const { db, accounts, sessions, idTokens, accessTokens } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
 
-  /** The identity a fresh provider token proves; each token proves it once. */
-  async function prove(providerId: string, token: string, nonce: string | undefined): Promise<{ provider: SocialProviderConfig; identity: VerifiedIdToken }> {
+  /**
+   * The identity a provider token proves. An ID token proves it once; an access token (of a provider
+   * without ID tokens, or Kakao's when it is no JWT) as long as the provider's API accepts it, since
+   * the app keeps calling that API with it (the nonce, an ID-token claim, does not apply to it).
+   */
+  async function prove(providerId: string, token: string, nonce: string | undefined): Promise<{ provider: SocialProviderConfig; identity: VerifiedIdentity }> {
     const provider = providers.get(providerId);
     if (provider === undefined) throw socialErrors.unknownProvider(providerId);
+    if (provider.api !== undefined && (provider.issuer === undefined || !looksLikeJwt(token))) {
+      return { provider, identity: await accessTokens.verify(provider, token) };
+    }
     const identity = await idTokens.verify(provider, token, nonce);
     const tokenHash = createHash('sha256').update(token).digest('base64url');
     if (!(await store.markIdTokenUsed(db, tokenHash, identity.expiresAt, new Date()))) {
@@ -48,7 +57,7 @@ export function createSocialSignInService(deps: {
   }
 
   /** A new user for a provider account seen for the first time; undefined when a concurrent sign-in made one first. */
-  async function signUp(provider: SocialProviderConfig, identity: VerifiedIdToken): Promise<SocialSignIn | undefined> {
+  async function signUp(provider: SocialProviderConfig, identity: VerifiedIdentity): Promise<SocialSignIn | undefined> {
     // Never linked by email: an address someone's account holds is theirs to link, signed in.
     const email = identity.emailVerified ? identity.email : null;
     if (email !== null && (await accounts.emailInUse(email))) throw socialErrors.accountExists();
@@ -136,9 +145,14 @@ export function createSocialSignInService(deps: {
 }
 
 /** The new user's name: the token's, else the verified email's local part, else the provider's user. */
-function displayName(identity: VerifiedIdToken, provider: SocialProviderConfig): string {
+function displayName(identity: VerifiedIdentity, provider: SocialProviderConfig): string {
   const verifiedEmail = identity.emailVerified ? identity.email : null;
   const name = identity.name ?? verifiedEmail?.split('@', 1)[0]?.trim() ?? '';
   const chosen = name === '' ? `${provider.name} user` : name;
   return [...chosen].slice(0, NAME_MAX_LENGTH).join('').trim();
+}
+
+/** A JWS in compact form is three dot-separated parts; the providers' opaque access tokens have none. */
+function looksLikeJwt(token: string): boolean {
+  return token.split('.').length === 3;
 }
