@@ -204,8 +204,11 @@ export function createWalletService(deps: {
     async sweepIdempotencyKeys(): Promise<number> {
       const before = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS);
       let removed = 0;
-      for (let batch = -1; batch !== 0; removed += batch) batch = await store.deleteIdempotencyKeysBefore(db, before, SWEEP_BATCH);
-      return removed;
+      for (;;) {
+        const batch = await store.deleteIdempotencyKeysBefore(db, before, SWEEP_BATCH);
+        removed += batch;
+        if (batch < SWEEP_BATCH) return removed;
+      }
     },
 
     /** The buyer's purchased posts, newest purchase first, as the buyer sees them. */
