@@ -69,9 +69,10 @@ export function createAccessRules(signer: LinkSigner) {
       find: () => Promise<T | undefined>,
     ): Promise<{ item: T; file: MediaFile }> {
       const { id, purpose, file, access } = request;
-      const signed = access.signature !== undefined;
-      if (access.signature !== undefined) {
-        if (!signer.verify(resourceOf(id, file, access.signedFor), access.signature)) throw errors.forbidden('This link has expired or is not valid');
+      const { signature } = access;
+      const signed = signature !== undefined;
+      if (signed) {
+        if (!signer.verify(resourceOf(id, file, access.signedFor), signature)) throw errors.forbidden('This link has expired or is not valid');
       } else if (access.callerId === undefined) {
         throw errors.unauthorized('Use the signed link as handed out (the url of the item), or send Authorization: Bearer <accessToken>');
       }

@@ -70,6 +70,10 @@ export function createPostsService(deps: {
     return row;
   }
 
+  /** Buyers read what they bought; anyone else a post that is not withdrawn and that they may see. */
+  const mayReadOrBought = async (callerId: string | undefined, post: store.PurchasableRow) =>
+    post.purchased_by_me || (post.withdrawn_at === null && (await mayRead(callerId, post)));
+
   /**
    * A post as the caller may see it; 404 if they may not. A buyer keeps what they bought, should they
    * stop following its author, or should its author withdraw it: then only its buyers see it.
@@ -79,9 +83,6 @@ export function createPostsService(deps: {
     if (view === undefined || !(await mayReadOrBought(callerId, view))) throw errors.notFound('post');
     return view;
   }
-
-  const mayReadOrBought = async (callerId: string | undefined, post: store.PurchasableRow) =>
-    post.purchased_by_me || (post.withdrawn_at === null && (await mayRead(callerId, post)));
 
   /** Posts as the caller sees them; their media in one more query, when they have any. */
   async function hydrate(callerId: string | undefined, views: readonly PostView[], knownMedia?: ReadonlyMap<string, MediaItem>): Promise<Post[]> {

@@ -65,14 +65,7 @@ export function createSocialSignInService(deps: {
     try {
       const { userId, tokens } = await db.transaction().execute(async (trx) => {
         const user = await accounts.createWithoutPassword(trx, { name, email });
-        const inserted = await store.insertIdentity(trx, {
-          provider: provider.id,
-          subject: identity.subject,
-          user_id: user.id,
-          email: identity.email,
-          email_verified: identity.emailVerified,
-          created_at: new Date(),
-        });
+        const inserted = await store.insertIdentity(trx, identityRow(provider, identity, user.id));
         if (!inserted) throw new IdentityLinkedMeanwhile();
         return { userId: user.id, tokens: await sessions.openSession(trx, user.id) };
       });
@@ -113,14 +106,7 @@ export function createSocialSignInService(deps: {
       if (known !== undefined && known.user_id !== caller.userId) throw socialErrors.identityTaken();
       if (known === undefined) {
         try {
-          const inserted = await store.insertIdentity(db, {
-            provider: provider.id,
-            subject: identity.subject,
-            user_id: caller.userId,
-            email: identity.email,
-            email_verified: identity.emailVerified,
-            created_at: new Date(),
-          });
+          const inserted = await store.insertIdentity(db, identityRow(provider, identity, caller.userId));
           if (!inserted) throw socialErrors.identityTaken();
         } catch (error) {
           if (violatedUniqueConstraint(error) === 'identities_user_provider_key') throw socialErrors.providerAlreadyLinked();
@@ -142,6 +128,11 @@ export function createSocialSignInService(deps: {
       });
     },
   };
+}
+
+/** The identity row that ties a provider account to a user, with the email as the provider gave it. */
+function identityRow(provider: SocialProviderConfig, identity: VerifiedIdentity, userId: string) {
+  return { provider: provider.id, subject: identity.subject, user_id: userId, email: identity.email, email_verified: identity.emailVerified, created_at: new Date() };
 }
 
 /** The new user's name: the token's, else the verified email's local part, else the provider's user. */
