@@ -43,8 +43,10 @@ import { AccessCache } from './modules/auth/access-cache.ts';
 import { createAccessTokens } from './modules/auth/tokens.ts';
 import { createAccessTokenVerifier } from './modules/auth/social/access-tokens.ts';
 import { createIdTokenVerifier } from './modules/auth/social/id-tokens.ts';
-import { socialSignInRoutes } from './modules/auth/social/routes.ts';
+import { socialSignInRoutes, webSignInRoutes } from './modules/auth/social/routes.ts';
 import { createSocialSignInService } from './modules/auth/social/service.ts';
+import { createWebSignIn } from './modules/auth/social/web-flow.ts';
+import { createAvatarCopy } from './modules/auth/social/avatar-copy.ts';
 import { mediaJobs } from './modules/media/jobs.ts';
 import { mediaOutboxHandlers } from './modules/media/outbox.ts';
 import { findFfmpeg, type FfmpegTools } from './modules/media/processing/ffmpeg.ts';
@@ -234,18 +236,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     rateLimiter: deps.rateLimiter,
     config,
   });
-  const socialSignIn = createSocialSignInService({
-    db,
-    accounts,
-    sessions: auth,
-    idTokens: createIdTokenVerifier({
-      timeoutMs: config.social.providerTimeoutMs,
-      refreshCooldownSeconds: config.social.jwksRefreshCooldownSeconds,
-      logger: deps.logger,
-    }),
-    accessTokens: createAccessTokenVerifier({ timeoutMs: config.social.providerTimeoutMs, logger: deps.logger }),
-    providers: config.social.providers,
-  });
   const avatars = createAvatarsService({
     accounts,
     media,
@@ -253,6 +243,31 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     maxBytes: config.media.avatarMaxBytes,
     logger: deps.logger,
     redirectDownloads: config.s3?.redirectDownloads ?? false,
+  });
+  const idTokens = createIdTokenVerifier({
+    timeoutMs: config.social.providerTimeoutMs,
+    refreshCooldownSeconds: config.social.jwksRefreshCooldownSeconds,
+    logger: deps.logger,
+  });
+  const socialSignIn = createSocialSignInService({
+    db,
+    accounts,
+    sessions: auth,
+    idTokens,
+    accessTokens: createAccessTokenVerifier({ timeoutMs: config.social.providerTimeoutMs, logger: deps.logger }),
+    providers: config.social.providers,
+    avatarCopy: createAvatarCopy({ avatars, timeoutMs: config.social.providerTimeoutMs, logger: deps.logger }),
+  });
+  const webSignIn = createWebSignIn({
+    db,
+    providers: config.social.providers,
+    publicUrl: config.publicUrl,
+    redirectAllowlist: config.social.redirectAllowlist,
+    timeoutMs: config.social.providerTimeoutMs,
+    issuers: idTokens,
+    socialSignIn,
+    sessions: auth,
+    logger: deps.logger,
   });
   const uploads = createUploadsService({ db, media, accounts, blobs: deps.blobs, config, logger: deps.logger });
   const sweepEveryMs = config.media.sweepIntervalSeconds * 1000;
@@ -293,6 +308,9 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(homePage(site));
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(socialSignInRoutes({ socialSignIn, requireCaller: signedIn }));
+  await app.register(
+    webSignInRoutes({ webSignIn, requireCaller: signedIn, authenticate: auth.authenticate, secureCookie: config.publicUrl.startsWith('https:') }),
+  );
   await app.register(accountRoutes({ accounts, requireCaller: signedIn }));
   await app.register(memoRoutes({ memos, requireCaller: signedIn }));
   await app.register(mediaRoutes({ media, mediaGrant: posts.mediaGrant, requireCaller: signedIn, identifyCaller: maybeSignedIn }));

@@ -83,6 +83,11 @@ export type SocialProviderConfig = Readonly<{
   api: string | undefined;
   /** Kakao's numeric app id (`AUTH_KAKAO_APP_ID`): an access token must have been issued to it. */
   appId: string | undefined;
+  /**
+   * The web sign-in's authorize and token endpoints of a provider without a discovery document
+   * (Naver, Facebook, GitHub: under `AUTH_<PROVIDER>_OAUTH_URL`); an issuer's document lists its own.
+   */
+  oauth: Readonly<{ authorization: string; token: string }> | undefined;
   clientId: string;
   clientSecret: string | undefined;
   /** Every client id a token's `aud` may name: `clientId` first, then `AUTH_<PROVIDER>_AUDIENCES`. */
@@ -279,6 +284,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');
   }
+  if (config.social.redirectAllowlist.length > 0 && config.publicUrl === '') {
+    problems.push('PUBLIC_URL is required with AUTH_REDIRECT_ALLOWLIST (providers send the web sign-in back to PUBLIC_URL/v1/auth/oauth/{provider}/callback)');
+  }
   for (const origin of config.corsOrigins) {
     if (origin !== '*' && !URL.canParse(origin)) problems.push(`CORS_ORIGINS: "${origin}" is not an origin URL`);
   }
@@ -348,12 +356,34 @@ function readCoinPackages(read: EnvReader, problems: string[]): CoinPackage[] {
  * from its key).
  */
 const BUILT_IN_PROVIDERS = [
-  { id: 'google', name: 'Google', issuer: 'https://accounts.google.com', api: undefined, secret: 'required' },
-  { id: 'apple', name: 'Apple', issuer: 'https://appleid.apple.com', api: undefined, secret: 'apple-key' },
-  { id: 'facebook', name: 'Facebook', issuer: undefined, api: 'https://graph.facebook.com', secret: 'required' },
-  { id: 'kakao', name: 'Kakao', issuer: 'https://kauth.kakao.com', api: 'https://kapi.kakao.com', secret: 'optional' },
-  { id: 'naver', name: 'Naver', issuer: undefined, api: 'https://openapi.naver.com', secret: 'required' },
-  { id: 'github', name: 'GitHub', issuer: undefined, api: 'https://api.github.com', secret: 'required' },
+  { id: 'google', name: 'Google', issuer: 'https://accounts.google.com', api: undefined, secret: 'required', oauth: undefined },
+  { id: 'apple', name: 'Apple', issuer: 'https://appleid.apple.com', api: undefined, secret: 'apple-key', oauth: undefined },
+  {
+    id: 'facebook',
+    name: 'Facebook',
+    issuer: undefined,
+    api: 'https://graph.facebook.com',
+    secret: 'required',
+    // Facebook's code is redeemed on its Graph API (AUTH_FACEBOOK_API_URL).
+    oauth: { url: 'https://www.facebook.com', authorization: '/dialog/oauth', token: { onApi: '/oauth/access_token' } },
+  },
+  { id: 'kakao', name: 'Kakao', issuer: 'https://kauth.kakao.com', api: 'https://kapi.kakao.com', secret: 'optional', oauth: undefined },
+  {
+    id: 'naver',
+    name: 'Naver',
+    issuer: undefined,
+    api: 'https://openapi.naver.com',
+    secret: 'required',
+    oauth: { url: 'https://nid.naver.com', authorization: '/oauth2.0/authorize', token: '/oauth2.0/token' },
+  },
+  {
+    id: 'github',
+    name: 'GitHub',
+    issuer: undefined,
+    api: 'https://api.github.com',
+    secret: 'required',
+    oauth: { url: 'https://github.com', authorization: '/login/oauth/authorize', token: '/login/oauth/access_token' },
+  },
 ] as const;
 
 /** Ids a generic provider may not take: the built-in ones, and the password's entry in an account's `providers`. */
@@ -368,7 +398,12 @@ function readSocial(read: EnvReader, problems: string[]): SocialConfig {
     const issuer = builtIn.issuer === undefined ? undefined : readIssuer(read, problems, `${prefix}_ISSUER`, builtIn.issuer);
     const api = builtIn.api === undefined ? undefined : readIssuer(read, problems, `${prefix}_API_URL`, builtIn.api)?.replace(/\/+$/, '');
     const appId = builtIn.id === 'kakao' ? readKakaoAppId(read, problems) : undefined;
-    const accessTokenSettings = [...(api === undefined ? [] : [`${prefix}_API_URL`]), ...(builtIn.id === 'kakao' ? ['AUTH_KAKAO_APP_ID'] : [])];
+    const oauthUrl = builtIn.oauth === undefined ? undefined : readIssuer(read, problems, `${prefix}_OAUTH_URL`, builtIn.oauth.url)?.replace(/\/+$/, '');
+    const accessTokenSettings = [
+      ...(api === undefined ? [] : [`${prefix}_API_URL`]),
+      ...(oauthUrl === undefined ? [] : [`${prefix}_OAUTH_URL`]),
+      ...(builtIn.id === 'kakao' ? ['AUTH_KAKAO_APP_ID'] : []),
+    ];
     const setOnlyWithClientId = [...(apple?.names ?? []), ...accessTokenSettings.filter((name) => read.optionalString(name) !== undefined)];
     const provider = readProvider(read, problems, prefix, {
       id: builtIn.id,
@@ -383,7 +418,14 @@ function readSocial(read: EnvReader, problems: string[]): SocialConfig {
     }
     // Kakao's access tokens are checked only against its app id: without one, Kakao takes ID tokens alone.
     const checksAccessTokens = builtIn.id !== 'kakao' || appId !== undefined;
-    providers.push({ ...provider, api: checksAccessTokens ? api : undefined, appId, hashedNonce: builtIn.id === 'apple', apple: apple?.key });
+    const oauth =
+      builtIn.oauth === undefined || oauthUrl === undefined || api === undefined
+        ? undefined
+        : {
+            authorization: `${oauthUrl}${builtIn.oauth.authorization}`,
+            token: typeof builtIn.oauth.token === 'string' ? `${oauthUrl}${builtIn.oauth.token}` : `${api}${builtIn.oauth.token.onApi}`,
+          };
+    providers.push({ ...provider, api: checksAccessTokens ? api : undefined, appId, oauth, hashedNonce: builtIn.id === 'apple', apple: apple?.key });
   }
   for (const name of read.list('AUTH_OIDC_PROVIDERS')) {
     const id = name.toLowerCase();
@@ -400,7 +442,7 @@ function readSocial(read: EnvReader, problems: string[]): SocialConfig {
     if (read.optionalString(`${prefix}_ISSUER`) === undefined) problems.push(`${prefix}_ISSUER is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
     const provider = readProvider(read, problems, prefix, { id, name: read.string(`${prefix}_NAME`, name), issuer, secretRequired: true, alsoNeeds: [] });
     if (provider === undefined) problems.push(`${prefix}_CLIENT_ID is required: "${name}" is listed in AUTH_OIDC_PROVIDERS`);
-    else providers.push({ ...provider, api: undefined, appId: undefined, hashedNonce: false, apple: undefined });
+    else providers.push({ ...provider, api: undefined, appId: undefined, oauth: undefined, hashedNonce: false, apple: undefined });
   }
   const redirectAllowlist = read.list('AUTH_REDIRECT_ALLOWLIST');
   for (const prefix of redirectAllowlist) {
@@ -426,7 +468,7 @@ function readProvider(
   problems: string[],
   prefix: string,
   provider: { id: string; name: string; issuer: string | undefined; secretRequired: boolean; alsoNeeds: readonly string[] },
-): Omit<SocialProviderConfig, 'api' | 'appId' | 'hashedNonce' | 'apple'> | undefined {
+): Omit<SocialProviderConfig, 'api' | 'appId' | 'oauth' | 'hashedNonce' | 'apple'> | undefined {
   const clientId = read.optionalString(`${prefix}_CLIENT_ID`);
   const clientSecret = read.optionalString(`${prefix}_CLIENT_SECRET`);
   const audiences = read.list(`${prefix}_AUDIENCES`);

@@ -208,6 +208,11 @@ const EXEMPT: Record<string, string> = {
   'POST /v1/auth/logout': 'public: the refresh token is the authorization',
   'GET /v1/auth/providers': 'public server configuration',
   'POST /v1/auth/social': "public: the provider's signed ID token is the authorization (forged, replayed and foreign ones: test/social-sign-in.test.ts)",
+  'GET /v1/auth/oauth/{provider}/authorize':
+    "public: starts a sign-in, takes no id; with link=true it reads the caller's own token only (anonymous and bad tokens: test/social-web-flow.test.ts)",
+  'GET /v1/auth/oauth/{provider}/callback':
+    'public: the single-use state, bound to the browser that started it, is the authorization (forged, replayed, foreign: test/social-web-flow.test.ts)',
+  'POST /v1/auth/oauth/{provider}/callback': "public: Apple's form_post of the same callback, the same state rules (test/social-web-flow.test.ts)",
   'GET /v1/wallet/packages': 'public server configuration (COIN_PACKAGES); no user data',
   'POST /v1/payments/webhooks/stripe': "public: Stripe's signature over the body is the authorization (forged ones: test/topups.test.ts)",
 };

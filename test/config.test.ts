@@ -250,6 +250,7 @@ describe('configuration', () => {
       AUTH_OIDC_AUTH0_CLIENT_ID: 'a0',
       AUTH_OIDC_AUTH0_CLIENT_SECRET: 'a0-secret',
       AUTH_REDIRECT_ALLOWLIST: 'https://app.example.com/auth/, com.example.plaza:/oauth',
+      PUBLIC_URL: 'https://api.example.com',
     }).social;
     assert.deepEqual(social.providers.map((provider) => [provider.id, provider.name, provider.verifies, provider.issuer]), [
       ['google', 'Google', 'id_token', 'https://accounts.google.com'],
@@ -265,6 +266,9 @@ describe('configuration', () => {
     assert.equal(apple?.hashedNonce, true);
     assert.equal(apple?.apple?.privateKey, appleKey, 'the \\n escapes are line breaks again');
     assert.equal(kakao?.clientSecret, undefined, "Kakao's client secret is optional");
+    // The web sign-in's endpoints of a provider without a discovery document are its real ones (AUTH_NAVER_OAUTH_URL changes their base).
+    assert.deepEqual(social.providers[3]?.oauth, { authorization: 'https://nid.naver.com/oauth2.0/authorize', token: 'https://nid.naver.com/oauth2.0/token' });
+    assert.equal(google?.oauth, undefined, 'an issuer lists its own');
     assert.deepEqual(social.redirectAllowlist, ['https://app.example.com/auth/', 'com.example.plaza:/oauth']);
   });
 
@@ -323,6 +327,7 @@ describe('configuration', () => {
         'AUTH_OIDC_OTHER_CLIENT_ID is required: "other" is listed in AUTH_OIDC_PROVIDERS',
         'AUTH_REDIRECT_ALLOWLIST: "https://" is not a URL prefix (e.g. https://app.example.com/auth/ or com.example.app:/oauth)',
         'AUTH_REDIRECT_ALLOWLIST: "not a url" is not a URL prefix (e.g. https://app.example.com/auth/ or com.example.app:/oauth)',
+        'PUBLIC_URL is required with AUTH_REDIRECT_ALLOWLIST (providers send the web sign-in back to PUBLIC_URL/v1/auth/oauth/{provider}/callback)',
       ]);
     }
   });

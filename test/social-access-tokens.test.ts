@@ -107,7 +107,7 @@ function answer(request: ProviderApiRequest): ProviderApiAnswer {
       if (person === undefined || request.query.get('appsecret_proof') !== proof) {
         return json(400, { error: { message: 'Invalid appsecret_proof provided in the API argument', type: 'GraphMethodException', code: 100 } });
       }
-      assert.equal(request.query.get('fields'), 'id,name,email');
+      assert.equal(request.query.get('fields'), 'id,name,email,picture.type(large)');
       return json(200, { id: person.id, name: person.name, email: person.email });
     }
     case `POST /github/applications/${GITHUB_CLIENT_ID}/token`: {

@@ -53,6 +53,17 @@ export const errors = {
   /** A refresh token (sent in the body, as login's credentials are: the same bare challenge) that cannot be traded. */
   invalidRefreshToken: (detail: string) =>
     new AppError(401, 'unauthorized', detail, { headers: { 'www-authenticate': BEARER_CHALLENGE } }),
+  /**
+   * An account without a password re-confirms sensitive actions by signing in with its provider
+   * again; this session's sign-in is older than `maxAgeMinutes`. Not 401: the session is fine.
+   */
+  reauthenticationRequired: (maxAgeMinutes: number) =>
+    new AppError(
+      403,
+      'reauthentication_required',
+      `This needs a sign-in from the last ${maxAgeMinutes} minutes: sign in with your provider again (POST /v1/auth/social or the web flow), then retry with the new session`,
+      { extra: { maxAgeMinutes } },
+    ),
   forbidden: (detail = 'You may not do this') => new AppError(403, 'forbidden', detail),
   notFound: (what = 'resource') => new AppError(404, 'not_found', `No such ${what}`),
   methodNotAllowed: (allowed: string[]) =>
@@ -62,6 +73,9 @@ export const errors = {
   purchaseRequired: (detail = 'Buy the post to read this') => new AppError(402, 'purchase_required', detail),
   emailTaken: () => new AppError(409, 'email_taken', 'An account with this email already exists'),
   handleTaken: () => new AppError(409, 'handle_taken', 'This handle is taken'),
+  /** A password signs in together with the account's email, and this (social-only) account has none. */
+  emailRequired: () =>
+    new AppError(409, 'email_required', 'A password signs in with the account\'s email, and this account has none: keep signing in with your provider'),
   /** Following one more account would pass the cap (FOLLOW_MAX); unfollowing someone makes room. */
   followLimit: (limit: number) =>
     new AppError(409, 'follow_limit', `One account may follow at most ${limit} others; unfollow one to follow another`, {

@@ -15,6 +15,7 @@ import * as wallet from './0013_wallet.ts';
 import * as walletTopups from './0014_wallet_topups.ts';
 import * as withdrawnPosts from './0015_withdrawn_posts.ts';
 import * as identities from './0016_identities.ts';
+import * as oauthStates from './0017_oauth_states.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0014_wallet_topups': walletTopups,
   '0015_withdrawn_posts': withdrawnPosts,
   '0016_identities': identities,
+  '0017_oauth_states': oauthStates,
 };

@@ -108,6 +108,19 @@ export function createAccountsService(deps: {
       await store.updateUser(trx, userId, { password_hash: passwordHash, updated_at: new Date() });
     },
 
+    /**
+     * Gives a social-only account its first password; false when it has one already (a concurrent
+     * request set it: changing it then takes the current one). Only an account with an email may
+     * have one (`409 email_required`), since login pairs the two: so a password always counts as a
+     * way to sign in, and unlinking the last provider of an account with one never locks it out.
+     */
+    async setFirstPasswordHash(trx: Database, userId: string, passwordHash: string): Promise<boolean> {
+      const user = await store.findUserById(trx, userId);
+      if (user === undefined) throw errors.invalidAccessToken('This account no longer exists');
+      if (user.email === null) throw errors.emailRequired();
+      return store.setFirstPasswordHash(trx, userId, passwordHash, new Date());
+    },
+
     async getAccount(userId: string): Promise<Account> {
       const user = await store.findUserById(db, userId);
       if (user === undefined) throw errors.invalidAccessToken('This account no longer exists');

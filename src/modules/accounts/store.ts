@@ -91,6 +91,17 @@ export async function updateUser(
   return db.updateTable('users').set(changes).where('id', '=', id).returningAll().returning([postsCount, linkedProviders]).executeTakeFirst();
 }
 
+/** Sets a password on an account that has none; false when it has one (set meanwhile) or is gone. */
+export async function setFirstPasswordHash(db: Database, id: string, passwordHash: string, at: Date): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ password_hash: passwordHash, updated_at: at })
+    .where('id', '=', id)
+    .where('password_hash', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 /**
  * Holds the user's row until the caller's transaction ends, so another module's writes about this
  * user (an upload's quota check, say) happen one at a time. False when there is no such user.

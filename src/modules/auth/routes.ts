@@ -4,11 +4,17 @@ import Type from 'typebox';
 import { callerOf } from '#http/auth.ts';
 import { problemResponses } from '#http/openapi.ts';
 import { Account, DisplayName, Handle } from '../accounts/schemas.ts';
-import type { AuthService } from './service.ts';
+import { FRESH_SIGN_IN_SECONDS, type AuthService } from './service.ts';
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 256 });
 const RefreshToken = Type.String({ minLength: 1, maxLength: 512 });
+/** How old a session's sign-in may be to confirm an account without a password, as the descriptions say it. */
+const FRESH = `under ${FRESH_SIGN_IN_SECONDS / 60} minutes old`;
+const ReconfirmingPassword = Type.String({
+  maxLength: 256,
+  description: `Required when the account has a password; absent for one without, which a session whose sign-in is ${FRESH} confirms instead`,
+});
 
 export const Session = Type.Object(
   {
@@ -94,9 +100,11 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: onRequestAs
         ...signedIn,
         schema: {
           ...signedIn.schema,
-          summary: 'Change the password; every other session is signed out',
-          body: Type.Object({ currentPassword: Type.String({ maxLength: 256 }), newPassword: Password }, strict),
-          response: { 204: Type.Null(), ...problemResponses(403, 429) },
+          summary: 'Change the password (or set the first one of a social-only account); every other session is signed out',
+          description:
+            `An account without a password (made by a social sign-in) sends \`newPassword\` alone, from a session whose sign-in is ${FRESH} (else \`403 reauthentication_required\`); it needs an email to log in with (else \`409 email_required\`).`,
+          body: Type.Object({ currentPassword: Type.Optional(ReconfirmingPassword), newPassword: Password }, strict),
+          response: { 204: Type.Null(), ...problemResponses(403, 409, 429) },
         },
       },
       async (request, reply) => {
@@ -109,10 +117,16 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: onRequestAs
       '/v1/account',
       {
         ...signedIn,
+        // An account without a password may send no body: it stands for the empty object.
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
         schema: {
           ...signedIn.schema,
           summary: 'Delete your account and everything it owns',
-          body: Type.Object({ password: Type.String({ maxLength: 256 }) }, strict),
+          description:
+            `An account without a password (made by a social sign-in) sends no body, or \`{}\`, from a session whose sign-in is ${FRESH} (else \`403 reauthentication_required\`).`,
+          body: Type.Object({ password: Type.Optional(ReconfirmingPassword) }, strict),
           response: { 204: Type.Null(), ...problemResponses(403, 429) },
         },
       },

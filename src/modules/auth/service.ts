@@ -34,6 +34,14 @@ type AuthDeps = {
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
+/**
+ * How recent the sign-in behind a session must be to stand in for the password of an account that
+ * has none (setting its first password, deleting it): the user re-confirms by signing in with their
+ * provider again, and a token copied from an older session can do neither. Ten minutes covers
+ * signing in and finishing the form; refreshing keeps a session's sign-in time, so it cannot renew it.
+ */
+export const FRESH_SIGN_IN_SECONDS = 10 * 60;
+
 export function createAuthService(deps: AuthDeps) {
   const { db, outbox, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
@@ -80,6 +88,34 @@ export function createAuthService(deps: AuthDeps) {
   async function confirmPassword(caller: Caller, password: string): Promise<void> {
     await enforceLimit(`reconfirm:session:${caller.sessionId}`, config.authRateLimit.reconfirmPerSession);
     if (!(await accounts.passwordMatches(caller.userId, password))) throw errors.wrongPassword();
+  }
+
+  /** `403 reauthentication_required` unless the caller's session began with a sign-in within FRESH_SIGN_IN_SECONDS. */
+  async function confirmFreshSignIn(caller: Caller): Promise<void> {
+    const startedAt = await store.sessionStartedAt(db, caller.sessionId);
+    if (startedAt === undefined || Date.now() - startedAt.getTime() > FRESH_SIGN_IN_SECONDS * 1000) {
+      throw errors.reauthenticationRequired(FRESH_SIGN_IN_SECONDS / 60);
+    }
+  }
+
+  /**
+   * Re-confirms a sensitive action: with the password (the body's `field`) for an account that has
+   * one, else with a fresh sign-in, and then no password may be sent. Resolves with whether the
+   * account has a password.
+   */
+  async function reconfirm(caller: Caller, password: string | undefined, field: 'currentPassword' | 'password'): Promise<boolean> {
+    const hasPassword = await accounts.hasPassword(caller.userId);
+    if (hasPassword && password === undefined) {
+      throw errors.invalidRequest(`This account has a password: send it as ${field}`, [{ path: `/${field}`, message: 'is required: the account has a password' }]);
+    }
+    if (!hasPassword && password !== undefined) {
+      throw errors.invalidRequest(`This account has no password: leave ${field} out (a sign-in with your provider in the last ${FRESH_SIGN_IN_SECONDS / 60} minutes confirms it)`, [
+        { path: `/${field}`, message: 'must be absent: the account has no password' },
+      ]);
+    }
+    if (password !== undefined) await confirmPassword(caller, password);
+    else await confirmFreshSignIn(caller);
+    return hasPassword;
   }
 
   return {
@@ -144,6 +180,9 @@ export function createAuthService(deps: AuthDeps) {
       if (found !== undefined) await revokeSession(found.session_id, new Date());
     },
 
+    /** Whether the caller's session is still open (not signed out, nor ended by a password change). */
+    isSessionActive: (caller: Caller) => store.isSessionActive(db, caller.sessionId, caller.userId),
+
     /** The caller behind an access token, if it is valid and its session was not revoked. */
     async authenticate(accessToken: string): Promise<Caller> {
       let refusal = 'The access token is not valid (altered, or not issued by this server): sign in again';
@@ -161,20 +200,31 @@ export function createAuthService(deps: AuthDeps) {
       return caller;
     },
 
-    /** Changes the password and signs out every other device. */
-    async changePassword(caller: Caller, currentPassword: string, newPassword: string): Promise<void> {
-      await confirmPassword(caller, currentPassword);
+    /**
+     * Changes the password, confirmed with the current one, or sets the first one of a social-only
+     * account from a fresh sign-in; either way every other device is signed out.
+     */
+    async changePassword(caller: Caller, currentPassword: string | undefined, newPassword: string): Promise<void> {
+      const hadPassword = await reconfirm(caller, currentPassword, 'currentPassword');
       const passwordHash = await accounts.hashPassword(newPassword);
       await db.transaction().execute(async (trx) => {
-        await accounts.setPasswordHash(trx, caller.userId, passwordHash);
+        if (hadPassword) await accounts.setPasswordHash(trx, caller.userId, passwordHash);
+        else if (!(await accounts.setFirstPasswordHash(trx, caller.userId, passwordHash))) {
+          throw errors.invalidRequest('This account has a password now: send it as currentPassword', [
+            { path: '/currentPassword', message: 'is required: the account has a password' },
+          ]);
+        }
         await store.revokeSessionsExcept(trx, caller.userId, caller.sessionId, new Date());
       });
       accessCache.forgetUser(caller.userId, caller.sessionId);
     },
 
-    /** Deletes the caller's account once they confirm it with their password; every session ends with it. */
-    async deleteAccount(caller: Caller, password: string): Promise<void> {
-      await confirmPassword(caller, password);
+    /**
+     * Deletes the caller's account once they confirm it: with their password, or for an account
+     * without one with a fresh sign-in. Every session ends with it.
+     */
+    async deleteAccount(caller: Caller, password: string | undefined): Promise<void> {
+      await reconfirm(caller, password, 'password');
       const committed = await outbox.transaction(db, async (trx, emit) => {
         const then = [];
         for (const module of counters) then.push(await module.releaseUser(trx, caller.userId, emit));

@@ -65,3 +65,14 @@ export async function isSessionActive(db: Database, sessionId: string, userId: s
     .executeTakeFirst();
   return row !== undefined;
 }
+
+/** When the sign-in that opened this session happened (refreshing keeps it); undefined for a revoked or unknown one. */
+export async function sessionStartedAt(db: Database, sessionId: string): Promise<Date | undefined> {
+  const row = await db
+    .selectFrom('auth_sessions')
+    .select('created_at')
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return row?.created_at;
+}

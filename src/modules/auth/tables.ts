@@ -26,9 +26,23 @@ export type IdentitiesTable = {
 /** ID tokens already accepted (SHA-256 of the token), kept until they expire: each signs in once. */
 export type UsedIdTokensTable = { token_hash: string; expires_at: Date };
 
+/** A web sign-in between its authorize and its callback (hashes of the state and of the browser's cookie). */
+export type OauthStatesTable = {
+  state_hash: string;
+  browser_hash: string;
+  provider: string;
+  redirect_uri: string;
+  code_verifier: string;
+  nonce: string;
+  link_user_id: string | null;
+  link_session_id: string | null;
+  expires_at: Date;
+};
+
 export type AuthTables = {
   auth_sessions: AuthSessionsTable;
   refresh_tokens: RefreshTokensTable;
   identities: IdentitiesTable;
   used_id_tokens: UsedIdTokensTable;
+  oauth_states: OauthStatesTable;
 };

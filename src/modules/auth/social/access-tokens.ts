@@ -67,7 +67,13 @@ export function createAccessTokenVerifier(options: {
     if (answer.resultcode !== '00') throw new TokenRefused(`resultcode ${String(answer.resultcode)}`);
     const profile = record(answer.response);
     // Naver's answer does not say whether the member confirmed the address: never vouched for.
-    return { subject: subjectOf(profile.id), email: text(profile.email) ?? null, emailVerified: false, name: text(profile.name) ?? text(profile.nickname) };
+    return {
+      subject: subjectOf(profile.id),
+      email: text(profile.email) ?? null,
+      emailVerified: false,
+      name: text(profile.name) ?? text(profile.nickname),
+      picture: text(profile.profile_image),
+    };
   }
 
   async function kakao(provider: SocialProviderConfig & { api: string }, token: string): Promise<VerifiedIdentity> {
@@ -83,6 +89,8 @@ export function createAccessTokenVerifier(options: {
       email,
       emailVerified: email !== null && account.is_email_verified === true && account.is_email_valid === true,
       name: text(record(account.profile).nickname),
+      // Kakao hands out its placeholder to members without a picture: not worth a copy.
+      picture: record(account.profile).is_default_image === true ? undefined : text(record(account.profile).profile_image_url),
     };
   }
 
@@ -93,12 +101,14 @@ export function createAccessTokenVerifier(options: {
     if (!provider.audiences.includes(String(debug.app_id))) throw new TokenRefused(`issued to app ${String(debug.app_id)}`);
     // Proves the call comes from the app's server, for apps that require it ("Require App Secret").
     const proof = createHmac('sha256', provider.clientSecret ?? '').update(token).digest('hex');
-    const query = new URLSearchParams({ fields: 'id,name,email', access_token: token, appsecret_proof: proof });
+    const query = new URLSearchParams({ fields: 'id,name,email,picture.type(large)', access_token: token, appsecret_proof: proof });
     const me = record(await call({ url: `${provider.api}/me?${query}` }));
     const subject = subjectOf(me.id);
     if (String(debug.user_id) !== subject) throw new ProviderUnreachable(`${provider.api}/me`, new Error('the user differs from debug_token'));
     // Facebook does not say whether the member confirmed the address (accounts can be made with a phone number): never vouched for.
-    return { subject, email: text(me.email) ?? null, emailVerified: false, name: text(me.name) };
+    // Members without a picture get Facebook's silhouette: not worth a copy.
+    const picture = record(record(me.picture).data);
+    return { subject, email: text(me.email) ?? null, emailVerified: false, name: text(me.name), picture: picture.is_silhouette === true ? undefined : text(picture.url) };
   }
 
   async function github(provider: SocialProviderConfig & { api: string }, token: string): Promise<VerifiedIdentity> {
@@ -121,7 +131,7 @@ export function createAccessTokenVerifier(options: {
     const emails = await call({ url: `${provider.api}/user/emails`, headers, refused: [401], absent: [403, 404] });
     const primary = (Array.isArray(emails) ? emails : []).map(record).find((entry) => entry.primary === true && entry.verified === true);
     const email = text(primary?.email) ?? null;
-    return { subject, email, emailVerified: email !== null, name: text(user.name) ?? text(user.login) };
+    return { subject, email, emailVerified: email !== null, name: text(user.name) ?? text(user.login), picture: text(user.avatar_url) };
   }
 
   const checks: Record<string, (provider: SocialProviderConfig & { api: string }, token: string) => Promise<VerifiedIdentity>> = {

@@ -27,12 +27,18 @@ export type VerifiedIdentity = {
   email: string | null;
   emailVerified: boolean;
   name: string | undefined;
+  /** The URL of the user's picture at the provider, if it offers one: copied into Plaza's storage on sign-up, never shown. */
+  picture?: string | undefined;
 };
 
 /** An ID token's identity, and how long the token must be remembered as used. */
 export type VerifiedIdToken = VerifiedIdentity & { expiresAt: Date };
 
-type IssuerKeys = { algorithms: string[]; keys: JWTVerifyGetKey };
+/** Where the web sign-in sends the browser and redeems the code, and how it presents the client secret there. */
+export type IssuerEndpoints = { authorization: string; token: string; clientAuth: 'client_secret_basic' | 'client_secret_post' };
+
+/** What an issuer's discovery document says: its keys, and its web sign-in endpoints when it lists both. */
+type IssuerKeys = { algorithms: string[]; keys: JWTVerifyGetKey; endpoints: IssuerEndpoints | undefined };
 
 export type IdTokenVerifier = ReturnType<typeof createIdTokenVerifier>;
 
@@ -70,7 +76,9 @@ export function createIdTokenVerifier(options: {
 
   async function discover(provider: SocialProviderConfig & { issuer: string }): Promise<IssuerKeys> {
     const url = `${provider.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const document = (await fetchJson(url)) as { issuer?: unknown; jwks_uri?: unknown; id_token_signing_alg_values_supported?: unknown };
+    const fetched = await fetchJson(url);
+    if (typeof fetched !== 'object' || fetched === null) throw new ProviderUnreachable(url, new Error('not a discovery document'));
+    const document = fetched as Record<string, unknown>;
     // OpenID Connect Discovery 1.0 §4.3: the document must name the issuer it was fetched for.
     if (document.issuer !== provider.issuer) throw new ProviderUnreachable(url, new Error(`the document names issuer ${String(document.issuer)}`));
     const jwksUri = typeof document.jwks_uri === 'string' && URL.canParse(document.jwks_uri) ? new URL(document.jwks_uri) : undefined;
@@ -83,7 +91,7 @@ export function createIdTokenVerifier(options: {
       cacheMaxAge: JWKS_MAX_AGE_MS,
       [customFetch]: fetchKeys,
     });
-    return { algorithms: algorithms.length > 0 ? algorithms : DEFAULT_ALGORITHMS, keys };
+    return { algorithms: algorithms.length > 0 ? algorithms : DEFAULT_ALGORITHMS, keys, endpoints: endpointsOf(document) };
   }
 
   /** The provider's keys, from its discovery document fetched at most once a day; callers meanwhile share one fetch, and a failed one is not kept. */
@@ -97,6 +105,21 @@ export function createIdTokenVerifier(options: {
   }
 
   return {
+    /** The issuer's authorization and token endpoints, from the discovery document the keys come from; `502` when it cannot be had or lists none. */
+    async endpoints(provider: SocialProviderConfig): Promise<IssuerEndpoints> {
+      const { issuer } = provider;
+      if (issuer === undefined) throw new Error(`social sign-in: ${provider.id} has no issuer`);
+      try {
+        const { endpoints } = await keysOf({ ...provider, issuer });
+        if (endpoints === undefined) throw new ProviderUnreachable(issuer, new Error('the discovery document lists no https authorization_endpoint and token_endpoint'));
+        return endpoints;
+      } catch (error) {
+        if (!(error instanceof ProviderUnreachable)) throw error;
+        options.logger.warn({ err: error, provider: provider.id }, 'social sign-in: the provider could not be asked for its endpoints');
+        throw socialErrors.providerUnavailable(provider.name);
+      }
+    },
+
     /**
      * The identity an ID token proves, once its signature, issuer, audience, times and nonce (when
      * the app sent one) are checked; `401 invalid_social_token` otherwise, `502` when the provider
@@ -129,6 +152,7 @@ export function createIdTokenVerifier(options: {
           // Apple writes the flag as a string.
           emailVerified: email !== null && (payload.email_verified === true || payload.email_verified === 'true'),
           name: nameOf(payload),
+          picture: typeof payload.picture === 'string' && payload.picture !== '' ? payload.picture : undefined,
           expiresAt: new Date((payload.exp + CLOCK_SKEW_SECONDS) * 1000),
         };
       } catch (error) {
@@ -141,6 +165,20 @@ export function createIdTokenVerifier(options: {
       }
     },
   };
+}
+
+/**
+ * The web sign-in's endpoints of a discovery document, https only. The client secret goes in the
+ * Authorization header (the default, RFC 6749 §2.3.1) unless the issuer takes it only in the body (Apple, Kakao).
+ */
+function endpointsOf(document: Record<string, unknown>): IssuerEndpoints | undefined {
+  const https = (value: unknown) => (typeof value === 'string' && URL.canParse(value) && new URL(value).protocol === 'https:' ? value : undefined);
+  const authorization = https(document.authorization_endpoint);
+  const token = https(document.token_endpoint);
+  if (authorization === undefined || token === undefined) return undefined;
+  const methods = Array.isArray(document.token_endpoint_auth_methods_supported) ? document.token_endpoint_auth_methods_supported : ['client_secret_basic'];
+  const clientAuth = !methods.includes('client_secret_basic') && methods.includes('client_secret_post') ? 'client_secret_post' : 'client_secret_basic';
+  return { authorization, token, clientAuth };
 }
 
 /** Why jose refused a token, in words a client developer can act on. */

@@ -8,6 +8,7 @@ import type { Account } from '../../accounts/schemas.ts';
 import type { AccountsService } from '../../accounts/service.ts';
 import type { AuthService, Session } from '../service.ts';
 import type { AccessTokenVerifier } from './access-tokens.ts';
+import type { AvatarCopy } from './avatar-copy.ts';
 import type { IdTokenVerifier, VerifiedIdentity } from './id-tokens.ts';
 import { socialErrors } from './problems.ts';
 import * as store from './store.ts';
@@ -28,6 +29,7 @@ export function createSocialSignInService(deps: {
   idTokens: Pick<IdTokenVerifier, 'verify'>;
   accessTokens: Pick<AccessTokenVerifier, 'verify'>;
   providers: readonly SocialProviderConfig[];
+  avatarCopy: Pick<AvatarCopy, 'copy'>;
 }) {
   const { db, accounts, sessions, idTokens, accessTokens } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -69,6 +71,8 @@ export function createSocialSignInService(deps: {
         if (!inserted) throw new IdentityLinkedMeanwhile();
         return { userId: user.id, tokens: await sessions.openSession(trx, user.id) };
       });
+      // Once the user is committed, within its own time bound; the sign-in goes on without it if it fails.
+      await deps.avatarCopy.copy(userId, provider, identity.picture);
       return { user: await accounts.getAccount(userId), ...tokens, created: true };
     } catch (error) {
       if (error instanceof IdentityLinkedMeanwhile) return undefined;
@@ -78,28 +82,42 @@ export function createSocialSignInService(deps: {
     }
   }
 
+  /**
+   * Signs in with a provider token (a native app's, or the web flow's): the provider account's user,
+   * made on its first sign-in. `givenName` is a name the provider handed over beside a token that
+   * carries none (Apple's web sign-in posts it once), used only if the token has none.
+   */
+  async function signInWithToken(providerId: string, token: string, nonce: string | undefined, givenName?: string): Promise<SocialSignIn> {
+    const proven = await prove(providerId, token, nonce);
+    const { provider } = proven;
+    const identity = { ...proven.identity, name: proven.identity.name ?? givenName };
+    const known = await store.findIdentity(db, provider.id, identity.subject);
+    if (known !== undefined) return signInAs(known.user_id);
+    const created = await signUp(provider, identity);
+    if (created !== undefined) return created;
+    const linked = await store.findIdentity(db, provider.id, identity.subject);
+    if (linked === undefined) throw new Error('social sign-in: the identity that won the race is gone');
+    return signInAs(linked.user_id);
+  }
+
   return {
     /** The configured providers, as sign-in buttons list them. */
     list(): { id: string; name: string }[] {
       return [...providers.values()].map(({ id, name }) => ({ id, name }));
     },
 
-    /** Signs in with a provider token a native app obtained: the provider account's user, made on its first sign-in. */
+    /** Signs in with a token a native app got from its provider, counted against the address's sign-in attempts. */
     async signIn(providerId: string, token: string, nonce: string | undefined, ip: string): Promise<SocialSignIn> {
       // Before the provider is asked: refused attempts must not cost it (or Plaza) a call.
       await sessions.countSignInAttempt(ip);
-      const { provider, identity } = await prove(providerId, token, nonce);
-      const known = await store.findIdentity(db, provider.id, identity.subject);
-      if (known !== undefined) return signInAs(known.user_id);
-      const created = await signUp(provider, identity);
-      if (created !== undefined) return created;
-      const linked = await store.findIdentity(db, provider.id, identity.subject);
-      if (linked === undefined) throw new Error('social sign-in: the identity that won the race is gone');
-      return signInAs(linked.user_id);
+      return signInWithToken(providerId, token, nonce);
     },
 
-    /** Links the provider account a fresh token proves to the caller's account. */
-    async link(caller: Caller, providerId: string, token: string, nonce: string | undefined): Promise<Account> {
+    /** For the web flow, which counted the attempt when it started. */
+    signInWithToken,
+
+    /** Links the provider account a fresh token proves to the caller's account (the web flow's: the user who started it). */
+    async link(caller: Pick<Caller, 'userId'>, providerId: string, token: string, nonce: string | undefined): Promise<Account> {
       if (!providers.has(providerId)) throw errors.notFound('provider');
       const { provider, identity } = await prove(providerId, token, nonce);
       const known = await store.findIdentity(db, provider.id, identity.subject);

@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
-import type { IdentitiesTable } from '../tables.ts';
+import type { IdentitiesTable, OauthStatesTable } from '../tables.ts';
 
 export async function findIdentity(db: Database, provider: string, subject: string) {
   return db
@@ -45,4 +45,15 @@ export async function markIdTokenUsed(db: Database, tokenHash: string, expiresAt
     .returning('token_hash')
     .executeTakeFirst();
   return result !== undefined;
+}
+
+/** Records a web sign-in's state until its callback, and forgets those that expired unused. */
+export async function insertOauthState(db: Database, state: Insertable<OauthStatesTable>, now: Date): Promise<void> {
+  await db.deleteFrom('oauth_states').where('expires_at', '<', now).execute();
+  await db.insertInto('oauth_states').values(state).execute();
+}
+
+/** Takes a web sign-in's state, so that it serves one callback only (two at once: one of them gets it). */
+export async function takeOauthState(db: Database, stateHash: string) {
+  return db.deleteFrom('oauth_states').where('state_hash', '=', stateHash).returningAll().executeTakeFirst();
 }
