@@ -16,6 +16,7 @@ import * as walletTopups from './0014_wallet_topups.ts';
 import * as withdrawnPosts from './0015_withdrawn_posts.ts';
 import * as identities from './0016_identities.ts';
 import * as oauthStates from './0017_oauth_states.ts';
+import * as oneStatementPurchases from './0018_one_statement_purchases.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0015_withdrawn_posts': withdrawnPosts,
   '0016_identities': identities,
   '0017_oauth_states': oauthStates,
+  '0018_one_statement_purchases': oneStatementPurchases,
 };

@@ -90,19 +90,21 @@ export function createWalletService(deps: {
   const { db, outbox, accounts, posts, config } = deps;
   const admins = new Set(deps.adminEmails);
 
-  /** Why a buyer's debit was refused: debt, else too few coins. */
-  async function refusal(buyerId: string): Promise<AppError> {
+  /**
+   * Why a purchase statement was refused, asked afterwards: the post went meanwhile (404, from
+   * posts) or a concurrent purchase of the pair came first, else the buyer's debt, else too few coins.
+   */
+  async function refusal(buyerId: string, postId: string): Promise<AppError> {
+    if ((await posts.purchasable(buyerId, postId)).bought) return walletErrors.alreadyPurchased();
     const { debt } = await store.balancesOf(db, buyerId);
     return debt > 0 ? walletErrors.inDebt(debt) : walletErrors.insufficientFunds();
   }
 
   /**
-   * One purchase, in one transaction of two statements (and the Idempotency-Key's, when sent),
-   * taking its locks in one order: the key (a concurrent request under it waits here), the post
-   * (held against its deletion, which then withdraws it for the buyer instead), the purchase row (its
-   * unique key turns a second one of the pair away once the first commits), then both wallets, in
-   * account order (see `store.movePurchaseCoins`). The ledger rows and the sale's outbox event, for
-   * the seller to hear of it, are the second statement.
+   * One purchase: what posts says of the post (who may see it, its price, whether the buyer has
+   * it), then one statement that writes all of it or nothing (see `store.recordPurchase`), with the
+   * sale's outbox event for the seller to hear of it. With an Idempotency-Key, the key is taken
+   * first, in the same transaction: a concurrent request under it waits there.
    */
   async function buy(buyerId: string, postId: string, key: string | undefined): Promise<Purchase> {
     const post = await posts.purchasable(buyerId, postId);
@@ -113,31 +115,23 @@ export function createWalletService(deps: {
     const price = post.priceCoins;
     const fee = Math.floor((price * config.platformFeePercent) / 100);
     const at = new Date();
-    const transactionId = newId(at.getTime());
-    const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: transactionId, created_at: at };
+    const purchase = { id: newId(at.getTime()), buyer_id: buyerId, post_id: postId, seller_id: post.authorId, price_coins: price, transaction_id: newId(at.getTime()), created_at: at };
     const sale = purchasedEvent({ purchaseId: purchase.id, postId, buyerId, sellerId: post.authorId, priceCoins: price });
-    const buyerWallet = store.accountIdOf({ kind: 'wallet', userId: buyerId });
+    const answer = (balance: number): Purchase => ({ purchase: { id: purchase.id, postId, priceCoins: price, createdAt: at.toISOString() }, balance });
     try {
-      return await outbox.writeWith([sale], (insertEvents) =>
-        db.transaction().execute(async (trx) => {
-          if (key !== undefined && !(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
-          const moved = await store.movePurchaseCoins(trx, { purchase, sellerShare: price - fee, holdPost: posts.holdForPurchase(postId) });
-          if (!moved.held) throw errors.notFound('post');
-          if (!moved.purchased) throw walletErrors.alreadyPurchased();
-          if (moved.buyerBalance === null) throw new store.InsufficientFunds(buyerWallet);
-          const entries: store.PurchaseEntry[] = [
-            { accountId: buyerWallet, type: 'purchase', amount: -price, balanceAfter: moved.buyerBalance },
-            ...(price - fee > 0 ? [{ accountId: store.accountIdOf({ kind: 'wallet', userId: post.authorId }), type: 'sale', amount: price - fee, balanceAfter: moved.sellerBalance } as const] : []),
-            ...(fee > 0 ? [{ accountId: store.accountIdOf({ kind: 'platform_fees' }), type: 'fee', amount: fee, balanceAfter: null } as const] : []),
-          ];
-          await store.recordPurchase(trx, { transactionId, at, postId, entries, insertEvents });
-          const answer: Purchase = { purchase: { id: purchase.id, postId, priceCoins: price, createdAt: at.toISOString() }, balance: moved.buyerBalance };
-          if (key !== undefined) await store.recordIdempotentAnswer(trx, key, 201, answer);
-          return answer;
-        }),
-      );
+      return await outbox.writeWith([sale], async (insertEvents) => {
+        const write = { purchase, fee, holdPost: posts.holdForPurchase(postId), insertEvents };
+        if (key === undefined) return answer(await store.recordPurchase(db, write));
+        return db.transaction().execute(async (trx) => {
+          if (!(await claim(trx, key, buyerId, postId, 0, null))) throw new KeyTaken();
+          const bought = answer(await store.recordPurchase(trx, write));
+          await store.recordIdempotentAnswer(trx, key, 201, bought);
+          return bought;
+        });
+      });
     } catch (error) {
-      if (error instanceof store.InsufficientFunds) throw await refusal(buyerId);
+      if (error instanceof store.AlreadyPurchased) throw walletErrors.alreadyPurchased();
+      if (error instanceof store.PurchaseRefused) throw await refusal(buyerId, postId);
       throw error;
     }
   }

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
-import { newId } from '#db/ids.ts';
+import { violatedUniqueConstraint } from '#platform/db/errors.ts';
 import type { EntryType, PurchasesTable, SystemAccountKind, TransactionKind, UserAccountKind, WalletTopupsTable } from './tables.ts';
 
 /** A ledger account: a user's own (made on first use) or one of the system's. */
@@ -21,7 +21,7 @@ export type TransferInput = {
   entries: readonly EntryInput[];
 };
 
-/** A guarded debit found the account short (or, for a purchase, its owner in debt): nothing of the transfer may commit. */
+/** A guarded debit found the account short: nothing of the transfer may commit. */
 export class InsufficientFunds extends Error {
   readonly accountId: string;
   constructor(accountId: string) {
@@ -57,9 +57,9 @@ export async function transfer(trx: Database, input: TransferInput): Promise<Map
   await trx
     .insertInto('ledger_entries')
     .values(
+      // Their ids are the database's, made as the rows are written, with the balances locked: a
+      // wallet's entries sort in the order they applied.
       entries.map((entry) => ({
-        // Made once the balances are locked: a wallet's entries sort in the order they applied.
-        id: newId(input.at.getTime()),
         transaction_id: input.id,
         account_id: entry.accountId,
         type: entry.type,
@@ -130,81 +130,93 @@ function toEntry(row: { id: string; transaction_id: string; type: EntryType; amo
 
 export type PurchaseRow = PurchasesTable;
 
-/** How a purchase's first statement (`movePurchaseCoins`) went; the balances are null where nothing moved. */
-export type PurchaseMove = { held: boolean; purchased: boolean; buyerBalance: number | null; sellerBalance: number | null };
+/**
+ * A guarded debit refused the purchase (too few coins, the buyer in debt), or the post went before
+ * it was held: nothing of the purchase was written.
+ */
+export class PurchaseRefused extends Error {
+  constructor() {
+    super('the purchase was refused: nothing of it was written');
+    this.name = 'PurchaseRefused';
+  }
+}
+
+/** The buyer has this post already (the purchase's unique key): nothing of this purchase was written. */
+export class AlreadyPurchased extends Error {
+  constructor() {
+    super('the buyer has this post already');
+    this.name = 'AlreadyPurchased';
+  }
+}
 
 /**
- * A purchase's coins, in one statement of the caller's transaction `trx`: holds the post
- * (`holdPost`, posts' statement: no row when it is gone), records the purchase unless the buyer has
- * the post already (the unique key decides, first, so a second purchase of the pair waits here and
- * is turned away), locks both wallets in id order, takes the price from the buyer under the guard
- * (enough coins, no debt) and credits the seller's share. When the debit is refused the caller must
- * roll back: the purchase row is written by then. The ledger rows follow in `recordPurchase`, once
- * the balances are known.
+ * A whole purchase in one statement, so in one round trip (its own transaction on `db`, or part of
+ * the caller's): holds the post (`holdPost`, posts' statement: no row when it is gone or withdrawn),
+ * locks both wallets in id order (so two purchases never wait on each other's rows in opposite
+ * orders), takes the price from the buyer under the guard (enough coins, no debt), records the
+ * purchase, credits the seller's share, and writes the ledger transaction (its entries' ids made by
+ * the database once the balances are locked: see migration 0018) and `insertEvents` (the outbox's
+ * statement). Answers the buyer's balance after it.
+ *
+ * Every write is one statement's, so any that fails undoes them all, the outbox's event with them.
+ * The purchase row takes its price from the debit: when the guard refuses there is none, its NOT
+ * NULL breaks, and the statement fails with `PurchaseRefused`. A second purchase of the pair breaks
+ * its unique key instead (`AlreadyPurchased`): a concurrent one waits for the first to end, on the
+ * buyer's wallet, then finds it.
  */
-export async function movePurchaseCoins(
-  trx: Database,
-  input: { purchase: PurchaseRow; sellerShare: number; holdPost: RawBuilder<unknown> },
-): Promise<PurchaseMove> {
-  const { purchase: p, sellerShare, holdPost } = input;
+export async function recordPurchase(
+  db: Database,
+  input: { purchase: PurchaseRow; fee: number; holdPost: RawBuilder<unknown>; insertEvents: RawBuilder<unknown> },
+): Promise<number> {
+  const { purchase: p, fee, holdPost, insertEvents } = input;
+  const share = p.price_coins - fee;
+  if (fee < 0 || share < 0) throw new Error(`malformed purchase ${p.id}: price ${p.price_coins}, fee ${fee}`);
   const buyer = accountIdOf({ kind: 'wallet', userId: p.buyer_id });
   const seller = accountIdOf({ kind: 'wallet', userId: p.seller_id });
   const debt = accountIdOf({ kind: 'debt', userId: p.buyer_id });
-  // `count(*)` reads the whole lock list, so both wallets are locked, in id order, before either moves.
-  const { rows } = await sql<{ held: boolean; purchased: boolean; buyer_balance: string | null; seller_balance: string | null }>`
-    with held as (${holdPost}),
-    bought as (
-      insert into purchases (id, buyer_id, post_id, seller_id, price_coins, transaction_id, created_at)
-      select ${p.id}, ${p.buyer_id}, ${p.post_id}, ${p.seller_id}, ${p.price_coins}, ${p.transaction_id}, ${p.created_at}::timestamptz
-      where exists (select 1 from held)
-      on conflict (buyer_id, post_id) do nothing
-      returning id
-    ), locked as (
-      select id from wallet_accounts where id in (${buyer}, ${seller}) and exists (select 1 from bought) order by id for update
-    ), debit as (
-      update wallet_accounts set balance = balance - ${p.price_coins}
-      where id = ${buyer} and balance >= ${p.price_coins} and (select count(*) from locked) > 0
-        and not exists (select 1 from wallet_accounts d where d.id = ${debt} and d.balance < 0)
-      returning balance
-    ), credit as (
-      insert into wallet_accounts (id, kind, user_id, balance, created_at)
-      select ${seller}, 'wallet', ${p.seller_id}, ${sellerShare}::bigint, now() where ${sellerShare}::bigint > 0 and exists (select 1 from debit)
-      on conflict (id) do update set balance = wallet_accounts.balance + excluded.balance
-      returning balance
-    )
-    select exists (select 1 from held) held, exists (select 1 from bought) purchased,
-      (select balance from debit) buyer_balance, (select balance from credit) seller_balance`.execute(trx);
-  const row = rows[0] as { held: boolean; purchased: boolean; buyer_balance: string | null; seller_balance: string | null };
-  const balance = (value: string | null) => (value === null ? null : Number(value));
-  return { held: row.held, purchased: row.purchased, buyerBalance: balance(row.buyer_balance), sellerBalance: balance(row.seller_balance) };
+  // From the buyer to the seller and to the platform's fees, either of which may get 0 (PLATFORM_FEE_PERCENT).
+  const entries = [
+    sql`(${buyer}, 'purchase', ${-p.price_coins}::bigint, (select balance from debit))`,
+    ...(share > 0 ? [sql`(${seller}, 'sale', ${share}::bigint, (select balance from credit))`] : []),
+    ...(fee > 0 ? [sql`(${accountIdOf({ kind: 'platform_fees' })}, 'fee', ${fee}::bigint, null::bigint)`] : []),
+  ];
+  try {
+    const { rows } = await sql<{ balance: string }>`
+      with held as (${holdPost}),
+      locked as (
+        select id from wallet_accounts where id in (${buyer}, ${seller}) and exists (select 1 from held) order by id for update
+      ), debit as (
+        update wallet_accounts set balance = balance - ${p.price_coins}
+        where id = ${buyer} and balance >= ${p.price_coins} and (select count(*) from locked) > 0
+          and not exists (select 1 from wallet_accounts d where d.id = ${debt} and d.balance < 0)
+        returning balance
+      ), bought as (
+        insert into purchases (id, buyer_id, post_id, seller_id, price_coins, transaction_id, created_at)
+        values (${p.id}, ${p.buyer_id}, ${p.post_id}, ${p.seller_id}, (select ${p.price_coins}::integer from debit), ${p.transaction_id}, ${p.created_at}::timestamptz)
+      ), credit as (
+        insert into wallet_accounts (id, kind, user_id, balance, created_at)
+        select ${seller}, 'wallet', ${p.seller_id}, ${share}::bigint, now() from debit where ${share}::bigint > 0
+        on conflict (id) do update set balance = wallet_accounts.balance + excluded.balance
+        returning balance
+      ), recorded as (
+        insert into ledger_transactions (id, kind, created_at) values (${p.transaction_id}, 'purchase', ${p.created_at}::timestamptz) returning id
+      ), entries as (
+        insert into ledger_entries (transaction_id, account_id, type, amount, balance_after, post_id, created_at)
+        select recorded.id, e.account_id, e.type, e.amount, e.balance_after, ${p.post_id}, ${p.created_at}::timestamptz
+        from recorded, (values ${sql.join(entries)}) e (account_id, type, amount, balance_after)
+      ), events as (${insertEvents})
+      select balance from debit`.execute(db);
+    return Number(rows[0]!.balance);
+  } catch (error) {
+    throw refusalOf(error) ?? error;
+  }
 }
 
-/** One entry of a purchase, with its account's balance once it applied (user accounts only). */
-export type PurchaseEntry = { accountId: string; type: EntryType; amount: number; balanceAfter: number | null };
-
-/**
- * A purchase's ledger transaction and entries, with `insertEvents` (the outbox's statement), in
- * one statement of its transaction, after `movePurchaseCoins` locked and moved the balances: the
- * entries' ids are made now, so a wallet's entries sort in the order they applied.
- */
-export async function recordPurchase(
-  trx: Database,
-  input: { transactionId: string; at: Date; postId: string; entries: readonly PurchaseEntry[]; insertEvents: RawBuilder<unknown> },
-): Promise<void> {
-  const { transactionId, at, postId, entries, insertEvents } = input;
-  if (entries.reduce((total, entry) => total + entry.amount, 0) !== 0) throw new Error(`unbalanced purchase transaction ${transactionId}`);
-  const rows = entries.map(
-    (entry) => sql`(${newId(at.getTime())}, ${transactionId}, ${entry.accountId}, ${entry.type}, ${entry.amount}::bigint, ${entry.balanceAfter}::bigint, ${postId}, ${at}::timestamptz)`,
-  );
-  await sql`
-    with recorded as (
-      insert into ledger_transactions (id, kind, created_at) values (${transactionId}, 'purchase', ${at}::timestamptz) returning id
-    ), entries as (
-      insert into ledger_entries (id, transaction_id, account_id, type, amount, balance_after, post_id, created_at)
-      select e.* from (values ${sql.join(rows)}) e (id, transaction_id, account_id, type, amount, balance_after, post_id, created_at)
-      join recorded on recorded.id = e.transaction_id
-    ), events as (${insertEvents})
-    select 1`.execute(trx);
+/** The refusal a failed purchase statement stands for, if it is one. */
+function refusalOf(error: unknown): Error | undefined {
+  if (violatedUniqueConstraint(error) === 'purchases_buyer_post') return new AlreadyPurchased();
+  const { code, table, column } = error as { code?: unknown; table?: unknown; column?: unknown };
+  return code === '23502' && table === 'purchases' && column === 'price_coins' ? new PurchaseRefused() : undefined;
 }
 
 /** A keyset page of a buyer's purchases of posts that still exist, newest purchase first. */

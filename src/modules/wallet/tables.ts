@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** Ledger accounts that belong to a user; the others are the system's (see `SYSTEM_ACCOUNTS`). */
 export type UserAccountKind = 'wallet' | 'debt';
@@ -31,7 +31,8 @@ export type LedgerTransactionsTable = {
 };
 
 export type LedgerEntriesTable = {
-  id: string;
+  /** Made by the database as the row is written, under its account's lock (`ledger_entry_id()`, migration 0018). */
+  id: Generated<string>;
   transaction_id: string;
   account_id: string;
   type: EntryType;
