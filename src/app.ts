@@ -54,6 +54,9 @@ import { mediaRoutes } from './modules/media/routes.ts';
 import { createMediaService } from './modules/media/service.ts';
 import { createSquareImageSlots } from './modules/media/slots.ts';
 import { memoRoutes } from './modules/memos/routes.ts';
+import { notificationHandlers } from './modules/notifications/outbox.ts';
+import { notificationRoutes } from './modules/notifications/routes.ts';
+import { createNotificationsService } from './modules/notifications/service.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
 import { socialRoutes } from './modules/social/routes.ts';
@@ -68,7 +71,6 @@ import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
 import { walletJobs } from './modules/wallet/jobs.ts';
-import { walletOutboxHandlers } from './modules/wallet/outbox.ts';
 import { walletRoutes } from './modules/wallet/routes.ts';
 import { createWalletService } from './modules/wallet/service.ts';
 import { createStripeGateway } from './modules/wallet/stripe.ts';
@@ -222,6 +224,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
+  const notifications = createNotificationsService({ db, accounts, social, posts });
   const wallet = createWalletService({ db, outbox: deps.outbox, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
   const gateway = config.wallet.stripe === undefined ? undefined : createStripeGateway(config.wallet.stripe);
   const topups = createTopupsService({ db, config: config.wallet, gateway, logger: deps.logger });
@@ -290,7 +293,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const outboxHandlers: AnyOutboxHandler[] = [
     ...timelineHandlers({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
     ...mediaOutboxHandlers({ queue: deps.queue, blobs: deps.blobs }),
-    ...walletOutboxHandlers({ logger: deps.logger }),
+    ...notificationHandlers({ notifications }),
   ];
   deps.outbox.start(outboxHandlers);
   media.catchUp();
@@ -321,5 +324,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(timelineRoutes({ timelines, requireCaller: signedIn }));
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(walletRoutes({ wallet, topups, requireCaller: signedIn }));
+  await app.register(notificationRoutes({ notifications, requireCaller: signedIn }));
   return app;
 }

@@ -126,11 +126,15 @@ async function createFixtures() {
   await waitForMedia(api, alice.accessToken, uploadedMedia);
 
   await follow(api, carol, alice);
+  // Carol's follow tells Alice: a notification of hers, which no one else may read or mark read.
+  await testApp.deps.outbox.drained(10_000);
+  const notification = (await api.get('/v1/notifications', as(alice))).body.items[0];
+  assert.equal(notification?.type, 'follow');
   // The public post's photo as anyone is shown it: links to what others may have of it.
   const publicLinks = (await api.get(`/v1/posts/${publicPost.id}`)).body.media[0] as { url: string; thumbnailUrl: string };
   return {
     memo, unattached, publicImage, followersImage, paidImage, publicPost, followersPost, paidPost, recording, topup,
-    openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle, avatarUrl: avatar.avatarUrl as string,
+    openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle, avatarUrl: avatar.avatarUrl as string, notification,
   };
 }
 
@@ -164,6 +168,7 @@ function secretsOf(f: Fixtures) {
     'uploadedMedia.id': f.uploadedMedia,
     'upload.fileName': `alice-upload-${tag}.wav`,
     'topup.id': f.topup.id,
+    'notification.id': f.notification.id,
   };
 }
 type SecretName = keyof ReturnType<typeof secretsOf>;
@@ -409,6 +414,14 @@ const CASES: Record<string, RouteCase> = {
     { path: `/v1/posts/${f.publicPost.id}/purchase`, expect: { stranger: 400 } },
     { path: `/v1/posts/${f.followersPost.id}/purchase`, expect: { stranger: 404, follower: 400 } },
   ],
+
+  // Notifications: each caller reads and marks their own only; an id of Alice's marks nothing of hers.
+  'GET /v1/notifications': () => [
+    { path: '/v1/notifications?limit=100', expect: { owner: 200, stranger: 200, follower: 200 } },
+    { path: '/v1/notifications?unread=true', expect: { owner: 200, stranger: 200, follower: 200 } },
+  ],
+  'POST /v1/notifications/read': (f) => [{ path: '/v1/notifications/read', body: { upTo: f.notification.id }, expect: { stranger: 204, follower: 204 } }],
+  'GET /v1/notifications/unread-count': () => [{ path: '/v1/notifications/unread-count', expect: { owner: 200, stranger: 200, follower: 200 } }],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -549,6 +562,8 @@ async function aliceReads(f: Fixtures): Promise<Record<string, unknown>> {
     `/v1/users/${f.handle}/following`,
     '/v1/timelines/home?limit=100',
     `/v1/wallet/topups/${f.topup.id}`,
+    '/v1/notifications?limit=100',
+    '/v1/notifications/unread-count',
   ];
   const bytePaths = [
     ...[f.unattached.id, f.publicImage.id, f.followersImage.id, f.paidImage.id, f.uploadedMedia].map((id) => `/v1/media/${id}/content`),
@@ -639,6 +654,8 @@ describe('authorization matrix', () => {
   });
 
   test("after every attempt, all that Alice has reads as it did", async () => {
+    // What others did and undid (a like, a follow) has reached her notifications, and left them.
+    await testApp.deps.outbox.drained(10_000);
     assert.deepEqual(await aliceReads(fixtures), aliceBefore);
   });
 });

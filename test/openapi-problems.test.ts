@@ -32,7 +32,7 @@ test('/openapi.json describes error answers with one Problem component', () => {
   for (const field of ['type', 'title', 'status', 'code', 'detail', 'errors']) assert.ok(field in problem.properties, field);
 
   assert.deepEqual(problemStatuses('/v1/auth/signup', 'post'), ['400', '409', '413', '415', '429']);
-  assert.deepEqual(problemStatuses('/v1/users/{handle}/follow', 'put'), ['400', '401', '404', '409']);
+  assert.deepEqual(problemStatuses('/v1/users/{handle}/follow', 'put'), ['400', '401', '404', '409', '413', '415'], 'its optional body too');
   assert.deepEqual(problemStatuses('/v1/posts/{id}', 'delete'), ['400', '401', '403', '404']);
   assert.deepEqual(problemStatuses('/v1/timelines/public', 'get'), ['400', '401'], 'an optional token may still be refused');
   assert.deepEqual(problemStatuses('/v1/media', 'post'), ['400', '401', '413', '415'], 'an upload, by what it consumes');

@@ -213,25 +213,20 @@ describe('Idempotency-Key', () => {
 });
 
 describe('the sale', () => {
-  test('reaches the outbox in the purchase transaction, once, with who sold what to whom for how much', async () => {
+  test('tells the seller, once and after it commits, who bought which post', async () => {
     const [seller, buyer] = await Promise.all([signUp(api), funded(100)]);
     const post = await publish(api, seller, { text: 'sold once', priceCoins: 30 });
     const answer = await buy(buyer, post.id);
     assert.equal(answer.status, 201, answer.text);
     assertProblem(await buy(buyer, post.id), 409, 'already_purchased');
-    const sales = () => shared.testApp.logs.filter((line: any) => line.msg === 'wallet: post sold' && line.sale.postId === post.id);
-    await eventually(async () => assert.equal(sales().length, 1));
-    assert.deepEqual((sales()[0] as any).sale, {
-      purchaseId: answer.body.purchase.id,
-      postId: post.id,
-      buyerId: buyer.user.id,
-      sellerId: seller.user.id,
-      priceCoins: 30,
-    });
+    const sales = async () => (await api.get('/v1/notifications', as(seller))).body.items.filter((item: any) => item.type === 'purchase');
+    await eventually(async () => assert.equal((await sales()).length, 1));
+    const [sale] = await sales();
+    assert.deepEqual([sale.actor.id, sale.post], [buyer.user.id, { id: post.id, text: 'sold once' }]);
     const refused = await buy(await funded(5), post.id);
     assertProblem(refused, 402, 'insufficient_funds');
     await shared.testApp.deps.outbox.drained(5000);
-    assert.equal(sales().length, 1, 'a refused purchase writes no event');
+    assert.equal((await sales()).length, 1, 'a refused purchase tells nobody');
   });
 });
 

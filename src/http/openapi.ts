@@ -83,6 +83,22 @@ function uploadBodyOf(consumes: string[]) {
   return { content: Object.fromEntries(consumes.map((type) => [type, { schema: schemaFor(type) }])) };
 }
 
+type OpenApiDocument = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> } }>> };
+
+/**
+ * @fastify/swagger marks every body required. A body whose schema also admits `null` (Fastify
+ * validates a missing body as null) may be left out, and the document says so.
+ */
+function withOptionalBodies(document: OpenApiDocument): OpenApiDocument {
+  const admitsNull = (schema: unknown) =>
+    typeof schema === 'object' && schema !== null && ((schema as { anyOf?: unknown[] }).anyOf ?? []).some((branch) => (branch as { type?: unknown }).type === 'null');
+  for (const operation of Object.values(document.paths ?? {}).flatMap((path) => Object.values(path))) {
+    const body = operation.requestBody;
+    if (body !== undefined && Object.values(body.content ?? {}).some((media) => admitsNull(media.schema))) body.required = false;
+  }
+  return document;
+}
+
 /** What the document says of a route beyond its schema: its upload body, and what each answer is. */
 function documented(schema: DocumentedSchema): DocumentedSchema {
   const response = schema.response as Record<string, { description?: string }> | undefined;
@@ -98,9 +114,10 @@ function documented(schema: DocumentedSchema): DocumentedSchema {
 
 /** What the document's description lists: what is built, and nothing announced. */
 const DESCRIPTION =
-  'Plaza, a self-hostable backend for a media-centred social network: accounts with a password and their sessions, ' +
-  'profile images, private memos, media (photos, video and audio, with resumable tus uploads), recordings, ' +
-  'posts, likes, follows and timelines. Errors are RFC 9457 problem documents (`Problem`).';
+  'Plaza, a self-hostable backend for a media-centred social network: accounts with a password or a social sign-in ' +
+  '(ID tokens, access tokens and the web flow) and their sessions, profile images, private memos, media (photos, video ' +
+  'and audio, with resumable tus uploads), recordings, posts, likes, follows and timelines, paid posts with a coin ' +
+  'wallet and a library, and in-app notifications. Errors are RFC 9457 problem documents (`Problem`).';
 
 /**
  * The OpenAPI 3.1 document is generated from the same route schemas that validate requests and
@@ -128,6 +145,7 @@ export async function registerOpenApi(app: FastifyInstance, site: { version: str
     },
     // Only the document sees these additions: Fastify validates and serializes with the route's own schema.
     transform: ({ schema, url }) => ({ schema: schema === undefined ? schema : documented(schema as DocumentedSchema), url }),
+    transformObject: (document) => ('openapiObject' in document ? withOptionalBodies(document.openapiObject as OpenApiDocument) : document.swaggerObject),
     // Shared schemas keep their own names in components.schemas (`Problem`), not `def-0`.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });

@@ -108,6 +108,36 @@ describe(`outbox relay (${profile})`, () => {
     assert.deepEqual(calls, [[0], burst], 'one batch for the whole burst');
   });
 
+  it('hands a topic that several modules handle to each, in its own batch size; one failing retries the event for all', async () => {
+    const outbox = await outboxOn();
+    const small: number[][] = [];
+    const large: number[][] = [];
+    let failOnce = true;
+    outbox.start([
+      defineOutboxHandler<number>({ topic: 'test.shared', batchSize: 2, handle: async (payloads) => void small.push([...payloads]) }),
+      defineOutboxHandler<number>({
+        topic: 'test.shared',
+        batchSize: 10,
+        handle: async (payloads) => {
+          large.push([...payloads]);
+          if (failOnce && payloads.includes(3)) {
+            failOnce = false;
+            throw new Error('not yet');
+          }
+        },
+      }),
+    ]);
+    await outbox.transaction(setup.database.db, async (_trx, emit) => {
+      for (let n = 1; n <= 5; n += 1) await emit({ topic: 'test.shared', payload: n });
+    });
+    await eventually(async () => assert.deepEqual(await rowsOf('test.shared'), []), 5_000);
+    assert.deepEqual(large[0], [1, 2, 3, 4, 5], 'the larger batch size for the whole claim');
+    assert.deepEqual(small[0], [1, 2], 'each handler in its own batch size');
+    const seen = (calls: number[][]) => [...new Set(calls.flat())].sort();
+    assert.deepEqual([seen(small), seen(large)], [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5]], 'both saw every event');
+    assert.ok(small.flat().filter((n) => n === 3).length >= 2, 'the failed event was handed to the other handler again');
+  });
+
   it('listens again after its connection is terminated, waking on the next NOTIFY', { skip: profile !== 'postgres' && 'PostgreSQL only' }, async () => {
     const listener = await anotherDatabase();
     const relay = await outboxOn(listener);

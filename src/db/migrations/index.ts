@@ -17,6 +17,7 @@ import * as withdrawnPosts from './0015_withdrawn_posts.ts';
 import * as identities from './0016_identities.ts';
 import * as oauthStates from './0017_oauth_states.ts';
 import * as oneStatementPurchases from './0018_one_statement_purchases.ts';
+import * as notifications from './0019_notifications.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   '0016_identities': identities,
   '0017_oauth_states': oauthStates,
   '0018_one_statement_purchases': oneStatementPurchases,
+  '0019_notifications': notifications,
 };

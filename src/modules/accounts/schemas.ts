@@ -14,6 +14,8 @@ export const User = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     counts: Type.Object({ followers: Type.Integer(), following: Type.Integer(), posts: Type.Integer() }),
     followedByMe: Type.Optional(Type.Boolean()),
+    /** Whether the viewer hears of each of this user's new posts (`PUT /v1/users/{handle}/follow` with `notify`). */
+    notifyingMe: Type.Optional(Type.Boolean()),
   },
   { title: 'User' },
 );

@@ -117,21 +117,18 @@ export function authRoutes(deps: { auth: AuthService; requireCaller: onRequestAs
       '/v1/account',
       {
         ...signedIn,
-        // An account without a password may send no body: it stands for the empty object.
-        preValidation: async (request) => {
-          request.body ??= {};
-        },
         schema: {
           ...signedIn.schema,
           summary: 'Delete your account and everything it owns',
           description:
             `An account without a password (made by a social sign-in) sends no body, or \`{}\`, from a session whose sign-in is ${FRESH} (else \`403 reauthentication_required\`).`,
-          body: Type.Object({ password: Type.Optional(ReconfirmingPassword) }, strict),
+          // An account without a password may send no body (validated as null) or `{}`.
+          body: Type.Union([Type.Object({ password: Type.Optional(ReconfirmingPassword) }, strict), Type.Null()], { title: 'AccountDeletion' }),
           response: { 204: Type.Null(), ...problemResponses(403, 429) },
         },
       },
       async (request, reply) => {
-        await auth.deleteAccount(callerOf(request), request.body.password);
+        await auth.deleteAccount(callerOf(request), request.body?.password);
         return reply.code(204).send(null);
       },
     );

@@ -9,6 +9,7 @@ import type { User } from '../accounts/schemas.ts';
 import type { AccountsService } from '../accounts/service.ts';
 import type { MediaGrant, MediaItem, MediaService } from '../media/service.ts';
 import type { SocialService } from '../social/service.ts';
+import { likedEvent, unlikedEvent } from '../notifications/events.ts';
 import { fanOutEvent, removePostEvent } from '../timelines/events.ts';
 import { MAX_POST_GRAPHEMES, type NewPost, type Post } from './schemas.ts';
 import * as store from './store.ts';
@@ -69,6 +70,10 @@ export function createPostsService(deps: {
     if (row === undefined || !(await mayRead(callerId, row))) throw errors.notFound('post');
     return row;
   }
+
+  /** `mayReadOrBought` for a post read with whether the caller follows its author. */
+  const seenBy = (callerId: string | undefined, post: Pick<PostRow, 'author_id' | 'visibility' | 'withdrawn_at'> & { followed: boolean; purchased_by_me: boolean }) =>
+    post.purchased_by_me || (post.withdrawn_at === null && (post.visibility === 'public' || post.author_id === callerId || post.followed));
 
   /** Buyers read what they bought; anyone else a post that is not withdrawn and that they may see. */
   const mayReadOrBought = async (callerId: string | undefined, post: store.PurchasableRow) =>
@@ -158,10 +163,17 @@ export function createPostsService(deps: {
      */
     async mediaGrant(callerId: string | undefined, mediaId: string): Promise<MediaGrant> {
       const holders = await store.postsHoldingMedia(db, callerId, mediaId);
-      const grants = holders
-        .filter((post) => post.purchased_by_me || (post.withdrawn_at === null && (post.visibility === 'public' || post.author_id === callerId || post.followed)))
-        .map((post) => grantOf(callerId, post));
+      const grants = holders.filter((post) => seenBy(callerId, post)).map((post) => grantOf(callerId, post));
       return grants.includes('read') ? 'read' : grants.includes('purchase_required') ? 'purchase_required' : 'none';
+    },
+
+    /**
+     * The texts of those of these posts the viewer may see, by id, for what notifications show of
+     * them: the rule `get` follows (a locked post's text is shown, as `get` shows it; its media are not).
+     */
+    async readableTexts(viewerId: string, ids: readonly string[]): Promise<Map<string, string>> {
+      const posts = await store.findTexts(db, viewerId, [...new Set(ids)]);
+      return new Map(posts.filter((post) => seenBy(viewerId, post)).map((post) => [post.id, post.text]));
     },
 
     /** A post the caller may see, as a purchase needs it: its author, its price, and whether they bought it (404 for one they may not see). */
@@ -214,14 +226,19 @@ export function createPostsService(deps: {
       });
     },
 
+    /** A new like tells the post's author (see notifications), after it commits. */
     async like(callerId: string, id: string): Promise<void> {
       await visiblePost(callerId, id);
-      await db.transaction().execute((trx) => store.addLike(trx, id, callerId, new Date()));
+      await outbox.transaction(db, async (trx, emit) => {
+        if (await store.addLike(trx, id, callerId, new Date())) await emit(likedEvent({ postId: id, userId: callerId }));
+      });
     },
 
     async unlike(callerId: string, id: string): Promise<void> {
       await visiblePost(callerId, id);
-      await db.transaction().execute((trx) => store.removeLike(trx, id, callerId));
+      await outbox.transaction(db, async (trx, emit) => {
+        if (await store.removeLike(trx, id, callerId)) await emit(unlikedEvent({ postId: id, userId: callerId }));
+      });
     },
 
     /** Who liked a post, most recent like first. */

@@ -330,6 +330,23 @@ export async function postsHoldingMedia(
     .execute();
 }
 
+/** These posts' texts (withdrawn ones too), with whether `viewerId` follows each one's author and bought it. */
+export async function findTexts(
+  db: Database,
+  viewerId: string,
+  ids: readonly string[],
+): Promise<(Pick<PostRow, 'id' | 'text' | 'author_id' | 'visibility' | 'withdrawn_at'> & { followed: boolean; purchased_by_me: boolean })[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('posts as p')
+    .select(['p.id', 'p.text', 'p.author_id', 'p.visibility', 'p.withdrawn_at'])
+    // Read-only look into social's follows, in the same query.
+    .select(sql<boolean>`exists (select 1 from follows f where f.follower_id = ${viewerId} and f.followee_id = p.author_id)`.as('followed'))
+    .select(boughtBy(viewerId).as('purchased_by_me'))
+    .where('p.id', 'in', ids)
+    .execute();
+}
+
 /**
  * Whose posts a home page merges in at read time, besides the feed's: everyone the reader follows
  * and the reader (`'all'`: the whole timeline, when there is no feed to read), or the followed

@@ -8,6 +8,13 @@ import { User } from '../accounts/schemas.ts';
 import type { SocialService } from './service.ts';
 
 const HandleParams = Type.Object({ handle: Type.String({ minLength: 1, maxLength: 64 }) });
+/**
+ * The follow's body, which may be left out (Fastify validates a missing body as null): `notify`, a
+ * notification for each new post of the followee.
+ */
+const FollowOptions = Type.Union([Type.Object({ notify: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), Type.Null()], {
+  title: 'FollowOptions',
+});
 
 export function socialRoutes(deps: {
   social: SocialService;
@@ -28,13 +35,14 @@ export function socialRoutes(deps: {
         ...signedIn,
         schema: {
           ...signedIn.schema,
-          summary: 'Follow a user (idempotent); 409 follow_limit past FOLLOW_MAX followed accounts',
+          summary: 'Follow a user (idempotent), optionally with notify (a notification for each new post); 409 follow_limit past FOLLOW_MAX followed accounts',
           params: HandleParams,
+          body: FollowOptions,
           response: { ...noContent, ...problemResponses(409) },
         },
       },
       async (request, reply) => {
-        await social.follow(callerOf(request).userId, request.params.handle);
+        await social.follow(callerOf(request).userId, request.params.handle, request.body?.notify);
         return reply.code(204).send(null);
       },
     );

@@ -47,11 +47,14 @@ export function createSocialService(deps: {
     return followeeId;
   }
 
-  /** Marks which of these users the viewer follows (one query); anonymous viewers get them as they are. */
+  /**
+   * Marks which of these users the viewer follows, and which they hear of each new post from (one
+   * query); anonymous viewers get them as they are.
+   */
   async function asSeenBy(viewerId: string | undefined, users: User[]): Promise<User[]> {
     if (viewerId === undefined) return users;
     const followed = await store.followedAmong(db, viewerId, users.map((user) => user.id));
-    return users.map((user) => ({ ...user, followedByMe: followed.has(user.id) }));
+    return users.map((user) => ({ ...user, followedByMe: followed.has(user.id), notifyingMe: followed.get(user.id)?.notify ?? false }));
   }
 
   async function list(
@@ -74,11 +77,18 @@ export function createSocialService(deps: {
   }
 
   return {
-    async follow(callerId: string, handle: string): Promise<void> {
+    /**
+     * `notify`: whether the caller hears of each new post of the followee; left as it was on a
+     * follow that exists when absent, false on a new one.
+     */
+    async follow(callerId: string, handle: string, notify?: boolean): Promise<void> {
       const followeeId = await followeeOf(callerId, handle);
       const follow = { followerId: callerId, followeeId };
       const remarked = await outbox.transaction(db, async (trx, emit) => {
-        if (!(await store.addFollow(trx, callerId, followeeId, new Date()))) return false;
+        if (!(await store.addFollow(trx, callerId, followeeId, new Date(), notify ?? false))) {
+          if (notify !== undefined) await store.setNotify(trx, callerId, followeeId, notify);
+          return false;
+        }
         const moved = await accounts.moveFollowCounts(trx, { ...follow, by: 1, maxFollowing: followMax });
         // Thrown inside the transaction, so the follow row goes back out with it.
         if (moved === undefined) throw errors.followLimit(followMax);
@@ -101,6 +111,8 @@ export function createSocialService(deps: {
     },
 
     followerIds: (userId: string) => store.followerIds(db, userId),
+    /** Of these authors, the followers who asked to hear of each new post, by author. */
+    notifiedFollowers: (authorIds: readonly string[]) => store.notifiedFollowers(db, authorIds),
     /** Whom posts by each of these authors are fanned out to: their followers, unless they are popular. */
     fanOutAudiences: (authorIds: readonly string[]) => store.fanOutAudiences(db, authorIds, popular.above),
     /** Of these followers by followee, the follows that are gone (undone, or their users deleted). */
@@ -140,7 +152,7 @@ export function createSocialService(deps: {
       return store.isFollowing(db, followerId, followeeId);
     },
 
-    /** A public profile, with `followedByMe` for a signed-in viewer. */
+    /** A public profile, with `followedByMe` and `notifyingMe` for a signed-in viewer. */
     async profile(viewerId: string | undefined, handle: string): Promise<User> {
       const [user] = await asSeenBy(viewerId, [await accounts.getUserByHandle(handle)]);
       return user as User;

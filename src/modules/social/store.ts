@@ -2,13 +2,18 @@ import { sql } from 'kysely';
 import type { Database } from '#platform/db/database.ts';
 
 /** Adds the follow once: true when the row is new (the counters, accounts' to move, must then follow). */
-export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date): Promise<boolean> {
+export async function addFollow(db: Database, followerId: string, followeeId: string, at: Date, notify: boolean): Promise<boolean> {
   const inserted = await db
     .insertInto('follows')
-    .values({ follower_id: followerId, followee_id: followeeId, created_at: at })
+    .values({ follower_id: followerId, followee_id: followeeId, created_at: at, notify })
     .onConflict((conflict) => conflict.columns(['follower_id', 'followee_id']).doNothing())
     .executeTakeFirst();
   return (inserted.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+/** Whether the follower hears of the followee's new posts, on a follow that exists. */
+export async function setNotify(db: Database, followerId: string, followeeId: string, notify: boolean): Promise<void> {
+  await db.updateTable('follows').set({ notify }).where('follower_id', '=', followerId).where('followee_id', '=', followeeId).execute();
 }
 
 /** Removes the follow, if any: true when there was one. */
@@ -100,14 +105,27 @@ export async function missingFollows(db: Database, audiences: ReadonlyMap<string
   );
 }
 
-/** Which of `userIds` the user follows. */
-export async function followedAmong(db: Database, followerId: string, userIds: readonly string[]): Promise<Set<string>> {
-  if (userIds.length === 0) return new Set();
+/** Which of `userIds` the user follows, each with whether they hear of its new posts. */
+export async function followedAmong(db: Database, followerId: string, userIds: readonly string[]): Promise<Map<string, { notify: boolean }>> {
+  if (userIds.length === 0) return new Map();
   const rows = await db
     .selectFrom('follows')
-    .select('followee_id')
+    .select(['followee_id', 'notify'])
     .where('follower_id', '=', followerId)
     .where('followee_id', 'in', userIds)
     .execute();
-  return new Set(rows.map((row) => row.followee_id));
+  return new Map(rows.map((row) => [row.followee_id, { notify: row.notify }]));
+}
+
+/** Of these authors, the followers who asked to hear of each new post, by author. */
+export async function notifiedFollowers(db: Database, authorIds: readonly string[]): Promise<Map<string, string[]>> {
+  if (authorIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('follows')
+    .select(['followee_id', 'follower_id'])
+    // `notify` as a literal, not a parameter: a generic plan then still uses the partial index `follows_notify`.
+    .where(sql<boolean>`followee_id = any(${[...authorIds]}::text[]) and notify`)
+    .execute();
+  const followers = Map.groupBy(rows, (row) => row.followee_id);
+  return new Map([...followers].map(([authorId, follows]) => [authorId, follows.map((follow) => follow.follower_id)]));
 }

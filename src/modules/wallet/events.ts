@@ -1,6 +1,6 @@
 import type { OutboxEvent } from '#platform/outbox/types.ts';
 
-/** Wallet's outbox topics, written in the transaction that moves the coins; `outbox.ts` handles them. */
+/** Wallet's outbox topics, written in the transaction that moves the coins; notifications' `outbox.ts` handles them. */
 export const WALLET_EVENTS = {
   /** A post was bought: its seller hears of the sale. */
   purchased: 'wallet.purchased',

@@ -33,6 +33,29 @@ const GATHER_MS = 10;
 /** From this many failed attempts on, failures are logged as errors: someone should look. */
 const ATTEMPTS_BEFORE_ERROR = 10;
 
+/**
+ * The handlers of one topic (a post's fan-out feeds timelines and notifications) as one: each gets
+ * every batch, in batches of its own size, even when another fails; then the first failure is
+ * thrown, and the events are retried for all of them, which their idempotence allows.
+ */
+function oneHandler(handlers: readonly AnyOutboxHandler[]): AnyOutboxHandler {
+  if (handlers.length === 1) return handlers[0]!;
+  return {
+    topic: handlers[0]!.topic,
+    batchSize: Math.max(...handlers.map((handler) => handler.batchSize ?? 1)),
+    handle: async (payloads) => {
+      const failures: unknown[] = [];
+      for (const handler of handlers) {
+        const size = handler.batchSize ?? 1;
+        for (let start = 0; start < payloads.length; start += size) {
+          await handler.handle(payloads.slice(start, start + size)).catch((error: unknown) => void failures.push(error));
+        }
+      }
+      if (failures.length > 0) throw failures[0];
+    },
+  };
+}
+
 type Outcome = { handled: string[]; failed: Map<string, { ids: string[]; error: unknown }> };
 
 /**
@@ -81,10 +104,7 @@ export class OutboxRelay {
 
   start(handlers: readonly AnyOutboxHandler[]): void {
     if (this.started) throw new Error('the outbox relay is already started');
-    for (const handler of handlers) {
-      if (this.#handlers.has(handler.topic)) throw new Error(`two outbox handlers for ${handler.topic}`);
-      this.#handlers.set(handler.topic, handler);
-    }
+    for (const [topic, shared] of Map.groupBy(handlers, (handler) => handler.topic)) this.#handlers.set(topic, oneHandler(shared));
     this.#claimLimit = Math.max(CLAIM_LIMIT, ...handlers.map((handler) => handler.batchSize ?? 1));
     this.#poll = setInterval(() => this.wake(), this.#options.pollMs).unref();
     void this.#reportOtherTopics();

@@ -6,7 +6,7 @@ import type { Database } from '../db/database.ts';
  * row in the same transaction as the write itself, so it happens if and only if the write commits.
  */
 export type OutboxEvent<P = unknown> = {
-  /** What happens, e.g. `timelines.fan-out`; one handler per topic. */
+  /** What happens, e.g. `timelines.fan-out`; modules may each have a handler for a topic (see the relay). */
   readonly topic: string;
   /** Travels as JSON: the handler sees what `JSON.stringify` kept. */
   readonly payload: P;
