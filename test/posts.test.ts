@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { appPerFile } from './helpers/app.ts';
+import { queriesDuring } from './helpers/queries.ts';
 import { assertProblem, follow, publish, signUp, type TestSession } from './helpers/factories.ts';
 import type { Answer } from './helpers/http.ts';
 import { putRecording, uploadAndSettle, uploadRaw } from './helpers/media.ts';
@@ -232,12 +233,11 @@ describe('the public timeline', () => {
   test('costs the same number of queries for 2 posts as for 20 posts with media and likes', async () => {
     const author = await signUp(api);
     const image = await uploadAndSettle(api, author.accessToken, await imageSample('png'));
-    const queriesFor = async (limit: number) => {
-      const start = shared.testApp.queries.length;
-      const answer = await api.get(`/v1/users/${author.user.handle}/posts?limit=${limit}`, { token: bob.accessToken });
-      assert.equal(answer.body.items.length, limit);
-      return shared.testApp.queries.slice(start).filter((query) => !/^(begin|commit|rollback)/i.test(query)).length;
-    };
+    const queriesFor = (limit: number) =>
+      queriesDuring(shared.testApp, async () => {
+        const answer = await api.get(`/v1/users/${author.user.handle}/posts?limit=${limit}`, { token: bob.accessToken });
+        assert.equal(answer.body.items.length, limit);
+      });
     for (let i = 0; i < 20; i++) {
       const created = await publish(api, author, { text: `with media ${i}`, mediaIds: [image.id] });
       if (i % 2 === 0) await api.call('PUT', `/v1/posts/${created.id}/like`, { token: bob.accessToken });

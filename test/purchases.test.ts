@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { appPerFile } from './helpers/app.ts';
+import { queriesDuring } from './helpers/queries.ts';
 import { assertProblem, follow, publish, signUp, unfollow, type TestSession } from './helpers/factories.ts';
 import { ADMIN_EMAIL, assertLedgerHolds, grant, signUpAdmin } from './helpers/ledger.ts';
 import { uploadAndSettle } from './helpers/media.ts';
@@ -258,11 +259,8 @@ describe('library', () => {
     for (const post of posts) assert.equal((await buy(buyer, post.id)).status, 201);
     // The sales' events are handled in the background, with queries of their own.
     await shared.testApp.deps.outbox.drained(5000);
-    const queriesFor = async (path: string) => {
-      const start = shared.testApp.queries.length;
-      assert.equal((await api.get(path, as(buyer))).status, 200);
-      return shared.testApp.queries.slice(start).filter((query) => !/^(begin|commit|rollback)/i.test(query)).length;
-    };
+    const queriesFor = (path: string) =>
+      queriesDuring(shared.testApp, async () => assert.equal((await api.get(path, as(buyer))).status, 200));
     assert.equal(await queriesFor('/v1/library?limit=2'), await queriesFor('/v1/library?limit=8'));
     const handle = seller.user.handle;
     assert.equal(await queriesFor(`/v1/users/${handle}/posts?limit=2`), await queriesFor(`/v1/users/${handle}/posts?limit=8`));

@@ -7,6 +7,7 @@ import * as socialStore from '../src/modules/social/store.ts';
 import { TIMELINE_EVENTS, type FanOutEvent, type FollowEvent } from '../src/modules/timelines/events.ts';
 import { timelineHandlers, type TimelineHandlerDeps } from '../src/modules/timelines/outbox.ts';
 import { appPerFile } from './helpers/app.ts';
+import { queriesDuring } from './helpers/queries.ts';
 import { assertProblem, follow, publish, signUp, unfollow, type TestSession } from './helpers/factories.ts';
 import type { Answer } from './helpers/http.ts';
 import { eventually, jobsIdle } from './helpers/wait.ts';
@@ -132,11 +133,8 @@ describe('the home timeline', () => {
     }
     await eventually(async () => assert.equal((await homeIds(reader)).length, 24), 2000);
     await jobsIdle(shared.testApp); // so that only the reads are counted
-    const queriesFor = async (limit: number) => {
-      const start = shared.testApp.queries.length;
-      assert.equal((await home(reader, limit)).body.items.length, limit);
-      return shared.testApp.queries.slice(start).filter((query) => !/^(begin|commit|rollback)/i.test(query)).length;
-    };
+    const queriesFor = (limit: number) =>
+      queriesDuring(shared.testApp, async () => assert.equal((await home(reader, limit)).body.items.length, limit));
     await queriesFor(2); // rereads what is cached for a few seconds (sessions, the popular authors)
     assert.equal(await queriesFor(20), await queriesFor(2));
   });
