@@ -224,7 +224,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
-  const notifications = createNotificationsService({ db, accounts, social, posts });
+  const notifications = createNotificationsService({ db, accounts, social, posts, deliveries: [], logger: deps.logger });
   const wallet = createWalletService({ db, outbox: deps.outbox, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
   const gateway = config.wallet.stripe === undefined ? undefined : createStripeGateway(config.wallet.stripe);
   const topups = createTopupsService({ db, config: config.wallet, gateway, logger: deps.logger });

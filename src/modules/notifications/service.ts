@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
 import { decodeCursor, encodeCursor, type Page } from '#http/pagination.ts';
 import { newId } from '#db/ids.ts';
@@ -18,6 +19,14 @@ type Like = { postId: string; userId: string };
 type Sale = { postId: string; buyerId: string };
 type Published = { postId: string; authorId: string };
 
+/** A notification just made, as its recipient sees it. */
+export type MadeNotification = { readonly recipientId: string; readonly notification: Notification };
+/**
+ * Told of each batch of notifications made, once they are committed (live streams, Web Push). A
+ * failure is the delivery's own: the notifications stay made and listed, and are not made again.
+ */
+export type NotificationDelivery = (made: readonly MadeNotification[]) => Promise<void>;
+
 /**
  * Notifications: what others did that concerns a user (followed them, liked or bought their post,
  * published a post they asked to hear of), made after the cause commits from its outbox event, never
@@ -30,6 +39,8 @@ export function createNotificationsService(deps: {
   accounts: Pick<AccountsService, 'usersById'>;
   social: Pick<SocialService, 'asSeenBy' | 'notifiedFollowers'>;
   posts: Pick<PostsService, 'readableTexts'>;
+  deliveries: readonly NotificationDelivery[];
+  logger: Pick<FastifyBaseLogger, 'error'>;
 }) {
   const { db, accounts, social, posts } = deps;
 
@@ -61,6 +72,22 @@ export function createNotificationsService(deps: {
     });
   }
 
+  /** Hands what was just made to every delivery, each recipient's as they see them. */
+  async function deliver(rows: readonly NotificationRow[]): Promise<void> {
+    if (rows.length === 0 || deps.deliveries.length === 0) return;
+    const byRecipient = Map.groupBy(rows, (row) => row.recipient_id);
+    const made = (
+      await Promise.all(
+        [...byRecipient].map(async ([recipientId, own]) => (await present(recipientId, own)).map((notification) => ({ recipientId, notification }))),
+      )
+    ).flat();
+    if (made.length === 0) return;
+    const outcomes = await Promise.allSettled(deps.deliveries.map((delivery) => delivery(made)));
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') deps.logger.error({ err: outcome.reason, count: made.length }, 'notifications: a delivery failed; they stay listed');
+    }
+  }
+
   return {
     /** The caller's notifications, newest first (only unread ones with `unread`). */
     async list(callerId: string, query: NotificationsQuery): Promise<Page<Notification>> {
@@ -83,11 +110,11 @@ export function createNotificationsService(deps: {
 
     // What outbox events make and unmake (see outbox.ts): each checks its cause as it stands now.
 
-    followed: (follows: readonly Follow[]) => store.insertFollows(db, withIds(follows), new Date()),
+    followed: async (follows: readonly Follow[]) => deliver(await store.insertFollows(db, withIds(follows), new Date())),
     unfollowed: (follows: readonly Follow[]) => store.deleteForUnfollows(db, follows),
-    liked: (likes: readonly Like[]) => store.insertLikes(db, withIds(likes), new Date()),
+    liked: async (likes: readonly Like[]) => deliver(await store.insertLikes(db, withIds(likes), new Date())),
     unliked: (likes: readonly Like[]) => store.deleteForUnlikes(db, likes),
-    sold: (sales: readonly Sale[]) => store.insertSales(db, withIds(sales), new Date()),
+    sold: async (sales: readonly Sale[]) => deliver(await store.insertSales(db, withIds(sales), new Date())),
     postsRemoved: (postIds: readonly string[]) => store.deleteForPosts(db, postIds),
 
     /** New posts, to the followers who asked to hear of their authors': one query when nobody did. */
@@ -95,7 +122,7 @@ export function createNotificationsService(deps: {
       const audiences = await social.notifiedFollowers([...new Set(published.map((post) => post.authorId))]);
       if (audiences.size === 0) return;
       const notices = published.flatMap(({ postId, authorId }) => (audiences.get(authorId) ?? []).map((recipientId) => ({ postId, recipientId })));
-      await store.insertNewPosts(db, withIds(notices), new Date());
+      await deliver(await store.insertNewPosts(db, withIds(notices), new Date()));
     },
   };
 }

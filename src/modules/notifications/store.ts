@@ -14,18 +14,20 @@ type NewPostNotice = { postId: string; recipientId: string };
 // social's follows, posts' likes and posts and accounts' users, in the statement that writes, so
 // there is no window between them and no round trip more. A cause's notification is made once
 // (`notifications_cause`), so an event handled again adds nothing. Ids come from the caller, one
-// per possible notification: a check that fails leaves its id unused.
+// per possible notification: a check that fails leaves its id unused. Each returns those it made.
 
 /** A follow's notification, to the followee, while the follow exists. */
-export async function insertFollows(db: Database, follows: readonly (Follow & { id: string })[], at: Date): Promise<void> {
-  if (follows.length === 0) return;
-  await sql`
+export async function insertFollows(db: Database, follows: readonly (Follow & { id: string })[], at: Date): Promise<NotificationRow[]> {
+  if (follows.length === 0) return [];
+  const { rows } = await sql<NotificationRow>`
     insert into notifications (id, recipient_id, type, actor_id, created_at)
     select v.id, v.followee_id, 'follow', v.follower_id, ${at}
     from unnest(${follows.map((f) => f.id)}::text[], ${follows.map((f) => f.followerId)}::text[], ${follows.map((f) => f.followeeId)}::text[])
       as v (id, follower_id, followee_id)
     where exists (select 1 from follows f where f.follower_id = v.follower_id and f.followee_id = v.followee_id)
-    on conflict do nothing`.execute(db);
+    on conflict do nothing
+    returning *`.execute(db);
+  return rows;
 }
 
 /**
@@ -43,16 +45,18 @@ export async function deleteForUnfollows(db: Database, follows: readonly Follow[
 }
 
 /** A like's notification, to the post's author (not when they liked their own), while the like exists. */
-export async function insertLikes(db: Database, likes: readonly (Like & { id: string })[], at: Date): Promise<void> {
-  if (likes.length === 0) return;
-  await sql`
+export async function insertLikes(db: Database, likes: readonly (Like & { id: string })[], at: Date): Promise<NotificationRow[]> {
+  if (likes.length === 0) return [];
+  const { rows } = await sql<NotificationRow>`
     insert into notifications (id, recipient_id, type, actor_id, post_id, created_at)
     select v.id, p.author_id, 'like', l.user_id, p.id, ${at}
     from unnest(${likes.map((l) => l.id)}::text[], ${likes.map((l) => l.postId)}::text[], ${likes.map((l) => l.userId)}::text[]) as v (id, post_id, user_id)
     join post_likes l on l.post_id = v.post_id and l.user_id = v.user_id
     join posts p on p.id = l.post_id
     where p.author_id <> l.user_id and p.withdrawn_at is null
-    on conflict do nothing`.execute(db);
+    on conflict do nothing
+    returning *`.execute(db);
+  return rows;
 }
 
 /** After likes were taken back: the unread notifications of those that are still gone. */
@@ -66,22 +70,24 @@ export async function deleteForUnlikes(db: Database, likes: readonly Like[]): Pr
 }
 
 /** A sale's notification, to the post's author, while the post is theirs to see and the buyer has an account. */
-export async function insertSales(db: Database, sales: readonly (Sale & { id: string })[], at: Date): Promise<void> {
-  if (sales.length === 0) return;
-  await sql`
+export async function insertSales(db: Database, sales: readonly (Sale & { id: string })[], at: Date): Promise<NotificationRow[]> {
+  if (sales.length === 0) return [];
+  const { rows } = await sql<NotificationRow>`
     insert into notifications (id, recipient_id, type, actor_id, post_id, created_at)
     select v.id, p.author_id, 'purchase', v.buyer_id, p.id, ${at}
     from unnest(${sales.map((s) => s.id)}::text[], ${sales.map((s) => s.postId)}::text[], ${sales.map((s) => s.buyerId)}::text[]) as v (id, post_id, buyer_id)
     join posts p on p.id = v.post_id
     where p.author_id <> v.buyer_id and p.withdrawn_at is null
       and exists (select 1 from users u where u.id = v.buyer_id)
-    on conflict do nothing`.execute(db);
+    on conflict do nothing
+    returning *`.execute(db);
+  return rows;
 }
 
 /** New posts' notifications, to followers who still ask for them, while the post is there. */
-export async function insertNewPosts(db: Database, notices: readonly (NewPostNotice & { id: string })[], at: Date): Promise<void> {
-  if (notices.length === 0) return;
-  await sql`
+export async function insertNewPosts(db: Database, notices: readonly (NewPostNotice & { id: string })[], at: Date): Promise<NotificationRow[]> {
+  if (notices.length === 0) return [];
+  const { rows } = await sql<NotificationRow>`
     insert into notifications (id, recipient_id, type, actor_id, post_id, created_at)
     select v.id, v.recipient_id, 'new_post', p.author_id, p.id, ${at}
     from unnest(${notices.map((n) => n.id)}::text[], ${notices.map((n) => n.postId)}::text[], ${notices.map((n) => n.recipientId)}::text[])
@@ -89,7 +95,9 @@ export async function insertNewPosts(db: Database, notices: readonly (NewPostNot
     join posts p on p.id = v.post_id
     where p.withdrawn_at is null
       and exists (select 1 from follows f where f.follower_id = v.recipient_id and f.followee_id = p.author_id and f.notify)
-    on conflict do nothing`.execute(db);
+    on conflict do nothing
+    returning *`.execute(db);
+  return rows;
 }
 
 /** Posts deleted or withdrawn: their notifications go, read or not (deleted ones' go by cascade too). */
