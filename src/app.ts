@@ -31,6 +31,7 @@ import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts'
 import { registerSecurityHeaders, servedOverHttps } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
 import { createLinkSigner } from './http/signed-links.ts';
+import { serializersCompiledOnFirstUse } from './http/serialization.ts';
 import { MAX_PATH_SEGMENT_LENGTH, refuseLongPathSegments, rejectUnsafeInput, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createPasswordHasher } from './modules/accounts/passwords.ts';
@@ -73,7 +74,6 @@ import { createMemosService } from './modules/memos/service.ts';
 import { walletJobs } from './modules/wallet/jobs.ts';
 import { walletRoutes } from './modules/wallet/routes.ts';
 import { createWalletService } from './modules/wallet/service.ts';
-import { createStripeGateway } from './modules/wallet/stripe.ts';
 import { createTopupsService } from './modules/wallet/topups.ts';
 
 /** The adapters an app runs on, built once per process (or per test) and closed with the app. */
@@ -156,6 +156,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     requestIdHeader: false,
     // Past it, the router answers 414 (through frameworkErrors), as refuseLongPathSegments does elsewhere.
     routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
+    schemaController: { compilersFactory: { buildSerializer: serializersCompiledOnFirstUse() } },
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -226,7 +227,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
   const notifications = createNotificationsService({ db, accounts, social, posts, deliveries: [], logger: deps.logger });
   const wallet = createWalletService({ db, outbox: deps.outbox, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
-  const gateway = config.wallet.stripe === undefined ? undefined : createStripeGateway(config.wallet.stripe);
+  // Stripe's SDK is some 200 modules, a tenth of a start: loaded only where payments are configured.
+  const gateway = config.wallet.stripe === undefined ? undefined : (await import('./modules/wallet/stripe.ts')).createStripeGateway(config.wallet.stripe);
   const topups = createTopupsService({ db, config: config.wallet, gateway, logger: deps.logger });
   const auth = createAuthService({
     db,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, FastifySchemaCompiler, HookHandlerDoneFunction } from 'fastify';
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { type AppError, errors, type FieldError } from './errors.ts';
 
@@ -11,11 +11,27 @@ import { type AppError, errors, type FieldError } from './errors.ts';
 export function validatorCompiler(): FastifySchemaCompiler<unknown> {
   // `verbose` puts the failing schema beside each error, so its message can name what is allowed.
   // Checking each schema against JSON Schema's own took a tenth of every start-up; they are Plaza's
-  // own, TypeBox-made, and compiled (so tried) by every start and test.
+  // own, TypeBox-made, and compiled (so tried) by the tests, which call every route.
   const common = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false, verbose: true, validateSchema: false } as const;
   const body = addFormats.default(new Ajv({ ...common, coerceTypes: false }));
   const text = addFormats.default(new Ajv({ ...common, coerceTypes: 'array' }));
-  return ({ schema, httpPart }) => (httpPart === 'body' ? body : text).compile(schema as object);
+  return ({ schema, httpPart }) => compiledOnFirstUse(httpPart === 'body' ? body : text, schema as object);
+}
+
+/**
+ * Compiling all the routes' schemas took a tenth of a restart, and a process serves some routes
+ * only: each is compiled when first used instead. Fastify reads a refusal's `errors` from the
+ * function it was given, so they are handed on.
+ */
+function compiledOnFirstUse(ajv: Ajv, schema: object): ValidateFunction {
+  let compiled: ValidateFunction | undefined;
+  const validate = ((data: unknown) => {
+    compiled ??= ajv.compile(schema);
+    const valid = compiled(data);
+    validate.errors = compiled.errors;
+    return valid;
+  }) as ValidateFunction;
+  return validate;
 }
 
 /** Deeper than any body or query Plaza takes; deeper input is refused before anything walks it. */

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { parseFile } from 'music-metadata';
 import { INPUT_ARGS, runTool, type FfmpegTools } from './ffmpeg.ts';
 import { MediaProcessingError } from './errors.ts';
 import { keepCleanCopy, type CleanFileRequest } from './remux.ts';
@@ -35,6 +34,8 @@ export async function processAudio(source: Readable, ffmpeg: FfmpegTools | undef
 
 /** Undefined when the headers do not say (a MediaRecorder WebM, for one); rejects on unreadable files. */
 async function declaredDurationMs(path: string): Promise<number | undefined> {
+  // Loaded at the first recording processed: 40 modules a start needs not wait for.
+  const { parseFile } = await import('music-metadata');
   try {
     const { format } = await parseFile(path, { duration: true, skipCovers: true });
     return format.duration === undefined || !Number.isFinite(format.duration) ? undefined : Math.round(format.duration * 1000);
