@@ -138,7 +138,8 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
       onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
     });
     const squareImageSlots = createSquareImageSlots();
-    return { logger, database, outbox, blobs, queue, rateLimiter: openRateLimiter({ maxKeys: config.rateLimitMaxKeys }), ffmpeg, feeds, squareImageSlots };
+    const rateLimiter = await openRateLimiter({ redis, maxKeys: config.rateLimitMaxKeys, onError: (error) => logger.error({ err: error }, 'rate limits: Redis error') });
+    return { logger, database, outbox, blobs, queue, rateLimiter, ffmpeg, feeds, squareImageSlots };
   } catch (error) {
     await outbox?.close();
     await database.close();
