@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
 import { loadConfig } from '../../src/config.ts';
 import { newId } from '../../src/db/ids.ts';
 import type { DatabaseHandle } from '../../src/platform/db/database.ts';
@@ -17,6 +16,7 @@ import { RedisFeedStore } from '../../src/platform/feeds/redis.ts';
 import { FEED_ENTRIES_PER_WRITE } from '../../src/platform/feeds/deliveries.ts';
 import type { FeedEntry, FeedStore } from '../../src/platform/feeds/types.ts';
 import { createTestDatabase, servicesDatabaseUrl } from '../helpers/database.ts';
+import { redisPerSuite, redisSkip } from '../helpers/redis.ts';
 
 /**
  * The feed store contract. The PostgreSQL store runs on PGlite, or on PostgreSQL in the services
@@ -95,37 +95,12 @@ describe(`feed store (${servicesDatabaseUrl === undefined ? 'pglite' : 'postgres
   });
 });
 
-const redisUrlFromEnv = process.env.REDIS_URL || undefined;
-const redisSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
-// Each store gets its own prefix under this file's, so tests never see each other's feeds.
-const filePrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
-
 describe('feed store (redis)', { skip: redisSkip }, () => {
-  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  let redisUrl = '';
-  let client: Redis;
-  let storesMade = 0;
-  const stores: FeedStore[] = [];
-  before(async () => {
-    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
-    const url = privateRedis?.url ?? redisUrlFromEnv ?? '';
-    await pingRedis(url).catch((error: unknown) => assert.fail(`Redis at ${url} does not answer: ${String(error)}`));
-    redisUrl = url;
-    client = new Redis(url);
-  });
-  after(async () => {
-    await Promise.all(stores.map((store) => store.close()));
-    if (redisUrl !== '') {
-      await deleteKeys(client, `${filePrefix}-*`);
-      await client.quit();
-    }
-    await privateRedis?.stop();
-  });
+  const redisForSuite = redisPerSuite();
 
   const redis = async (options: { maxLength?: number } = {}) => {
-    const prefix = `${filePrefix}-${++storesMade}`;
-    const store = new RedisFeedStore({ redisUrl, prefix, ...options });
-    stores.push(store);
+    const prefix = redisForSuite.newPrefix();
+    const store = redisForSuite.closedAfter(new RedisFeedStore({ redisUrl: redisForSuite.url, prefix, ...options }));
     return {
       store,
       prefix,
@@ -137,7 +112,7 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
         return ids;
       },
       async feedsHolding(postId: string, userIds: readonly string[]) {
-        const pipeline = client.pipeline();
+        const pipeline = redisForSuite.client.pipeline();
         for (const userId of userIds) pipeline.zrangebylex(`${prefix}:feed:${userId}`, `[${postId}:`, `(${postId};`);
         const replies = (await pipeline.exec()) ?? [];
         return replies.filter(([, members]) => (members as string[]).length > 0).length;
@@ -172,12 +147,12 @@ describe('feed store (redis)', { skip: redisSkip }, () => {
     const [reader, author] = await users(2);
     const posts = newestFirst(7, author!);
     await store.add([{ userIds: [reader!], entries: posts.slice(0, 2) }]);
-    await deleteKeys(client, `${prefix}:*`); // the cache is flushed, evicted or restarted
+    await redisForSuite.deleteKeys(`${prefix}:*`); // the cache is flushed, evicted or restarted
 
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
     await store.add([{ userIds: [reader!], entries: [posts[0]!] }]);
     await store.add([{ userIds: [reader!], entries: posts.slice(1, 2) }]);
-    assert.equal(await client.exists(`${prefix}:feed:${reader}`), 0, 'writes skip a feed not built');
+    assert.equal(await redisForSuite.client.exists(`${prefix}:feed:${reader}`), 0, 'writes skip a feed not built');
     assert.deepEqual(await store.page(reader!, { limit: 10 }), { postIds: [], complete: false });
 
     // Fewer than the cap: the whole feed.
@@ -400,10 +375,4 @@ async function countRedisRoundTrips(work: () => Promise<void>): Promise<number> 
     prototype.sendCommand = original;
   }
   return alone + batches.size;
-}
-
-async function deleteKeys(client: Redis, pattern: string): Promise<void> {
-  for await (const keys of client.scanStream({ match: pattern, count: 1000 })) {
-    if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
-  }
 }

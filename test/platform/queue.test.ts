@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
 import { BullMQJobQueue } from '../../src/platform/queue/bullmq.ts';
 import { MemoryJobQueue } from '../../src/platform/queue/memory.ts';
 import type { JobQueue, JobState } from '../../src/platform/queue/types.ts';
+import { redisPerSuite, redisSkip } from '../helpers/redis.ts';
 
 /**
  * The job queue contract. The memory queue always runs; BullMQ runs on REDIS_URL when set (the
@@ -16,29 +14,10 @@ type QueueFactory = (options?: { closeTimeoutMs?: number }) => JobQueue;
 
 const memory: QueueFactory = (options) => new MemoryJobQueue(options);
 
-const redisUrlFromEnv = process.env.REDIS_URL || undefined;
-const bullmqSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
-// Each queue gets its own prefix under this file's, so tests never see each other's jobs.
-const filePrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
-let redisUrl = '';
-let queuesMade = 0;
-const bullmq: QueueFactory = (options) =>
-  new BullMQJobQueue({ redisUrl, prefix: `${filePrefix}-${++queuesMade}`, ...options });
-
-describe('job queue (bullmq)', { skip: bullmqSkip }, () => {
-  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  before(async () => {
-    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
-    const url = privateRedis?.url ?? redisUrlFromEnv ?? '';
-    // BullMQ waits for an unreachable Redis forever; a wrong REDIS_URL must fail, not hang.
-    await pingRedis(url).catch((error: unknown) => assert.fail(`Redis at ${url} does not answer: ${String(error)}`));
-    redisUrl = url;
-  });
-  after(async () => {
-    if (redisUrl !== '') await deleteKeys(redisUrl, `${filePrefix}-*`);
-    await privateRedis?.stop();
-  });
-  contract(bullmq);
+describe('job queue (bullmq)', { skip: redisSkip }, () => {
+  // Each queue gets its own prefix, so tests never see each other's jobs.
+  const redisForSuite = redisPerSuite();
+  contract((options) => new BullMQJobQueue({ redisUrl: redisForSuite.url, prefix: redisForSuite.newPrefix(), ...options }));
 });
 
 describe('job queue (memory)', () => contract(memory));
@@ -183,16 +162,5 @@ async function waitFor(condition: () => Promise<boolean>, what = 'the condition'
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
-  }
-}
-
-async function deleteKeys(url: string, pattern: string): Promise<void> {
-  const client = new Redis(url);
-  try {
-    for await (const keys of client.scanStream({ match: pattern, count: 1000 })) {
-      if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
-    }
-  } finally {
-    await client.quit();
   }
 }

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, it } from 'node:test';
 import { freePort } from '../../scripts/services/common.ts';
-import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
 import { boundedKey, clientNetwork, MAX_KEY_LENGTH } from '../../src/platform/ratelimit/keys.ts';
 import { MemoryRateLimiter } from '../../src/platform/ratelimit/memory.ts';
 import { RedisRateLimiter } from '../../src/platform/ratelimit/redis.ts';
 import type { RateLimiter } from '../../src/platform/ratelimit/types.ts';
+import { redisPerSuite, redisSkip } from '../helpers/redis.ts';
 import { eventually } from '../helpers/wait.ts';
 
 /** A new limiter; Redis ones made with the same `shared` name count together, as instances of one deployment. */
@@ -85,40 +83,15 @@ describe('rate limiter (memory)', () => {
   });
 });
 
-const redisUrlFromEnv = process.env.REDIS_URL || undefined;
-const redisSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
-// Each limiter gets its own prefix under this run's, so parallel runs and tests never share counters.
-const runPrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
-
 describe('rate limiter (redis)', { skip: redisSkip }, () => {
-  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  let redisUrl = '';
-  let client: Redis;
-  let made = 0;
-  const limiters: RedisRateLimiter[] = [];
-  before(async () => {
-    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
-    const url = privateRedis?.url ?? redisUrlFromEnv ?? '';
-    await pingRedis(url).catch((error: unknown) => assert.fail(`Redis at ${url} does not answer: ${String(error)}`));
-    redisUrl = url;
-    client = new Redis(url);
-  });
-  after(async () => {
-    await Promise.all(limiters.map((limiter) => limiter.close()));
-    if (redisUrl !== '') {
-      for await (const keys of client.scanStream({ match: `${runPrefix}-*`, count: 1000 })) {
-        if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
-      }
-      await client.quit();
-    }
-    await privateRedis?.stop();
-  });
+  const redisForSuite = redisPerSuite();
+  const sharedPrefixes = new Map<string, string>();
 
   /** A limiter of its own, or one of those made with the same `shared` name (the same prefix, another connection). */
   const redis = (shared?: string) => {
-    const limiter = new RedisRateLimiter({ redisUrl, prefix: `${runPrefix}-${shared ?? ++made}` });
-    limiters.push(limiter);
-    return limiter;
+    const prefix = shared === undefined ? redisForSuite.newPrefix() : (sharedPrefixes.get(shared) ?? redisForSuite.newPrefix());
+    if (shared !== undefined) sharedPrefixes.set(shared, prefix);
+    return redisForSuite.closedAfter(new RedisRateLimiter({ redisUrl: redisForSuite.url, prefix }));
   };
   contract(redis);
 
@@ -142,25 +115,25 @@ describe('rate limiter (redis)', { skip: redisSkip }, () => {
     const limiter = redis();
     await limiter.hit('signup:ip:203.0.113.9', 5, 900);
     const key = limiter.key('signup:ip:203.0.113.9', 900);
-    assert.match(key, new RegExp(`^${runPrefix}-\\d+:ratelimit:900s:signup:ip:203\\.0\\.113\\.9$`));
-    assert.equal(await client.get(key), '1');
-    const ttl = await client.pttl(key);
+    assert.match(key, /^plaza-test-[0-9a-f]{12}-\d+:ratelimit:900s:signup:ip:203\.0\.113\.9$/);
+    assert.equal(await redisForSuite.client.get(key), '1');
+    const ttl = await redisForSuite.client.pttl(key);
     assert.ok(ttl > 895_000 && ttl <= 900_000, `expires with its window (PTTL ${ttl})`);
     await limiter.hit('signup:ip:203.0.113.9', 5, 900);
-    assert.ok((await client.pttl(key)) <= ttl, 'later hits do not push the expiry back');
+    assert.ok((await redisForSuite.client.pttl(key)) <= ttl, 'later hits do not push the expiry back');
 
     const long = limiter.key(`login:account:${'x'.repeat(10_000)}`, 60);
     assert.ok(long.length < 200, 'a long key is stored by its hash');
 
-    await client.persist(key); // however an expiry was lost, the next hit gives it one back
+    await redisForSuite.client.persist(key); // however an expiry was lost, the next hit gives it one back
     await limiter.hit('signup:ip:203.0.113.9', 5, 900);
-    assert.ok((await client.pttl(key)) > 0);
+    assert.ok((await redisForSuite.client.pttl(key)) > 0);
   });
 
   it('tells a refused client the time left on the counter', async () => {
     const limiter = redis();
     await limiter.hit('k', 1, 60);
-    await client.pexpire(limiter.key('k', 60), 12_345);
+    await redisForSuite.client.pexpire(limiter.key('k', 60), 12_345);
     assert.deepEqual(await limiter.hit('k', 1, 60), { allowed: false, retryAfterSeconds: 13 });
   });
 
@@ -168,7 +141,7 @@ describe('rate limiter (redis)', { skip: redisSkip }, () => {
     const errors: Error[] = [];
     const limiter = new RedisRateLimiter({
       redisUrl: `redis://127.0.0.1:${await freePort()}`, // nothing listens there
-      prefix: `${runPrefix}-unreachable`,
+      prefix: redisForSuite.newPrefix(),
       timeoutMs: 200,
       onError: (error) => errors.push(error),
     });
