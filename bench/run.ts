@@ -8,6 +8,7 @@ import { memosSuite } from './memos.ts';
 import { runMediaSuite } from './media.ts';
 import { renderSocialSection, runSocialSuite } from './social.ts';
 import { renderPurchasesSection, runPurchasesSuite } from './purchases.ts';
+import { renderStreamSection, runStreamSuite } from './stream.ts';
 import { renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
 import { readMediaSettings, type MediaSettings } from './lib/media-settings.ts';
 import { cleanUpOnSignals } from './lib/cleanup.ts';
@@ -18,7 +19,7 @@ import { runSuite } from './lib/suite.ts';
 
 const SUITES = [memosSuite];
 /** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
-const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social', 'purchases'];
+const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social', 'purchases', 'stream'];
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 
 async function benchProfile(
@@ -28,6 +29,7 @@ async function benchProfile(
   media: { settings: MediaSettings; sections: string[] },
   social: { sections: string[] } = { sections: [] },
   purchases: { sections: string[] } = { sections: [] },
+  stream: { sections: string[] } = { sections: [] },
   footprint: { title: string; results: FootprintResults }[] = [],
 ): Promise<ProfileReport> {
   const summaries: ScenarioSummary[] = [];
@@ -51,6 +53,7 @@ async function benchProfile(
     summaries.push(...results.rounds.map(summarize));
     purchases.sections.push('', ...renderPurchasesSection(profile.title, results));
   }
+  if (suites.includes('stream')) stream.sections.push('', ...renderStreamSection(profile.title, await runStreamSuite(profile, settings)));
   return profile.kind === 'postgres'
     ? { title: profile.title, summaries, verdict: postgresVerdict(summaries) }
     : { title: profile.title, summaries };
@@ -82,9 +85,10 @@ async function main(): Promise<void> {
   const media = { settings: readMediaSettings(), sections: [] as string[] };
   const social = { sections: [] as string[] };
   const purchases = { sections: [] as string[] };
+  const stream = { sections: [] as string[] };
   const footprint: { title: string; results: FootprintResults }[] = [];
   for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, purchases, footprint)));
+    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, purchases, stream, footprint)));
   }
   let report = renderReport(settings, reports, (performance.now() - started) / 1000);
   if (footprint.length > 0) {
@@ -98,6 +102,9 @@ async function main(): Promise<void> {
   }
   if (purchases.sections.length > 0) {
     report += ['', '## Purchases', '', ...purchases.sections, ''].join('\n');
+  }
+  if (stream.sections.length > 0) {
+    report += ['', '## Stream', '', ...stream.sections, ''].join('\n');
   }
   console.log(`\n${report}`);
   // A run that measured nothing must not replace the last real results.

@@ -13,6 +13,8 @@ import { migrateToLatest } from './platform/db/migrate.ts';
 import { openFeedStore } from './platform/feeds/open.ts';
 import type { FeedStore } from './platform/feeds/types.ts';
 import { openOutbox } from './platform/outbox/open.ts';
+import { openPubSub } from './platform/pubsub/open.ts';
+import type { PubSub } from './platform/pubsub/types.ts';
 import type { AnyOutboxHandler, Outbox } from './platform/outbox/types.ts';
 import { runJobs } from './platform/queue/jobs.ts';
 import { openJobQueue } from './platform/queue/open.ts';
@@ -20,7 +22,7 @@ import type { JobQueue } from './platform/queue/types.ts';
 import { openRateLimiter } from './platform/ratelimit/open.ts';
 import type { RateLimiter } from './platform/ratelimit/types.ts';
 import type { TaskSlots } from './platform/slots.ts';
-import { decorateCaller, identifyCaller, requireCaller } from './http/auth.ts';
+import { decorateCaller, identifyCaller, requireCaller, requireCallerOrQueryToken } from './http/auth.ts';
 import { connectionOptions, guardConnections, proxyTrust } from './http/connections.ts';
 import { trackHandlersInFlight } from './http/in-flight.ts';
 import { createLogger } from './http/logging.ts';
@@ -61,6 +63,11 @@ import { createNotificationsService } from './modules/notifications/service.ts';
 import { postRoutes } from './modules/posts/routes.ts';
 import { createPostsService } from './modules/posts/service.ts';
 import { socialRoutes } from './modules/social/routes.ts';
+import { openBacklog, type EventBacklog } from './modules/stream/backlog.ts';
+import { registerStreamMetrics } from './modules/stream/metrics.ts';
+import { streamHandlers } from './modules/stream/outbox.ts';
+import { streamRoutes } from './modules/stream/routes.ts';
+import { createStreamService } from './modules/stream/service.ts';
 import { timelineHandlers } from './modules/timelines/outbox.ts';
 import { timelineRoutes } from './modules/timelines/routes.ts';
 import { createTimelinesService } from './modules/timelines/service.ts';
@@ -71,6 +78,9 @@ import { uploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
 import { createMemosService } from './modules/memos/service.ts';
+import { pushJobs } from './modules/push/jobs.ts';
+import { pushRoutes } from './modules/push/routes.ts';
+import { createPushService } from './modules/push/service.ts';
 import { walletJobs } from './modules/wallet/jobs.ts';
 import { walletRoutes } from './modules/wallet/routes.ts';
 import { createWalletService } from './modules/wallet/service.ts';
@@ -91,6 +101,10 @@ export type Deps = {
   feeds: FeedStore;
   /** How many profile images this process cuts at once, inside requests; the others wait their turn. */
   squareImageSlots: TaskSlots;
+  /** Messages between instances (live events, ended sessions): in-process, or Redis with REDIS_URL. */
+  pubsub: PubSub;
+  /** Each user's recent live events, for replay: in memory, or capped Redis streams with REDIS_URL. */
+  streamBacklog: EventBacklog;
 };
 
 export type DepsOptions = {
@@ -102,6 +116,9 @@ export type DepsOptions = {
 
 /** How often pending top-ups are asked about at Stripe, and expired Idempotency-Keys are forgotten. */
 const WALLET_JOB_INTERVALS = { settleTopupsMs: 60_000, sweepIdempotencyKeysMs: 3600_000 };
+
+/** How often coalescing windows whose close job was lost are looked for. */
+const PUSH_OVERDUE_CHECK_MS = 60_000;
 
 const REQUEST_ID = /^[\w.\-:]{1,128}$/;
 
@@ -139,7 +156,26 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     });
     const squareImageSlots = createSquareImageSlots();
     const rateLimiter = await openRateLimiter({ redis, maxKeys: config.rateLimitMaxKeys, onError: (error) => logger.error({ err: error }, 'rate limits: Redis error') });
-    return { logger, database, outbox, blobs, queue, rateLimiter, ffmpeg, feeds, squareImageSlots };
+    const pubsub = await openPubSub({ redis, onError: (error) => logger.error({ err: error }, 'pub/sub: Redis error') });
+    const streamBacklog = await openBacklog({
+      pubsub,
+      redis,
+      limits: { length: config.stream.backlogLength, ttlSeconds: config.stream.backlogTtlSeconds },
+      onError: (error) => logger.error({ err: error }, 'stream backlog: Redis error'),
+    });
+    return {
+      logger,
+      database,
+      outbox,
+      blobs,
+      queue,
+      rateLimiter,
+      ffmpeg,
+      feeds,
+      squareImageSlots,
+      pubsub,
+      streamBacklog,
+    };
   } catch (error) {
     await outbox?.close();
     await database.close();
@@ -181,6 +217,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     await deps.outbox.close();
     await deps.queue.close();
     await deps.feeds.close();
+    await deps.streamBacklog.close();
+    await deps.pubsub.close();
     await deps.blobs.close();
     await deps.rateLimiter.close();
     await deps.database.close();
@@ -226,7 +264,20 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   const social = createSocialService({ db, accounts, outbox: deps.outbox, popular, followMax: config.followMax });
   const posts = createPostsService({ db, accounts, media, social, outbox: deps.outbox, feeds: deps.feeds, logger: deps.logger });
   const timelines = createTimelinesService({ feeds: deps.feeds, posts, social });
-  const notifications = createNotificationsService({ db, accounts, social, posts, deliveries: [], logger: deps.logger });
+  const stream = createStreamService({
+    pubsub: deps.pubsub,
+    backlog: deps.streamBacklog,
+    // Called only when a stream opens, once auth (below) exists.
+    sessions: { isSessionActive: (caller) => auth.isSessionActive(caller) },
+    heartbeatMs: config.stream.heartbeatSeconds * 1000,
+    maxBufferedBytes: config.stream.bufferBytes,
+    logger: deps.logger,
+  });
+  await stream.start();
+  // Open streams would hold the server's close until its timeout: they end first.
+  app.addHook('preClose', async () => stream.close());
+  const push = createPushService({ db, queue: deps.queue, config: config.push, dataDir: config.dataDir, logger: deps.logger });
+  const notifications = createNotificationsService({ db, accounts, social, posts, deliveries: [stream.notificationDelivery, push.deliver], logger: deps.logger });
   const wallet = createWalletService({ db, outbox: deps.outbox, accounts, posts, adminEmails: config.adminEmails, config: config.wallet });
   // Stripe's SDK is some 200 modules, a tenth of a start: loaded only where payments are configured.
   const gateway = config.wallet.stripe === undefined ? undefined : (await import('./modules/wallet/stripe.ts')).createStripeGateway(config.wallet.stripe);
@@ -239,6 +290,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     counters: [social, posts],
     accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
     accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
+    sessionEnds: [stream.sessionsEnded],
     rateLimiter: deps.rateLimiter,
     config,
   });
@@ -290,10 +342,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     }),
     ...uploadJobs(uploads, sweepEveryMs),
     ...walletJobs({ topups, wallet }, WALLET_JOB_INTERVALS),
+    ...pushJobs(push, PUSH_OVERDUE_CHECK_MS),
   ];
   const runningJobs = runJobs(deps.queue, jobs, deps.logger);
   app.addHook('onClose', async () => runningJobs.stop());
   const outboxHandlers: AnyOutboxHandler[] = [
+    // First: live readers hear of a post before its fan-out into feeds (see stream/outbox.ts).
+    ...streamHandlers({ stream, social }),
     ...timelineHandlers({ feeds: deps.feeds, social, posts, backfillPosts: config.feeds.backfillPosts }),
     ...mediaOutboxHandlers({ queue: deps.queue, blobs: deps.blobs }),
     ...notificationHandlers({ notifications }),
@@ -301,7 +356,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   deps.outbox.start(outboxHandlers);
   media.catchUp();
   await social.remarkPopular();
-  registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, deps.outbox, config.metrics);
+  registerStreamMetrics(registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, deps.outbox, config.metrics), stream);
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
 
@@ -328,5 +383,7 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
   await app.register(postRoutes({ posts, requireCaller: signedIn, identifyCaller: maybeSignedIn }));
   await app.register(walletRoutes({ wallet, topups, requireCaller: signedIn }));
   await app.register(notificationRoutes({ notifications, requireCaller: signedIn }));
+  await app.register(pushRoutes({ push, requireCaller: signedIn }));
+  await app.register(streamRoutes({ stream, requireCaller: requireCallerOrQueryToken(auth.authenticate) }));
   return app;
 }

@@ -1,4 +1,4 @@
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createECDH, createPrivateKey, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -48,13 +48,31 @@ export type Config = Readonly<{
   publicUrl: string;
   media: MediaConfig;
   feeds: FeedsConfig;
+  stream: StreamConfig;
   /** Most accounts one user may follow: a home page read from the follow graph costs one index range per followee. */
   followMax: number;
   /** Emails (lower-cased) of the accounts that may grant coins. */
   adminEmails: readonly string[];
   wallet: WalletConfig;
   social: SocialConfig;
+  push: PushConfig;
 }>;
+
+/** Web Push (RFC 8030/8291/8292): how its VAPID identity is had, and how pushes are paced. */
+export type PushConfig = Readonly<{
+  /**
+   * The VAPID contact and keys: from the environment, or (embedded profile) a pair generated once and
+   * kept under DATA_DIR; `off` says why push is off.
+   */
+  vapid: Readonly<{ subject: string; keys: VapidKeys | 'embedded' }> | Readonly<{ off: string }>;
+  /** At most one push per (recipient, type, post) per this many seconds; what comes meanwhile is counted. */
+  coalesceSeconds: number;
+  /** https origins of push services on the operator's own network, which may be at private or loopback addresses. */
+  internalOrigins: readonly string[];
+}>;
+
+/** A VAPID key pair as `web-push generate-vapid-keys` prints it: the raw P-256 keys, base64url. */
+export type VapidKeys = Readonly<{ publicKey: string; privateKey: string }>;
 
 /** Social sign-in: the configured providers only (none by default), and where the web flow may return to. */
 export type SocialConfig = Readonly<{
@@ -165,6 +183,18 @@ export type FeedsConfig = Readonly<{
   backfillPosts: number;
 }>;
 
+/** Live events (GET /v1/stream). */
+export type StreamConfig = Readonly<{
+  /** A comment line sent on every open stream this often, so proxies and clients see it alive. */
+  heartbeatSeconds: number;
+  /** Events kept per user for replay after a reconnect (Last-Event-ID). */
+  backlogLength: number;
+  /** A user's backlog with no new event for this long is dropped. */
+  backlogTtlSeconds: number;
+  /** What a stream may hold for a client that does not read; past it the client is cut off. */
+  bufferBytes: number;
+}>;
+
 export type MediaConfig = Readonly<{
   /** Largest upload of each kind, in bytes. */
   maxBytes: Readonly<{ image: number; audio: number; video: number }>;
@@ -272,6 +302,12 @@ export function loadConfig(env: Env = process.env): Config {
       fanOutMaxFollowers: read.integer('FANOUT_MAX_FOLLOWERS', 10_000, 0, 100_000_000),
       backfillPosts: read.integer('FEED_BACKFILL_POSTS', 50, 0, 1000),
     },
+    stream: {
+      heartbeatSeconds: read.integer('STREAM_HEARTBEAT_SECONDS', 25, 1, 3600),
+      backlogLength: read.integer('STREAM_BACKLOG_LENGTH', 500, 10, 100_000),
+      backlogTtlSeconds: read.integer('STREAM_BACKLOG_TTL', 86_400, 60, 30 * 86_400),
+      bufferBytes: read.integer('STREAM_BUFFER_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    },
     followMax: read.integer('FOLLOW_MAX', 5000, 1, 1_000_000),
     adminEmails: readAdminEmails(read, problems),
     wallet: {
@@ -280,7 +316,11 @@ export function loadConfig(env: Env = process.env): Config {
       stripe: readStripe(read, problems),
     },
     social: readSocial(read, problems),
+    push: readPush(read, problems, databaseUrl),
   };
+  if (config.stream.heartbeatSeconds * 1000 >= config.connections.idleTimeoutMs) {
+    problems.push('STREAM_HEARTBEAT_SECONDS must be shorter than IDLE_TIMEOUT_MS, or idle event streams are cut off between heartbeats');
+  }
   if (config.publicUrl !== '' && !/^https?:\/\//.test(config.publicUrl)) {
     problems.push('PUBLIC_URL must be an http:// or https:// URL');
   }
@@ -564,6 +604,72 @@ function readStripe(read: EnvReader, problems: string[]): StripeConfig | undefin
   if (webhookSecret === undefined) problems.push('STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY (the signing secret of the webhook endpoint, whsec_…)');
   if (returnUrl === undefined) problems.push('PAYMENTS_RETURN_URL is required with STRIPE_SECRET_KEY (the app page Checkout returns to)');
   return { secretKey, webhookSecret: webhookSecret ?? '', api, returnUrl: returnUrl ?? '' };
+}
+
+/**
+ * VAPID keys come as a pair, checked to be one; the subject is VAPID_SUBJECT or, failing it, a
+ * `mailto:` of the first ADMIN_EMAILS entry. Without keys the embedded profile generates a pair; with
+ * DATABASE_URL (several instances) a pair under one instance's DATA_DIR would not be the others', so
+ * push is off there until the keys are set.
+ */
+function readPush(read: EnvReader, problems: string[], databaseUrl: string | undefined): PushConfig {
+  const publicKey = read.optionalString('VAPID_PUBLIC_KEY');
+  const privateKey = read.optionalString('VAPID_PRIVATE_KEY');
+  const given = read.optionalString('VAPID_SUBJECT');
+  const coalesceSeconds = read.integer('PUSH_COALESCE_SECONDS', 60, 0, 86_400);
+  const internalOrigins = read.list('PUSH_INTERNAL_ORIGINS');
+  for (const origin of internalOrigins) {
+    if (!URL.canParse(origin) || new URL(origin).protocol !== 'https:' || new URL(origin).origin !== origin.replace(/\/$/, '')) {
+      problems.push(`PUSH_INTERNAL_ORIGINS: "${origin}" is not an https:// origin (scheme, host and port only)`);
+    }
+  }
+  const settings = { coalesceSeconds, internalOrigins: internalOrigins.map((origin) => origin.replace(/\/$/, '')) };
+  if ((publicKey === undefined) !== (privateKey === undefined)) {
+    problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be set together (npx web-push generate-vapid-keys prints a pair)');
+  } else if (publicKey !== undefined && privateKey !== undefined && !isVapidPair(publicKey, privateKey)) {
+    problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY must be one P-256 key pair in base64url (65-byte uncompressed public key, 32-byte private key)');
+  }
+  if (given !== undefined && !isContact(given)) {
+    problems.push(`VAPID_SUBJECT must be a real contact, mailto:you@your-domain or https://your-site (push services refuse placeholders such as example.com or localhost; got "${given}")`);
+  }
+  const admin = read.list('ADMIN_EMAILS')[0];
+  const subject = given ?? (admin !== undefined && isContact(`mailto:${admin}`) ? `mailto:${admin}` : undefined);
+  const keys = publicKey !== undefined && privateKey !== undefined ? { publicKey, privateKey } : undefined;
+  if (subject === undefined) {
+    if (keys !== undefined) problems.push('VAPID_SUBJECT is required with VAPID keys (a mailto: or https: contact for push services), or set ADMIN_EMAILS');
+    return { ...settings, vapid: { off: 'no VAPID_SUBJECT (a mailto: or https: contact) nor ADMIN_EMAILS to take one from' } };
+  }
+  if (keys !== undefined) return { ...settings, vapid: { subject, keys } };
+  if (databaseUrl === undefined) return { ...settings, vapid: { subject, keys: 'embedded' } };
+  if (given !== undefined && publicKey === undefined && privateKey === undefined) problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY are required with VAPID_SUBJECT when DATABASE_URL is set (a pair generated under DATA_DIR would be one instance\'s own)');
+  return { ...settings, vapid: { off: 'no VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY (with DATABASE_URL every instance needs the same pair)' } };
+}
+
+function isVapidPair(publicKey: string, privateKey: string): boolean {
+  const base64url = /^[A-Za-z0-9_-]+$/;
+  if (!base64url.test(publicKey) || !base64url.test(privateKey)) return false;
+  const ecdh = createECDH('prime256v1');
+  try {
+    ecdh.setPrivateKey(Buffer.from(privateKey, 'base64url'));
+  } catch {
+    return false;
+  }
+  return Buffer.from(privateKey, 'base64url').length === 32 && ecdh.getPublicKey().equals(Buffer.from(publicKey, 'base64url'));
+}
+
+/** Names no real contact is at: the example domains, reserved top-level domains, local names, addresses. */
+const PLACEHOLDER_HOST = /(^|\.)(example\.(com|net|org)|example|test|invalid|localhost|local|localdomain)$/i;
+
+/** A `mailto:` address or `https:` URL someone could be reached at: a dotted name that is no placeholder. */
+function isContact(subject: string): boolean {
+  if (!URL.canParse(subject)) return false;
+  const url = new URL(subject);
+  const host =
+    url.protocol === 'mailto:' ? /^[^\s@/?#]+@([a-z0-9-]+(\.[a-z0-9-]+)+)$/i.exec(decodeURIComponent(url.pathname))?.[1]
+    : url.protocol === 'https:' && url.username === '' && url.password === '' ? url.hostname
+    : undefined;
+  if (host === undefined || url.search !== '' || url.hash !== '') return false;
+  return /\.[a-z]{2,}$/i.test(host) && !PLACEHOLDER_HOST.test(host) && isIP(host) === 0;
 }
 
 /** S3 is on when S3_BUCKET is set; credentials come as a pair, or from the SDK's default chain. */

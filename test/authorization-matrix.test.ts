@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createECDH, createHash, randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import webpush from 'web-push';
 import { startApp } from './helpers/app.ts';
 import { follow, publish, signUp, type TestSession } from './helpers/factories.ts';
 import { client } from './helpers/http.ts';
@@ -24,7 +25,11 @@ import { eventually } from './helpers/wait.ts';
 
 const stripe = await startFakeStripe();
 after(() => stripe.close());
-const testApp = await startApp(paymentsEnv(stripe.url));
+// Web Push on, its pushes sent to a port where nothing listens (an internal origin, so no other address is ever called).
+const PUSH_ORIGIN = 'https://127.0.0.1:1';
+const vapidKeys = webpush.generateVAPIDKeys();
+const pushEnv = { VAPID_SUBJECT: 'mailto:matrix@plaza.social', VAPID_PUBLIC_KEY: vapidKeys.publicKey, VAPID_PRIVATE_KEY: vapidKeys.privateKey, PUSH_INTERNAL_ORIGINS: PUSH_ORIGIN };
+const testApp = await startApp({ ...paymentsEnv(stripe.url), ...pushEnv });
 const api = client(testApp);
 after(() => testApp.close());
 
@@ -69,6 +74,8 @@ const tokens: Record<Actor, string | undefined> = {
 };
 
 const as = (session: TestSession) => ({ token: session.accessToken });
+/** A browser's push subscription: a P-256 public key and a 16-byte auth secret. */
+const pushKeys = () => ({ p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') });
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const TUS = { 'tus-resumable': '1.0.0' };
 
@@ -130,11 +137,13 @@ async function createFixtures() {
   await testApp.deps.outbox.drained(10_000);
   const notification = (await api.get('/v1/notifications', as(alice))).body.items[0];
   assert.equal(notification?.type, 'follow');
+  const pushSubscription = await created(api.post('/v1/push/subscriptions', { endpoint: `${PUSH_ORIGIN}/push/alice-${tag}`, keys: pushKeys() }, as(alice)));
   // The public post's photo as anyone is shown it: links to what others may have of it.
   const publicLinks = (await api.get(`/v1/posts/${publicPost.id}`)).body.media[0] as { url: string; thumbnailUrl: string };
   return {
     memo, unattached, publicImage, followersImage, paidImage, publicPost, followersPost, paidPost, recording, topup,
     openUpload, doneUpload, uploadedMedia, publicLinks, handle: alice.user.handle, avatarUrl: avatar.avatarUrl as string, notification,
+    pushSubscription,
   };
 }
 
@@ -169,6 +178,7 @@ function secretsOf(f: Fixtures) {
     'upload.fileName': `alice-upload-${tag}.wav`,
     'topup.id': f.topup.id,
     'notification.id': f.notification.id,
+    'pushSubscription.endpoint': f.pushSubscription.endpoint,
   };
 }
 type SecretName = keyof ReturnType<typeof secretsOf>;
@@ -422,6 +432,26 @@ const CASES: Record<string, RouteCase> = {
   ],
   'POST /v1/notifications/read': (f) => [{ path: '/v1/notifications/read', body: { upTo: f.notification.id }, expect: { stranger: 204, follower: 204 } }],
   'GET /v1/notifications/unread-count': () => [{ path: '/v1/notifications/unread-count', expect: { owner: 200, stranger: 200, follower: 200 } }],
+
+  // Web Push: the key is anyone's; Alice's endpoint is not another's to take with other keys, nor to delete.
+  'GET /v1/push/vapid-key': () => [{ path: '/v1/push/vapid-key', expect: { owner: 200, anonymous: 200, stranger: 200 } }],
+  'POST /v1/push/subscriptions': (f) => [
+    { path: '/v1/push/subscriptions', body: { endpoint: f.pushSubscription.endpoint, keys: pushKeys() }, expect: { stranger: { status: 409, code: 'push_subscription_taken' }, follower: { status: 409, code: 'push_subscription_taken' } } },
+    {
+      path: '/v1/push/subscriptions',
+      body: { endpoint: `${PUSH_ORIGIN}/push/bob-${tag}`, keys: pushKeys() },
+      expect: { stranger: { status: 201, undo: () => api.delete('/v1/push/subscriptions', { endpoint: `${PUSH_ORIGIN}/push/bob-${tag}` }, as(bob)) } },
+    },
+  ],
+  'DELETE /v1/push/subscriptions': (f) => {
+    // Still Alice's after another's DELETE: still refused to another with other keys.
+    const stillAlices = async () => assert.equal((await api.post('/v1/push/subscriptions', { endpoint: f.pushSubscription.endpoint, keys: pushKeys() }, as(bob))).status, 409);
+    return [{ path: '/v1/push/subscriptions', body: { endpoint: f.pushSubscription.endpoint }, expect: { stranger: { status: 204, undo: stillAlices }, follower: { status: 204, undo: stillAlices } } }];
+  },
+  // An open stream answers 200 and never ends, so only the refusals are checked here (no token, a
+  // malformed or revoked one, by header or ?access_token=); that each caller hears only their own
+  // events, and that a revoked session's stream closes, is test/stream.test.ts.
+  'GET /v1/stream': () => [{ path: '/v1/stream', expect: {} }, { path: '/v1/stream?access_token=not-a-token', expect: { anonymous: 401 } }],
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import webpush from 'web-push';
 import { appPerFile } from './helpers/app.ts';
 import { brokenRelativeLink, linkTargets, readRepoFile, repoRoot, runExamples, shellBlocks } from './helpers/shell-examples.ts';
 
@@ -23,7 +24,9 @@ describe('the API guide (docs/)', () => {
     assert.deepEqual(broken, []);
   });
 
-  const shared = appPerFile();
+  // Web Push on (docs/push.md), with keys given, as several instances need them.
+  const vapid = webpush.generateVAPIDKeys();
+  const shared = appPerFile({ VAPID_SUBJECT: 'mailto:docs@plaza.social', VAPID_PUBLIC_KEY: vapid.publicKey, VAPID_PRIVATE_KEY: vapid.privateKey });
   for (const page of pages) {
     test(`docs/${page}: every example runs as written and answers the status it states`, async () => {
       const blocks = shellBlocks(readRepoFile(`docs/${page}`));

@@ -27,6 +27,20 @@ export function requireCaller(verify: VerifyAccessToken): onRequestAsyncHookHand
 }
 
 /**
+ * `requireCaller` that also takes the token from the `access_token` query parameter when no
+ * Authorization header is sent, for clients that cannot send headers (EventSource). Only for the
+ * routes that need it: a token in a URL ends up in browser histories and proxy logs (Plaza's own
+ * logs redact it).
+ */
+export function requireCallerOrQueryToken(verify: VerifyAccessToken): onRequestAsyncHookHandler {
+  return async (request) => {
+    const fromQuery = (request.query as Record<string, unknown>).access_token;
+    const useQuery = request.headers.authorization === undefined && typeof fromQuery === 'string' && fromQuery !== '';
+    request.caller = await verify(useQuery ? fromQuery : bearerTokenOf(request.headers.authorization));
+  };
+}
+
+/**
  * An onRequest hook for routes open to anonymous callers too (signed links): a bearer token, when sent,
  * must still be valid.
  */

@@ -58,7 +58,7 @@ async function newSigningKey(): Promise<SigningKey> {
 let testCa: ReturnType<typeof selfsigned.generate> | undefined;
 
 /** The test CA, and a certificate for 127.0.0.1 that it issued. */
-async function loopbackCertificate() {
+export async function loopbackCertificate() {
   testCa ??= selfsigned.generate([{ name: 'commonName', value: `Plaza test CA ${randomBytes(4).toString('hex')}` }], {
     keySize: 2048,
     algorithm: 'sha256',

@@ -18,6 +18,7 @@ import * as identities from './0016_identities.ts';
 import * as oauthStates from './0017_oauth_states.ts';
 import * as oneStatementPurchases from './0018_one_statement_purchases.ts';
 import * as notifications from './0019_notifications.ts';
+import * as pushSubscriptions from './0020_push_subscriptions.ts';
 
 /** Forward-only migrations, applied in key order. Never edit one that has shipped: add a new one. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '0017_oauth_states': oauthStates,
   '0018_one_statement_purchases': oneStatementPurchases,
   '0019_notifications': notifications,
+  '0020_push_subscriptions': pushSubscriptions,
 };

@@ -15,6 +15,9 @@ import { hashRefreshToken, newRefreshToken, type AccessTokens } from './tokens.t
 
 export type Session = { user: Account; accessToken: string; refreshToken: string; expiresIn: number };
 
+/** Sessions that just ended: one, or a user's all (but `exceptSessionId`, when given). */
+export type EndedSessions = { readonly sessionId: string } | { readonly userId: string; readonly exceptSessionId?: string };
+
 type AuthDeps = {
   db: Database;
   outbox: Pick<Outbox, 'transaction'>;
@@ -28,6 +31,8 @@ type AuthDeps = {
   counters: readonly { releaseUser(trx: Database, userId: string, emit: EmitEvent): Promise<(() => void) | void> }[];
   accessTokens: AccessTokens;
   accessCache: AccessCache;
+  /** Told once sessions have ended, to close what they hold open (live event streams). */
+  sessionEnds: readonly ((ended: EndedSessions) => void)[];
   rateLimiter: RateLimiter;
   config: Pick<Config, 'refreshTokenTtlSeconds' | 'authRateLimit'>;
 };
@@ -45,9 +50,14 @@ export const FRESH_SIGN_IN_SECONDS = 10 * 60;
 export function createAuthService(deps: AuthDeps) {
   const { db, outbox, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
+  const ended = (sessions: EndedSessions) => {
+    for (const listener of deps.sessionEnds) listener(sessions);
+  };
+
   async function revokeSession(sessionId: string, at: Date): Promise<void> {
     await store.revokeSession(db, sessionId, at);
     accessCache.forgetSession(sessionId);
+    ended({ sessionId });
   }
 
   /** Opens a new session family for a user and hands out its first token pair. */
@@ -217,6 +227,7 @@ export function createAuthService(deps: AuthDeps) {
         await store.revokeSessionsExcept(trx, caller.userId, caller.sessionId, new Date());
       });
       accessCache.forgetUser(caller.userId, caller.sessionId);
+      ended({ userId: caller.userId, exceptSessionId: caller.sessionId });
     },
 
     /**
@@ -234,6 +245,7 @@ export function createAuthService(deps: AuthDeps) {
       });
       for (const then of committed) then?.();
       accessCache.forgetUser(caller.userId);
+      ended({ userId: caller.userId });
     },
   };
 }

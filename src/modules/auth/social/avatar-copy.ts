@@ -1,8 +1,8 @@
-import { lookup, type LookupAddress } from 'node:dns';
 import type { IncomingMessage } from 'node:http';
 import { get, type RequestOptions } from 'node:https';
-import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { isPublicAddress, publicOnlyLookup } from '#http/public-addresses.ts';
 import type { SocialProviderConfig } from '../../../config.ts';
 import type { AvatarsService } from '../../avatars/service.ts';
 
@@ -10,41 +10,14 @@ import type { AvatarsService } from '../../avatars/service.ts';
 const MAX_REDIRECTS = 3;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/**
- * Addresses a picture is never fetched from, unless it is on the provider's own origin (which Plaza
- * already calls, as configured): a picture URL is the provider's user's to choose at some providers,
- * and must not make Plaza call into its own network.
- */
-const NON_PUBLIC = new BlockList();
-for (const [network, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NON_PUBLIC.addSubnet(network, prefix, 'ipv4');
-// Loopback, unspecified, unique-local, link-local, and IPv4 reached through IPv6 (mapped, NAT64).
-for (const [network, prefix] of [['::1', 128], ['::', 128], ['fc00::', 7], ['fe80::', 10], ['::ffff:0:0', 96], ['64:ff9b::', 96]] as const) {
-  NON_PUBLIC.addSubnet(network, prefix, 'ipv6');
-}
-
-const isPublic = (address: string, family: number) => !NON_PUBLIC.check(address, family === 6 ? 'ipv6' : 'ipv4');
-
 /** Why a picture was not copied; logged, never answered: the sign-in goes on without it. */
 class PictureRefused extends Error {}
 
 /**
- * Resolves as `dns.lookup` does, refusing a name with any non-public address. The connection is made
- * to the address checked here, so the name cannot resolve elsewhere in between (DNS rebinding).
+ * A picture URL is the provider's user's to choose at some providers: it is fetched from public
+ * addresses only, unless it is on the provider's own origin (which Plaza already calls, as configured).
  */
-const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
-  lookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-    if (error !== null) return callback(error, '');
-    const first = addresses[0];
-    if (first === undefined || !addresses.every((entry) => isPublic(entry.address, entry.family))) {
-      return callback(new PictureRefused(`${hostname} has a non-public address`), '');
-    }
-    if (options.all === true) return callback(null, addresses);
-    return callback(null, first.address, first.family);
-  });
-};
+const publicLookup = publicOnlyLookup((hostname) => new PictureRefused(`${hostname} has a non-public address`));
 
 function open(url: URL, options: RequestOptions): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => get(url, options, resolve).on('error', reject));
@@ -70,11 +43,11 @@ export function createAvatarCopy(deps: { avatars: Pick<AvatarsService, 'set'>; t
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const family = isIP(host);
       // An address literal is connected to without a lookup: checked here.
-      if (!trusted && family !== 0 && !isPublic(host, family)) throw new PictureRefused(`${host} is not a public address`);
+      if (!trusted && family !== 0 && !isPublicAddress(host, family)) throw new PictureRefused(`${host} is not a public address`);
       const response = await open(url, {
         signal,
         headers: { accept: 'image/*', 'user-agent': 'plaza-avatar-copy' },
-        ...(!trusted && { lookup: publicOnlyLookup }),
+        ...(!trusted && { lookup: publicLookup }),
       });
       if (response.statusCode === 200) return response;
       response.destroy();

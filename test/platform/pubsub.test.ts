@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
+import { MemoryPubSub } from '../../src/platform/pubsub/memory.ts';
+import { RedisPubSub } from '../../src/platform/pubsub/redis.ts';
+import type { PubSub } from '../../src/platform/pubsub/types.ts';
+import { MemoryBacklog, userChannel, type EventBacklog } from '../../src/modules/stream/backlog.ts';
+import { RedisBacklog } from '../../src/modules/stream/backlog-redis.ts';
+import { eventually } from '../helpers/wait.ts';
+
+/**
+ * The pub/sub contract, and the stream backlog's (which publishes on it), in memory and on Redis:
+ * REDIS_URL when set, else a private redis-server when one is installed, else Redis is skipped.
+ */
+type Harness = {
+  /** Two instances' pub/subs: the same deployment (in memory, one process: the same one). */
+  pair(): Promise<[PubSub, PubSub]>;
+  backlog(pubsub: PubSub, length: number): EventBacklog;
+};
+
+function contract(name: string, harness: () => Harness) {
+  describe(`pub/sub (${name})`, () => {
+    const inbox = () => {
+      const got: string[] = [];
+      return { got, listener: (message: string) => void got.push(message) };
+    };
+
+    it('delivers to every listener subscribed, in publishing order, on any instance', async () => {
+      const [a, b] = await harness().pair();
+      const first = inbox();
+      const second = inbox();
+      await a.subscribe('ch', first.listener);
+      await b.subscribe('ch', second.listener);
+      await a.publish([{ channel: 'ch', message: '1' }, { channel: 'other', message: 'x' }, { channel: 'ch', message: '2' }]);
+      await b.publish([{ channel: 'ch', message: '3' }]);
+      await eventually(async () => assert.deepEqual([first.got, second.got], [['1', '2', '3'], ['1', '2', '3']]));
+    });
+
+    it('stops delivering to a listener once it unsubscribes, keeping the others', async () => {
+      const [a, b] = await harness().pair();
+      const gone = inbox();
+      const kept = inbox();
+      const unsubscribe = await b.subscribe('ch', gone.listener);
+      await b.subscribe('ch', kept.listener);
+      await unsubscribe();
+      await a.publish([{ channel: 'ch', message: 'after' }]);
+      await eventually(async () => assert.deepEqual(kept.got, ['after']));
+      assert.deepEqual(gone.got, []);
+    });
+
+    it('subscribing again after leaving works, however the joins and leaves interleave', async () => {
+      const [a, b] = await harness().pair();
+      const got = inbox();
+      for (let i = 0; i < 5; i += 1) {
+        const leave = await b.subscribe('flip', () => {});
+        void leave();
+      }
+      await b.subscribe('flip', got.listener);
+      await a.publish([{ channel: 'flip', message: 'here' }]);
+      await eventually(async () => assert.deepEqual(got.got, ['here']));
+    });
+
+    it('backlog: appends with increasing ids, publishes each with its id, replays after an id', async () => {
+      const h = harness();
+      const [a, b] = await h.pair();
+      const backlog = h.backlog(a, 10);
+      const got = inbox();
+      await b.subscribe(userChannel('u1'), got.listener);
+      const ids = await backlog.append([1, 2, 3].map((n) => ({ userId: 'u1', event: { type: 'post', data: `{"n":${n}}` } })));
+      await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).id), ids));
+      assert.deepEqual(JSON.parse(got.got[0]!), { id: ids[0], type: 'post', data: '{"n":1}' });
+      const replay = await backlog.since('u1', ids[0]!);
+      assert.deepEqual(replay, { kind: 'events', events: [2, 3].map((n, i) => ({ id: ids[i + 1], type: 'post', data: `{"n":${n}}` })) });
+      assert.deepEqual(await backlog.since('u1', '0-0'), { kind: 'events', events: (replay.kind === 'events' ? [{ id: ids[0], type: 'post', data: '{"n":1}' }, ...replay.events] : []) });
+      assert.deepEqual(await backlog.since('u1', 'garbage'), { kind: 'reset', newestId: ids[2] });
+      assert.deepEqual(await backlog.since('u1', '1-0'), { kind: 'reset', newestId: ids[2] });
+      assert.deepEqual(await backlog.since('nobody', '0-0'), { kind: 'events', events: [] });
+      assert.deepEqual(await backlog.since('nobody', ids[0]!), { kind: 'reset', newestId: '0-0' });
+      await backlog.close();
+    });
+
+    it('backlog: an id trimmed past is a reset; one still kept replays', async () => {
+      const h = harness();
+      const [a] = await h.pair();
+      const backlog = h.backlog(a, 10);
+      // Redis trims whole nodes (100 entries by default): enough to trim one.
+      const ids = await backlog.append(Array.from({ length: 250 }, (_, n) => ({ userId: 'u2', event: { type: 'post', data: String(n) } })));
+      assert.equal((await backlog.since('u2', ids[0]!)).kind, 'reset');
+      const recent = await backlog.since('u2', ids.at(-3)!);
+      assert.deepEqual(recent.kind === 'events' && recent.events.map((event) => event.id), ids.slice(-2));
+      await backlog.close();
+    });
+  });
+}
+
+contract('memory', () => {
+  const pubsub = new MemoryPubSub();
+  return { pair: async () => [pubsub, pubsub], backlog: (on, length) => new MemoryBacklog({ length, ttlSeconds: 60 }, on) };
+});
+
+const redisUrlFromEnv = process.env.REDIS_URL || undefined;
+const redisSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
+const filePrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
+
+describe('redis', { skip: redisSkip }, () => {
+  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let redisUrl = '';
+  const opened: { close(): Promise<void> }[] = [];
+  let made = 0;
+  before(async () => {
+    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
+    redisUrl = privateRedis?.url ?? redisUrlFromEnv ?? '';
+    await pingRedis(redisUrl);
+  });
+  after(async () => {
+    await Promise.all(opened.map((one) => one.close()));
+    const client = new Redis(redisUrl);
+    for await (const keys of client.scanStream({ match: `${filePrefix}-*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
+    }
+    await client.quit();
+    await privateRedis?.stop();
+  });
+
+  contract('redis', () => {
+    const prefix = `${filePrefix}-${++made}`;
+    return {
+      async pair() {
+        const pair = [new RedisPubSub({ redisUrl, prefix }), new RedisPubSub({ redisUrl, prefix })] as const;
+        opened.push(...pair);
+        await Promise.all(pair.map((one) => one.connect()));
+        return [...pair];
+      },
+      backlog: (_on, length) => new RedisBacklog({ redisUrl, prefix, limits: { length, ttlSeconds: 60 } }),
+    };
+  });
+
+  it('joins a channel on its first local listener and leaves it after its last', async () => {
+    const prefix = `${filePrefix}-${++made}`;
+    const pubsub = new RedisPubSub({ redisUrl, prefix });
+    opened.push(pubsub);
+    await pubsub.connect();
+    const client = new Redis(redisUrl);
+    const subscribers = async () => Number(((await client.call('PUBSUB', 'NUMSUB', `${prefix}:pubsub:ch`)) as unknown[])[1]);
+    const leaves = await Promise.all(Array.from({ length: 3 }, () => pubsub.subscribe('ch', () => {})));
+    assert.equal(await subscribers(), 1, 'one subscription for three listeners');
+    await leaves[0]!();
+    await leaves[1]!();
+    assert.equal(await subscribers(), 1);
+    await leaves[2]!();
+    assert.equal(await subscribers(), 0);
+    await client.quit();
+  });
+});
+
+describe('memory backlog', () => {
+  it('forgets the least recently written users past its byte budget, telling them to reset', async () => {
+    const backlog = new MemoryBacklog({ length: 100, ttlSeconds: 60 }, new MemoryPubSub(), { maxBytes: 10_000 });
+    const [old] = await backlog.append([{ userId: 'old', event: { type: 'post', data: 'x' } }]);
+    const [recent] = await backlog.append([{ userId: 'recent', event: { type: 'post', data: 'y' } }]);
+    assert.equal((await backlog.since('old', '0-0')).kind, 'events');
+    // Each event counts twice its data and 100 more: 102 + 102 + 2 × 4920 passes 10,000 by 44, so only the oldest goes.
+    await backlog.append(Array.from({ length: 2 }, () => ({ userId: 'busy', event: { type: 'post', data: 'z'.repeat(2410) } })));
+    assert.deepEqual(await backlog.since('old', old!), { kind: 'reset', newestId: '0-0' });
+    assert.deepEqual(await backlog.since('recent', recent!), { kind: 'events', events: [] });
+  });
+});
