@@ -77,6 +77,7 @@ import { recordingRoutes } from './modules/recordings/routes.ts';
 import { uploadJobs } from './modules/uploads/jobs.ts';
 import { uploadRoutes } from './modules/uploads/routes.ts';
 import { createUploadsService } from './modules/uploads/service.ts';
+import { openPostgresLocker } from './modules/uploads/postgres-locker.ts';
 import { createMemosService } from './modules/memos/service.ts';
 import { pushJobs } from './modules/push/jobs.ts';
 import { pushRoutes } from './modules/push/routes.ts';
@@ -183,7 +184,14 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
   }
 }
 
-export async function buildApp(config: Config, deps: Deps): Promise<FastifyInstance> {
+/**
+ * What one process does. `plaza serve` answers the API and, unless WORKERS=0, runs the background
+ * work: jobs, the outbox relay and the catch-ups after a restart. `plaza worker` runs only that,
+ * answering the health routes and `/metrics`.
+ */
+export type AppRole = { readonly api: boolean; readonly background: boolean };
+
+export async function buildApp(config: Config, deps: Deps, role: AppRole = { api: true, background: config.backgroundWork }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: config.bodyLimitBytes,
@@ -273,7 +281,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     maxBufferedBytes: config.stream.bufferBytes,
     logger: deps.logger,
   });
-  await stream.start();
   // Open streams would hold the server's close until its timeout: they end first.
   app.addHook('preClose', async () => stream.close());
   const push = createPushService({ db, queue: deps.queue, config: config.push, dataDir: config.dataDir, logger: deps.logger });
@@ -290,10 +297,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     counters: [social, posts],
     accessTokens: createAccessTokens(config.jwtSecret, config.accessTokenTtlSeconds),
     accessCache: new AccessCache({ ttlMs: config.authCacheSeconds * 1000 }),
+    pubsub: deps.pubsub,
     sessionEnds: [stream.sessionsEnded],
+    logger: deps.logger,
     rateLimiter: deps.rateLimiter,
     config,
   });
+  await auth.listenForEndedSessions();
   const avatars = createAvatarsService({
     accounts,
     media,
@@ -327,7 +337,14 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     sessions: auth,
     logger: deps.logger,
   });
-  const uploads = createUploadsService({ db, media, accounts, blobs: deps.blobs, config, logger: deps.logger });
+  // On PostgreSQL, instances share uploads (in S3), so they share their locks too; PGlite is one process.
+  const uploadLocker = config.databaseUrl === undefined ? undefined : openPostgresLocker({
+    url: config.databaseUrl,
+    schema: deps.database.schema,
+    onError: (error) => deps.logger.warn({ err: error }, 'uploads: the lock connection failed'),
+  });
+  if (uploadLocker !== undefined) app.addHook('onClose', async () => uploadLocker.close());
+  const uploads = createUploadsService({ db, media, accounts, blobs: deps.blobs, config, logger: deps.logger, locker: uploadLocker });
   const sweepEveryMs = config.media.sweepIntervalSeconds * 1000;
   const jobs = [
     ...mediaJobs({
@@ -344,8 +361,6 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ...walletJobs({ topups, wallet }, WALLET_JOB_INTERVALS),
     ...pushJobs(push, PUSH_OVERDUE_CHECK_MS),
   ];
-  const runningJobs = runJobs(deps.queue, jobs, deps.logger);
-  app.addHook('onClose', async () => runningJobs.stop());
   const outboxHandlers: AnyOutboxHandler[] = [
     // First: live readers hear of a post before its fan-out into feeds (see stream/outbox.ts).
     ...streamHandlers({ stream, social }),
@@ -353,9 +368,13 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ...mediaOutboxHandlers({ queue: deps.queue, blobs: deps.blobs }),
     ...notificationHandlers({ notifications }),
   ];
-  deps.outbox.start(outboxHandlers);
-  media.catchUp();
-  await social.remarkPopular();
+  if (role.background) {
+    const runningJobs = runJobs(deps.queue, jobs, deps.logger);
+    app.addHook('onClose', async () => runningJobs.stop());
+    deps.outbox.start(outboxHandlers);
+    media.catchUp();
+    await social.remarkPopular();
+  }
   registerStreamMetrics(registerMetrics(app, { queue: deps.queue, names: jobs.map((job) => job.name) }, deps.outbox, config.metrics), stream);
   const signedIn = requireCaller(auth.authenticate);
   const maybeSignedIn = identifyCaller(auth.authenticate);
@@ -366,6 +385,8 @@ export async function buildApp(config: Config, deps: Deps): Promise<FastifyInsta
     ...(config.redisUrl !== undefined && { redis: deps.queue.ping.bind(deps.queue) }),
   };
   await app.register(serviceRoutes({ readinessChecks }));
+  // A worker answers only those.
+  if (!role.api) return app;
   await app.register(homePage(site));
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(socialSignInRoutes({ socialSignIn, requireCaller: signedIn }));

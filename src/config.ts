@@ -17,6 +17,11 @@ export type Config = Readonly<{
   redisUrl: string | undefined;
   /** Prefix of every Redis key Plaza writes, so deployments can share a Redis. */
   redisPrefix: string;
+  /**
+   * Whether `plaza serve` also runs the background work (jobs, the outbox relay, catch-ups): false
+   * with WORKERS=0, for web instances beside `plaza worker` processes.
+   */
+  backgroundWork: boolean;
   /** `undefined` means blobs live under `dataDir/blobs`. */
   s3: S3Config | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -273,6 +278,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: read.integer('DATABASE_POOL_SIZE', 10, 1, 500),
     redisUrl,
     redisPrefix: read.string('REDIS_PREFIX', 'plaza'),
+    backgroundWork: read.integer('WORKERS', 1, 0, 1) === 1,
     s3: readS3(read, problems),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: read.oneOf('LOG_FORMAT', LOG_FORMATS, 'auto'),
@@ -336,6 +342,9 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   } else if (secret === undefined && databaseUrl !== undefined) {
     problems.push('JWT_SECRET is required when DATABASE_URL is set (several instances must share it)');
+  }
+  if (!config.backgroundWork && (databaseUrl === undefined || redisUrl === undefined)) {
+    problems.push('WORKERS=0 leaves the jobs and the outbox to `plaza worker` processes, which share them only through DATABASE_URL and REDIS_URL: set both');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

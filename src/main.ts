@@ -9,6 +9,8 @@ const USAGE = `Usage: plaza <command>
 
 Commands:
   serve     start the HTTP server (applies pending migrations first)
+  worker    run the jobs and the outbox relay beside web instances started with WORKERS=0
+            (PostgreSQL and Redis only)
   migrate   apply pending database migrations and exit
   demo      fill an empty database with demo users, posts and media, and print how to sign in
             (--force: add another set of demo users to a database that has users)
@@ -28,6 +30,7 @@ type Flags = ReturnType<typeof parseCommandLine>['values'];
 type Run = (config: Config) => Promise<void>;
 const commands: Record<string, (flags: Flags, positionals: string[]) => Promise<Run>> = {
   serve: async () => async (config) => (await import('./cli/serve.ts')).serve(config),
+  worker: async () => async (config) => (await import('./cli/serve.ts')).work(config),
   migrate: async () => async (config) => (await import('./cli/migrate.ts')).migrate(config),
   demo: async (flags) => async (config) => (await import('./demo/command.ts')).demo(config, flags),
   admin: async (flags, positionals) => (await import('./modules/wallet/command.ts')).admin(positionals, flags),
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  if (name === 'serve') execWithProcessSettings();
+  if (name === 'serve' || name === 'worker') execWithProcessSettings();
   const run = await command(values, positionals);
   const config = loadConfig();
   await holdDataDir(config, name).catch(async (error: unknown) => {

@@ -254,10 +254,11 @@ describe('the start-up summary and the log formats', () => {
     assert.ok(lines.every((line) => !line.startsWith('{')), output);
     const summaryAt = lines.findIndex((line) => line.includes(`INFO: Plaza `));
     assert.match(lines[summaryAt] ?? '', new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: Plaza \\S+ is listening at ${url}; API reference at ${url}/docs$`));
-    assert.deepEqual(lines.slice(summaryAt + 1, summaryAt + 7), [
+    assert.deepEqual(lines.slice(summaryAt + 1, summaryAt + 8), [
       `    database: "PGlite (embedded) in ${join(dir, 'db')}"`,
       `    storage: "files in ${join(dir, 'blobs')}"`,
       '    queue: "in-process"',
+      '    background: "this process"',
       '    ffmpeg: "none"',
       `    url: "${url}"`,
       `    docs: "${url}/docs"`,

@@ -37,6 +37,20 @@ describe('configuration', () => {
     );
   });
 
+  it('runs the background work in serve unless WORKERS=0, which needs the PostgreSQL and Redis a worker shares', () => {
+    assert.equal(loadConfig({ DATA_DIR: dataDir }).backgroundWork, true);
+    const shared = { DATA_DIR: dataDir, DATABASE_URL: 'postgres://db.internal/plaza', REDIS_URL: 'redis://cache.internal', JWT_SECRET: 'a'.repeat(32) };
+    assert.equal(loadConfig({ ...shared, WORKERS: '0' }).backgroundWork, false);
+    for (const missing of ['DATABASE_URL', 'REDIS_URL'] as const) {
+      const { [missing]: _left, ...env } = shared;
+      assert.throws(
+        () => loadConfig({ ...env, WORKERS: '0' }),
+        (error: unknown) => error instanceof ConfigError && /WORKERS=0 leaves the jobs and the outbox to `plaza worker` processes/.test(error.message),
+      );
+    }
+    assert.throws(() => loadConfig({ ...shared, WORKERS: '2' }), (error: unknown) => error instanceof ConfigError && /WORKERS/.test(error.message));
+  });
+
   it('reports every bad value at once, by name', () => {
     try {
       loadConfig({

@@ -24,11 +24,12 @@ describe('the start-up summary', () => {
       S3_SECRET_ACCESS_KEY: 'secret-access-key',
       PUBLIC_URL: 'https://plaza.example',
     });
-    const { message, summary } = await startupSummary(config, undefined, 'http://0.0.0.0:8080');
+    const { message, summary } = await startupSummary(config, { api: true, background: true }, undefined, 'http://0.0.0.0:8080');
     assert.deepEqual(summary, {
       database: 'PostgreSQL at db.internal:6432, database plaza prod, schema tenant_one',
       storage: 'S3 bucket media at https://minio.internal:9000',
       queue: 'BullMQ on Redis at cache.internal:6379',
+      background: 'this process',
       ffmpeg: 'none',
       url: 'http://0.0.0.0:8080',
       docs: 'https://plaza.example/docs',
@@ -46,10 +47,19 @@ describe('the start-up summary', () => {
       S3_BUCKET: 'media',
       S3_REGION: 'eu-west-3',
     });
-    const { summary } = await startupSummary(config, undefined, 'http://127.0.0.1:8080');
+    const { summary } = await startupSummary(config, { api: true, background: true }, undefined, 'http://127.0.0.1:8080');
     assert.equal(summary.database, 'PostgreSQL at /var/run/postgresql:5432, database plaza, schema public');
     assert.equal(summary.storage, 'S3 bucket media at AWS, eu-west-3');
     assert.equal(summary.queue, 'in-process');
     assert.equal(summary.docs, 'http://127.0.0.1:8080/docs');
+  });
+
+  it('says who runs the background work, and what a worker answers', async () => {
+    const config = loadConfig({ DATA_DIR: dataDir, DATABASE_URL: 'postgres://db/plaza', REDIS_URL: 'redis://cache', JWT_SECRET: 'a'.repeat(32), WORKERS: '0' });
+    const web = await startupSummary(config, { api: true, background: config.backgroundWork }, undefined, 'http://127.0.0.1:8080');
+    assert.equal(web.summary.background, '`plaza worker` processes (WORKERS=0)');
+    const worker = await startupSummary(config, { api: false, background: true }, undefined, 'http://127.0.0.1:8081');
+    assert.equal(worker.summary.background, 'this process');
+    assert.match(worker.message, /^Plaza \S+ worker is running; its health routes and \/metrics are at http:\/\/127\.0\.0\.1:8081$/);
   });
 });

@@ -1,14 +1,29 @@
 import { flushCompileCache } from 'node:module';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createDeps } from '../app.ts';
+import { buildApp, createDeps, type AppRole } from '../app.ts';
 import type { Config } from '../config.ts';
 import { CliError } from './errors.ts';
 import { startupSummary } from './startup-summary.ts';
 
 /** `plaza serve`: the HTTP server, until SIGTERM or SIGINT, after which it drains and exits. */
 export async function serve(config: Config): Promise<void> {
+  await run(config, { api: true, background: config.backgroundWork });
+}
+
+/**
+ * `plaza worker`: a scaled-out deployment's background work (jobs, the outbox relay), beside web
+ * instances started with WORKERS=0, answering only the health routes and `/metrics` on PORT.
+ */
+export async function work(config: Config): Promise<void> {
+  if (config.databaseUrl === undefined || config.redisUrl === undefined) {
+    throw new CliError('plaza worker shares the work of `plaza serve` instances through DATABASE_URL and REDIS_URL: set both (on the embedded database, `plaza serve` does all of it itself)');
+  }
+  await run(config, { api: false, background: true });
+}
+
+async function run(config: Config, role: AppRole): Promise<void> {
   const deps = await createDeps(config);
-  const app = await buildApp(config, deps);
+  const app = await buildApp(config, deps, role);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -28,7 +43,7 @@ export async function serve(config: Config): Promise<void> {
   const url = await listen(app, config);
   // Every module a start needs is loaded by now: the next start reads them even if this one is killed.
   flushCompileCache();
-  const { message, summary } = await startupSummary(config, deps.ffmpeg, url);
+  const { message, summary } = await startupSummary(config, role, deps.ffmpeg, url);
   app.log.info(summary, message);
 }
 

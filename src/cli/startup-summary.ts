@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { AppRole } from '../app.ts';
 import type { Config } from '../config.ts';
 import { packageVersion } from '../package-version.ts';
 import { runTool, type FfmpegTools } from '../modules/media/processing/ffmpeg.ts';
@@ -8,6 +9,8 @@ export type StartupSummary = Readonly<{
   database: string;
   storage: string;
   queue: string;
+  /** Who runs the jobs and the outbox relay. */
+  background: string;
   ffmpeg: string;
   url: string;
   docs: string;
@@ -17,6 +20,7 @@ const VERSION_TIMEOUT_MS = 5_000;
 
 export async function startupSummary(
   config: Config,
+  role: AppRole,
   ffmpeg: FfmpegTools | undefined,
   listeningUrl: string,
 ): Promise<{ message: string; summary: StartupSummary }> {
@@ -25,11 +29,15 @@ export async function startupSummary(
     database: describeDatabase(config),
     storage: describeStorage(config),
     queue: config.redisUrl === undefined ? 'in-process' : `BullMQ on Redis at ${hostAndPort(config.redisUrl, '6379')}`,
+    background: role.background ? 'this process' : '`plaza worker` processes (WORKERS=0)',
     ffmpeg: ffmpeg === undefined ? 'none' : await ffmpegVersion(ffmpeg.ffmpeg),
     url: listeningUrl,
     docs,
   };
-  return { message: `Plaza ${packageVersion()} is listening at ${listeningUrl}; API reference at ${docs}`, summary };
+  const message = role.api
+    ? `Plaza ${packageVersion()} is listening at ${listeningUrl}; API reference at ${docs}`
+    : `Plaza ${packageVersion()} worker is running; its health routes and /metrics are at ${listeningUrl}`;
+  return { message, summary };
 }
 
 /** Only the parts of the URL that say where: its user name, password and options stay out. */

@@ -60,9 +60,9 @@ export type ServerProcess = {
   stop(): Promise<void>;
 };
 
-/** Starts `plaza serve` on `env` (PORT=0 picks a free port) and resolves once it listens. */
-export async function startServer(env: Readonly<Record<string, string>>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [MAIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `plaza serve` (or `plaza worker`) on `env` (PORT=0 picks a free port) and resolves once it listens. */
+export async function startServer(env: Readonly<Record<string, string>>, command: 'serve' | 'worker' = 'serve'): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [MAIN, command], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));

@@ -10,7 +10,7 @@ export type TusAnswer = { status: number; headers: Headers; text: string; body: 
 
 /** One tus request (a fetch: tus needs nothing else). */
 export async function tus(
-  target: TestApp,
+  target: Pick<TestApp, 'url'>,
   method: string,
   path: string,
   options: { token?: string | undefined; headers?: Record<string, string>; body?: Buffer | ReadableStream<Uint8Array>; signal?: AbortSignal } = {},
@@ -34,7 +34,7 @@ export async function tus(
  * `fetch` and `node:http` clients drop or rewrite a `#…`, dot segments and the like.
  */
 export function rawRequest(
-  target: TestApp,
+  target: Pick<TestApp, 'url'>,
   method: string,
   requestTarget: string,
   headers: Record<string, string> = {},
@@ -83,7 +83,7 @@ export const metadata = (fileName: string, fileType: string) => `filename ${b64(
 export const idOf = (path: string) => path.split('/').pop() as string;
 
 /** Creates an upload of `length` bytes; returns its path (`/v1/uploads/<id>`). */
-export async function create(target: TestApp, token: string, length: number, fileName = 'clip.wav', fileType = 'audio/wav'): Promise<string> {
+export async function create(target: Pick<TestApp, 'url'>, token: string, length: number, fileName = 'clip.wav', fileType = 'audio/wav'): Promise<string> {
   const answer = await tus(target, 'POST', '/v1/uploads', {
     token,
     headers: { 'upload-length': String(length), 'upload-metadata': metadata(fileName, fileType) },
@@ -97,7 +97,7 @@ export async function create(target: TestApp, token: string, length: number, fil
   return path;
 }
 
-export function patch(target: TestApp, token: string, path: string, offset: number, bytes: Buffer, signal?: AbortSignal): Promise<TusAnswer> {
+export function patch(target: Pick<TestApp, 'url'>, token: string, path: string, offset: number, bytes: Buffer, signal?: AbortSignal): Promise<TusAnswer> {
   return tus(target, 'PATCH', path, {
     token,
     headers: { 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
@@ -106,7 +106,7 @@ export function patch(target: TestApp, token: string, path: string, offset: numb
   });
 }
 
-export async function offsetOf(target: TestApp, token: string, path: string): Promise<number> {
+export async function offsetOf(target: Pick<TestApp, 'url'>, token: string, path: string): Promise<number> {
   const answer = await tus(target, 'HEAD', path, { token });
   assert.equal(answer.status, 200, answer.text);
   assert.equal(answer.headers.get('cache-control'), 'no-store');
@@ -132,13 +132,13 @@ export function wav(size: number): Buffer {
 }
 
 /** Checks that the upload at `path` became a media item of `token`'s user holding `bytes`; resolves with its id. */
-export async function assertBecameMedia(target: TestApp, token: string, path: string, bytes: Buffer, fileName: string): Promise<string> {
-  const state = await client(target).get(path, { token });
+export async function assertBecameMedia(target: Pick<TestApp, 'url'>, token: string, path: string, bytes: Buffer, fileName: string): Promise<string> {
+  const state = await client(target.url).get(path, { token });
   assert.equal(state.status, 200, state.text);
   assert.equal(state.body.status, 'done');
   assert.equal(typeof state.body.mediaId, 'string');
   assert.equal(state.body.length, bytes.length);
-  const media = await client(target).get(`/v1/media/${state.body.mediaId}`, { token });
+  const media = await client(target.url).get(`/v1/media/${state.body.mediaId}`, { token });
   assert.equal(media.status, 200, media.text);
   assert.equal(media.body.size, bytes.length);
   assert.equal(media.body.fileName, fileName);

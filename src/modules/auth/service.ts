@@ -1,5 +1,7 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
 import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
+import type { PubSub } from '#platform/pubsub/types.ts';
 import { clientNetwork } from '#platform/ratelimit/keys.ts';
 import type { RateLimiter } from '#platform/ratelimit/types.ts';
 import type { Caller } from '#http/auth.ts';
@@ -18,6 +20,9 @@ export type Session = { user: Account; accessToken: string; refreshToken: string
 /** Sessions that just ended: one, or a user's all (but `exceptSessionId`, when given). */
 export type EndedSessions = { readonly sessionId: string } | { readonly userId: string; readonly exceptSessionId?: string };
 
+/** The channel every instance hears ended sessions on. */
+const SESSIONS_CHANNEL = 'sessions';
+
 type AuthDeps = {
   db: Database;
   outbox: Pick<Outbox, 'transaction'>;
@@ -31,8 +36,11 @@ type AuthDeps = {
   counters: readonly { releaseUser(trx: Database, userId: string, emit: EmitEvent): Promise<(() => void) | void> }[];
   accessTokens: AccessTokens;
   accessCache: AccessCache;
-  /** Told once sessions have ended, to close what they hold open (live event streams). */
+  /** Where every instance hears that sessions ended (see `listenForEndedSessions`). */
+  pubsub: Pick<PubSub, 'publish' | 'subscribe'>;
+  /** Told on every instance once sessions have ended, to close what they hold open (live event streams). */
   sessionEnds: readonly ((ended: EndedSessions) => void)[];
+  logger: Pick<FastifyBaseLogger, 'error'>;
   rateLimiter: RateLimiter;
   config: Pick<Config, 'refreshTokenTtlSeconds' | 'authRateLimit'>;
 };
@@ -50,13 +58,23 @@ export const FRESH_SIGN_IN_SECONDS = 10 * 60;
 export function createAuthService(deps: AuthDeps) {
   const { db, outbox, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
-  const ended = (sessions: EndedSessions) => {
+  /** On this instance: its access cache forgets the sessions, and what they hold open closes. */
+  const endedHere = (sessions: EndedSessions) => {
+    if ('sessionId' in sessions) accessCache.forgetSession(sessions.sessionId);
+    else accessCache.forgetUser(sessions.userId, sessions.exceptSessionId);
     for (const listener of deps.sessionEnds) listener(sessions);
+  };
+
+  /** Once sessions were revoked in the database: here at once, and on every other instance. */
+  const ended = (sessions: EndedSessions) => {
+    endedHere(sessions);
+    deps.pubsub.publish([{ channel: SESSIONS_CHANNEL, message: JSON.stringify(sessions) }]).catch((error: unknown) => {
+      deps.logger.error({ err: error }, 'auth: telling other instances of ended sessions failed; they refuse those sessions once their cached answers expire');
+    });
   };
 
   async function revokeSession(sessionId: string, at: Date): Promise<void> {
     await store.revokeSession(db, sessionId, at);
-    accessCache.forgetSession(sessionId);
     ended({ sessionId });
   }
 
@@ -129,6 +147,11 @@ export function createAuthService(deps: AuthDeps) {
   }
 
   return {
+    /** Starts hearing the sessions other instances end, until the pub/sub closes (once, before requests). */
+    async listenForEndedSessions(): Promise<void> {
+      await deps.pubsub.subscribe(SESSIONS_CHANNEL, (message) => endedHere(JSON.parse(message) as EndedSessions));
+    },
+
     /** For the other ways of signing in (social's): a new session for a user, in the caller's transaction. */
     openSession,
 
@@ -226,7 +249,6 @@ export function createAuthService(deps: AuthDeps) {
         }
         await store.revokeSessionsExcept(trx, caller.userId, caller.sessionId, new Date());
       });
-      accessCache.forgetUser(caller.userId, caller.sessionId);
       ended({ userId: caller.userId, exceptSessionId: caller.sessionId });
     },
 
@@ -244,7 +266,6 @@ export function createAuthService(deps: AuthDeps) {
         return then;
       });
       for (const then of committed) then?.();
-      accessCache.forgetUser(caller.userId);
       ended({ userId: caller.userId });
     },
   };

@@ -10,8 +10,6 @@ import type { PostEventData } from './schemas.ts';
 
 export type StreamService = ReturnType<typeof createStreamService>;
 
-/** The channel every instance hears session revocations on. */
-const SESSIONS_CHANNEL = 'sessions';
 /**
  * Streams one user may hold open on one instance (a phone, a tablet, a few browser tabs); opening
  * another ends their oldest, so one account cannot take up the server's connections.
@@ -26,8 +24,8 @@ export type StreamStats = { readonly open: number; readonly sent: ReadonlyMap<st
  * Live events (`GET /v1/stream`): each user's events go into their backlog, which publishes them on
  * their pub/sub channel; every open stream of theirs, on any instance, listens there. A stream
  * that comes back with `Last-Event-ID` is replayed what it missed from the backlog first. Streams
- * of a session that ends (logout, password change, account deleted) close on every instance: the
- * ending is published on a channel all instances hear.
+ * of a session that ends (logout, password change, account deleted) close on every instance: auth
+ * tells each instance (`sessionsEnded`).
  */
 export function createStreamService(deps: {
   pubsub: PubSub;
@@ -43,7 +41,6 @@ export function createStreamService(deps: {
   const sent = new Map<string, number>();
   let dropped = 0;
   let heartbeats: NodeJS.Timeout | undefined;
-  let stopListening: (() => Promise<void>) | undefined;
 
   /** One timer for every stream of the process, running while any is open. */
   function keepHeartbeats(): void {
@@ -75,11 +72,6 @@ export function createStreamService(deps: {
   }
 
   return {
-    /** Starts hearing session revocations (once, before streams open). */
-    async start(): Promise<void> {
-      stopListening = await pubsub.subscribe(SESSIONS_CHANNEL, (message) => endSessionsHere(JSON.parse(message) as EndedSessions));
-    },
-
     /**
      * Opens a stream for the caller: subscribes, checks the session, then reads what came after
      * `lastEventId`. Live events that arrive meanwhile wait, and those the replay also held are
@@ -124,19 +116,13 @@ export function createStreamService(deps: {
     /** New posts, to each reader whose home timeline shows them. */
     postsPublished: (readers: readonly { userId: string; post: PostEventData }[]) => send(readers.map(({ userId, post }) => ({ userId, type: 'post', data: post }))),
 
-    /** Closes the streams of sessions that just ended, on every instance. */
-    sessionsEnded(ended: EndedSessions): void {
-      endSessionsHere(ended);
-      pubsub.publish([{ channel: SESSIONS_CHANNEL, message: JSON.stringify(ended) }]).catch((error: unknown) => {
-        logger.error({ err: error }, 'stream: telling other instances of ended sessions failed; their streams close when the client next reconnects');
-      });
-    },
+    /** Closes the streams of sessions that ended (auth tells every instance). */
+    sessionsEnded: endSessionsHere,
 
     stats: (): StreamStats => ({ open: open.size, sent, dropped }),
 
     /** Ends every stream (shutdown): they flush for a moment, then the rest are cut off. */
     async close(): Promise<void> {
-      await stopListening?.();
       const ending = [...open];
       for (const connection of ending) connection.end();
       const deadline = Date.now() + SHUTDOWN_FLUSH_MS;

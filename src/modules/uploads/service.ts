@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { FileStore } from '@tus/file-store';
-import { DataStore, ERRORS, Server, type Upload } from '@tus/server';
+import { DataStore, ERRORS, Server, type Locker, type Upload } from '@tus/server';
 import type { Config } from '../../config.ts';
 import type { BlobStore } from '#platform/blobs/types.ts';
 import type { Database } from '#platform/db/database.ts';
@@ -59,6 +59,8 @@ export type UploadsDeps = {
   expirationMs?: number;
   /** S3 only: bytes per stored piece, what an interrupted PATCH loses at most (default 8 MiB). */
   pieceBytes?: number;
+  /** Who may work on an upload at a time: shared by every instance (see postgres-locker.ts); tus's in-process one when absent. */
+  locker?: Locker;
 };
 
 /** What `GET /v1/uploads/{id}` answers. */
@@ -342,6 +344,7 @@ export function createUploadsService(deps: UploadsDeps) {
   const tus = new Server({
     path: UPLOADS_PATH,
     datastore,
+    ...(deps.locker !== undefined && { locker: deps.locker }),
     maxSize: config.media.resumableMaxBytes,
     // Relative unless PUBLIC_URL says otherwise: nothing of the request (Host, X-Forwarded-*) goes into it.
     generateUrl: (_request, { path, id }) => `${config.publicUrl}${path}/${id}`,
@@ -487,11 +490,13 @@ function isTusError(error: unknown, status?: number): error is { status_code: nu
 /**
  * tus's answers to bad input, made 4xx where @tus/server says otherwise: a missing Upload-Offset or
  * Content-Type is a bad request (not 403), an extension Plaza does not offer (concatenation) too
- * (not 501), and a lock held by another request on the same upload is a conflict (not 500).
+ * (not 501), and a lock held by another request on the same upload is a conflict (not 500), as is
+ * a request ended because another one on the same upload asked for its lock.
  */
 function clientStatusFor(error: { status_code: number; body: string }): { status_code: number; body: string } | undefined {
   if (error === ERRORS.MISSING_OFFSET || error === ERRORS.INVALID_CONTENT_TYPE) return { status_code: 400, body: error.body };
   if (error === ERRORS.ERR_LOCK_TIMEOUT) return { status_code: 409, body: 'Another request is using this upload' };
+  if (error === ERRORS.ABORTED) return { status_code: 409, body: 'Another request took this upload over' };
   if (error.status_code === 501) return { status_code: 400, body: error.body };
   return undefined;
 }
