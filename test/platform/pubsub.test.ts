@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { hasRedisServer, pingRedis, startRedis } from '../../scripts/services/redis.ts';
+import { describe, it } from 'node:test';
 import { MemoryPubSub } from '../../src/platform/pubsub/memory.ts';
 import { RedisPubSub } from '../../src/platform/pubsub/redis.ts';
 import type { PubSub } from '../../src/platform/pubsub/types.ts';
 import { MemoryBacklog, userChannel, type EventBacklog } from '../../src/modules/stream/backlog.ts';
 import { RedisBacklog } from '../../src/modules/stream/backlog-redis.ts';
+import { redisPerSuite, redisSkip } from '../helpers/redis.ts';
 import { eventually } from '../helpers/wait.ts';
 
 /**
@@ -100,49 +98,28 @@ contract('memory', () => {
   return { pair: async () => [pubsub, pubsub], backlog: (on, length) => new MemoryBacklog({ length, ttlSeconds: 60 }, on) };
 });
 
-const redisUrlFromEnv = process.env.REDIS_URL || undefined;
-const redisSkip = redisUrlFromEnv === undefined && !hasRedisServer() && 'no REDIS_URL and no redis-server binary';
-const filePrefix = `plaza-test-${randomBytes(6).toString('hex')}`;
-
 describe('redis', { skip: redisSkip }, () => {
-  let privateRedis: Awaited<ReturnType<typeof startRedis>> | undefined;
-  let redisUrl = '';
-  const opened: { close(): Promise<void> }[] = [];
-  let made = 0;
-  before(async () => {
-    if (redisUrlFromEnv === undefined) privateRedis = await startRedis(new AbortController().signal);
-    redisUrl = privateRedis?.url ?? redisUrlFromEnv ?? '';
-    await pingRedis(redisUrl);
-  });
-  after(async () => {
-    await Promise.all(opened.map((one) => one.close()));
-    const client = new Redis(redisUrl);
-    for await (const keys of client.scanStream({ match: `${filePrefix}-*`, count: 1000 })) {
-      if ((keys as string[]).length > 0) await client.del(...(keys as string[]));
-    }
-    await client.quit();
-    await privateRedis?.stop();
-  });
+  const redisForSuite = redisPerSuite();
 
   contract('redis', () => {
-    const prefix = `${filePrefix}-${++made}`;
+    const prefix = redisForSuite.newPrefix();
+    const redisUrl = redisForSuite.url;
     return {
       async pair() {
-        const pair = [new RedisPubSub({ redisUrl, prefix }), new RedisPubSub({ redisUrl, prefix })] as const;
-        opened.push(...pair);
-        await Promise.all(pair.map((one) => one.connect()));
+        const one = () => redisForSuite.closedAfter(new RedisPubSub({ redisUrl, prefix }));
+        const pair = [one(), one()] as const;
+        await Promise.all(pair.map((each) => each.connect()));
         return [...pair];
       },
-      backlog: (_on, length) => new RedisBacklog({ redisUrl, prefix, limits: { length, ttlSeconds: 60 } }),
+      backlog: (_on, length) => redisForSuite.closedAfter(new RedisBacklog({ redisUrl, prefix, limits: { length, ttlSeconds: 60 } })),
     };
   });
 
   it('joins a channel on its first local listener and leaves it after its last', async () => {
-    const prefix = `${filePrefix}-${++made}`;
-    const pubsub = new RedisPubSub({ redisUrl, prefix });
-    opened.push(pubsub);
+    const prefix = redisForSuite.newPrefix();
+    const pubsub = redisForSuite.closedAfter(new RedisPubSub({ redisUrl: redisForSuite.url, prefix }));
     await pubsub.connect();
-    const client = new Redis(redisUrl);
+    const { client } = redisForSuite;
     const subscribers = async () => Number(((await client.call('PUBSUB', 'NUMSUB', `${prefix}:pubsub:ch`)) as unknown[])[1]);
     const leaves = await Promise.all(Array.from({ length: 3 }, () => pubsub.subscribe('ch', () => {})));
     assert.equal(await subscribers(), 1, 'one subscription for three listeners');
@@ -151,7 +128,6 @@ describe('redis', { skip: redisSkip }, () => {
     assert.equal(await subscribers(), 1);
     await leaves[2]!();
     assert.equal(await subscribers(), 0);
-    await client.quit();
   });
 });
 
