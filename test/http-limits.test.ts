@@ -27,6 +27,8 @@ describe('slow clients', () => {
       HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
       REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS),
+      // Event streams must beat more often than connections idle out.
+      STREAM_HEARTBEAT_SECONDS: '1',
     });
     user = await signUp(client(testApp));
   });
