@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/server';
 import pg from 'pg';
+import { reconnectsWithBackoff } from '#platform/db/reconnects.ts';
 
 export type PostgresLockerOptions = {
   readonly url: string;
@@ -20,8 +21,6 @@ const DEFAULT_ACQUIRE_TIMEOUT_MS = 30_000;
 const RETRY_MS = 50;
 /** A holder that missed the ask (its connection was being replaced) is asked again this often. */
 const ASK_AGAIN_MS = 1_000;
-const FIRST_RECONNECT_MS = 500;
-const LONGEST_RECONNECT_MS = 30_000;
 
 /** A request waiting for, or holding, an upload's lock in this process. */
 type Holder = { readonly release: RequestRelease; connection: pg.Client | undefined };
@@ -47,8 +46,6 @@ export function openPostgresLocker(options: PostgresLockerOptions): PostgresLock
   const queued = new WeakMap<pg.Client, Promise<unknown>>();
   let client: pg.Client | undefined;
   let closed = false;
-  let failures = 0;
-  let reconnect: NodeJS.Timeout | undefined;
 
   /** The connection is gone, and with it every lock it held: their holders are asked to stop. */
   const lost = (connection: pg.Client, error?: unknown) => {
@@ -61,13 +58,7 @@ export function openPostgresLocker(options: PostgresLockerOptions): PostgresLock
       holder.connection = undefined;
       void holder.release();
     }
-    if (closed || reconnect !== undefined) return;
-    const ms = Math.min(FIRST_RECONNECT_MS * 2 ** failures, LONGEST_RECONNECT_MS);
-    failures += 1;
-    reconnect = setTimeout(() => {
-      reconnect = undefined;
-      void connect();
-    }, ms).unref();
+    if (!closed) reconnects.schedule();
   };
 
   const connect = async () => {
@@ -88,7 +79,7 @@ export function openPostgresLocker(options: PostgresLockerOptions): PostgresLock
     try {
       await ready;
       if (closed) return void (await connecting.end());
-      failures = 0;
+      reconnects.succeeded();
     } catch (error) {
       lost(connecting, error);
     }
@@ -162,12 +153,13 @@ export function openPostgresLocker(options: PostgresLockerOptions): PostgresLock
     };
   }
 
+  const reconnects = reconnectsWithBackoff(() => void connect());
   void connect();
   return {
     newLock,
     async close() {
       closed = true;
-      clearTimeout(reconnect);
+      reconnects.cancel();
       const connection = client;
       client = undefined;
       await connection?.end().catch(() => {});

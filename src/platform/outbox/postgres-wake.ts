@@ -1,10 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { reconnectsWithBackoff } from '../db/reconnects.ts';
 
 /** Longest channel name PostgreSQL takes (NAMEDATALEN - 1). */
 const MAX_CHANNEL_LENGTH = 63;
-const FIRST_RECONNECT_MS = 500;
-const LONGEST_RECONNECT_MS = 30_000;
 /** How the listening connection shows in `pg_stat_activity`. */
 export const LISTEN_APPLICATION_NAME = 'plaza-outbox-listen';
 /**
@@ -53,21 +52,13 @@ export function openWakeChannel(options: WakeChannelOptions): WakeChannel {
   let client: pg.Client | undefined;
   let listening = false;
   let closed = false;
-  let failures = 0;
-  let reconnect: NodeJS.Timeout | undefined;
   let notifyPause: NodeJS.Timeout | undefined;
   let notifyAgain = false;
 
   const retry = () => {
     client = undefined;
     listening = false;
-    if (closed || reconnect !== undefined) return;
-    const ms = Math.min(FIRST_RECONNECT_MS * 2 ** failures, LONGEST_RECONNECT_MS);
-    failures += 1;
-    reconnect = setTimeout(() => {
-      reconnect = undefined;
-      void connect();
-    }, ms).unref();
+    if (!closed) reconnects.schedule();
   };
 
   // In the URL: pg lets the URL's parameters override the client's own.
@@ -94,7 +85,7 @@ export function openWakeChannel(options: WakeChannelOptions): WakeChannel {
       await connecting.query(`listen ${connecting.escapeIdentifier(options.channel)}`);
       if (closed) return void (await connecting.end());
       listening = true;
-      failures = 0;
+      reconnects.succeeded();
       options.onWake();
     } catch (error) {
       void connecting.end().catch(() => {});
@@ -119,12 +110,13 @@ export function openWakeChannel(options: WakeChannelOptions): WakeChannel {
     }, NOTIFY_EVERY_MS).unref();
   };
 
+  const reconnects = reconnectsWithBackoff(() => void connect());
   void connect();
   return {
     notify,
     async close() {
       closed = true;
-      clearTimeout(reconnect);
+      reconnects.cancel();
       clearTimeout(notifyPause);
       await client?.end().catch(() => {});
     },
