@@ -151,7 +151,8 @@ export async function createDeps(config: Config, options: DepsOptions = {}): Pro
     });
     const feeds = await openFeedStore({
       db: database.db,
-      redis,
+      // A cache only: rebuilt from the database when missing, so it may live in a Redis that evicts.
+      redis: redis === undefined || config.redisCacheUrl === undefined ? redis : { ...redis, url: config.redisCacheUrl },
       maxLength: config.feeds.maxLength,
       onError: (error) => logger.error({ err: error }, 'feeds: Redis error'),
     });

@@ -17,6 +17,8 @@ export type Config = Readonly<{
   redisUrl: string | undefined;
   /** Prefix of every Redis key Plaza writes, so deployments can share a Redis. */
   redisPrefix: string;
+  /** Where home feeds are cached, when not in `redisUrl`'s Redis: they are rebuilt from the database, so this one may evict. */
+  redisCacheUrl: string | undefined;
   /**
    * Whether `plaza serve` also runs the background work (jobs, the outbox relay, catch-ups): false
    * with WORKERS=0, for web instances beside `plaza worker` processes.
@@ -38,6 +40,8 @@ export type Config = Readonly<{
   connections: ConnectionsConfig;
   metrics: MetricsConfig;
   shutdownTimeoutMs: number;
+  /** How long SIGTERM keeps serving, `/readyz` answering 503, before the server stops accepting. */
+  shutdownDrainMs: number;
   authRateLimit: Readonly<{
     loginPerIp: number;
     loginPerAccount: number;
@@ -268,6 +272,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const redisUrl = read.optionalString('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must be a redis:// or rediss:// URL');
+  const redisCacheUrl = read.optionalString('REDIS_CACHE_URL');
+  if (redisCacheUrl !== undefined && !/^rediss?:\/\//.test(redisCacheUrl)) problems.push('REDIS_CACHE_URL must be a redis:// or rediss:// URL');
+  else if (redisCacheUrl !== undefined && redisUrl === undefined) problems.push('REDIS_CACHE_URL takes home feeds off the REDIS_URL Redis: set REDIS_URL too');
 
   const config = {
     port: read.integer('PORT', 8080, 0, 65535),
@@ -278,6 +285,7 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: read.integer('DATABASE_POOL_SIZE', 10, 1, 500),
     redisUrl,
     redisPrefix: read.string('REDIS_PREFIX', 'plaza'),
+    redisCacheUrl,
     backgroundWork: read.integer('WORKERS', 1, 0, 1) === 1,
     s3: readS3(read, problems),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -292,6 +300,7 @@ export function loadConfig(env: Env = process.env): Config {
     connections: readConnections(read, problems),
     metrics: readMetrics(read, problems),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    shutdownDrainMs: read.integer('SHUTDOWN_DRAIN_MS', 5_000, 0, 600_000),
     authRateLimit: {
       loginPerIp: read.integer('LOGIN_RATE_LIMIT_PER_IP', 30, 1, 1_000_000),
       loginPerAccount: read.integer('LOGIN_RATE_LIMIT_PER_ACCOUNT', 10, 1, 1_000_000),

@@ -51,6 +51,13 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ ...shared, WORKERS: '2' }), (error: unknown) => error instanceof ConfigError && /WORKERS/.test(error.message));
   });
 
+  it('takes a cache Redis for home feeds only beside REDIS_URL', () => {
+    const shared = { DATA_DIR: dataDir, DATABASE_URL: 'postgres://db.internal/plaza', JWT_SECRET: 'a'.repeat(32) };
+    assert.equal(loadConfig({ ...shared, REDIS_URL: 'redis://jobs', REDIS_CACHE_URL: 'redis://cache' }).redisCacheUrl, 'redis://cache');
+    assert.throws(() => loadConfig({ ...shared, REDIS_CACHE_URL: 'redis://cache' }), (error: unknown) => error instanceof ConfigError && /REDIS_CACHE_URL .*set REDIS_URL too/.test(error.message));
+    assert.throws(() => loadConfig({ ...shared, REDIS_URL: 'redis://jobs', REDIS_CACHE_URL: 'http://cache' }), (error: unknown) => error instanceof ConfigError && /REDIS_CACHE_URL must be a redis:/.test(error.message));
+  });
+
   it('reports every bad value at once, by name', () => {
     try {
       loadConfig({
