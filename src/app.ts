@@ -25,6 +25,7 @@ import type { TaskSlots } from './platform/slots.ts';
 import { decorateCaller, identifyCaller, requireCaller, requireCallerOrQueryToken } from './http/auth.ts';
 import { connectionOptions, guardConnections, proxyTrust } from './http/connections.ts';
 import { trackHandlersInFlight } from './http/in-flight.ts';
+import { registerDraining } from './http/draining.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
 import { homePage } from './http/home-page.ts';
@@ -200,6 +201,9 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
     ...connectionOptions(config.connections),
     frameworkErrors: sendErrorAsProblem,
     requestIdHeader: false,
+    // A request reaching a closing server is answered as usual (with `Connection: close`), not with
+    // a 503: a balancer cannot send a POST elsewhere once it has passed it on.
+    return503OnClosing: false,
     // Past it, the router answers 414 (through frameworkErrors), as refuseLongPathSegments does elsewhere.
     routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     schemaController: { compilersFactory: { buildSerializer: serializersCompiledOnFirstUse() } },
@@ -221,6 +225,7 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
     reply.header('x-request-id', request.id);
   });
   const handlers = trackHandlersInFlight(app);
+  const draining = registerDraining(app);
   app.addHook('onClose', async () => {
     await handlers.drained(config.shutdownTimeoutMs);
     await deps.outbox.close();
@@ -385,7 +390,7 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
     storage: deps.blobs.ping.bind(deps.blobs),
     ...(config.redisUrl !== undefined && { redis: deps.queue.ping.bind(deps.queue) }),
   };
-  await app.register(serviceRoutes({ readinessChecks }));
+  await app.register(serviceRoutes({ readinessChecks, draining }));
   // A worker answers only those.
   if (!role.api) return app;
   await app.register(homePage(site));

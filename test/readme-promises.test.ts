@@ -32,7 +32,7 @@ type Served = { child: ChildProcess; url: string; output: () => string; exited: 
 const served: Served[] = [];
 let firstServer: Promise<Served> | undefined;
 before(() => {
-  firstServer = serve({ SHUTDOWN_TIMEOUT_MS: '500' });
+  firstServer = serve({ SHUTDOWN_TIMEOUT_MS: '500', SHUTDOWN_DRAIN_MS: '0' });
 });
 after(() => {
   for (const { child } of served) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

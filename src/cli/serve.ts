@@ -1,11 +1,17 @@
 import { flushCompileCache } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createDeps, type AppRole } from '../app.ts';
 import type { Config } from '../config.ts';
 import { CliError } from './errors.ts';
 import { startupSummary } from './startup-summary.ts';
 
-/** `plaza serve`: the HTTP server, until SIGTERM or SIGINT, after which it drains and exits. */
+/**
+ * `plaza serve`: the HTTP server, until SIGTERM or SIGINT. SIGTERM (what an orchestrator sends)
+ * first drains for SHUTDOWN_DRAIN_MS: `/readyz` answers 503 while requests are still served, so a
+ * balancer stops sending; SIGINT (Ctrl-C at a terminal) skips that. Then it stops accepting, tells
+ * open streams to reconnect, finishes requests in flight and exits.
+ */
 export async function serve(config: Config): Promise<void> {
   await run(config, { api: true, background: config.backgroundWork });
 }
@@ -28,7 +34,14 @@ async function run(config: Config, role: AppRole): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const drainMs = signal === 'SIGTERM' ? config.shutdownDrainMs : 0;
+    if (drainMs > 0) {
+      app.log.info({ signal, drainMs }, 'shutting down: /readyz answers 503, still serving while balancers notice');
+      app.startDraining();
+      await sleep(drainMs);
+    }
     app.log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    app.startDraining();
     // A request that never ends must not keep the process alive forever.
     const deadline = setTimeout(() => {
       app.log.error(`shutdown took longer than ${config.shutdownTimeoutMs} ms; exiting`);

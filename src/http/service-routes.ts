@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { Draining } from './draining.ts';
 
 const READINESS_TIMEOUT_MS = 2_000;
 /**
@@ -16,7 +17,9 @@ type ReadinessReport = { ready: boolean; checks: Record<string, 'up' | 'down'> }
 const readinessAnswer = (description: string) =>
   Type.Object(
     {
-      status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+      status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable'), Type.Literal('shutting_down')], {
+        description: '`shutting_down` from SIGTERM on: the instance still answers for SHUTDOWN_DRAIN_MS, then stops accepting',
+      }),
       checks: Type.Record(Type.String(), Type.Union([Type.Literal('up'), Type.Literal('down')]), { description: 'Each dependency by name' }),
     },
     { description },
@@ -26,7 +29,7 @@ const readinessAnswer = (description: string) =>
 export type ReadinessCheck = () => Promise<void>;
 
 /** Liveness, readiness and the plain-text ping load balancers and uptime checks use. */
-export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessCheck> }): FastifyPluginAsync {
+export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessCheck>; draining: Draining }): FastifyPluginAsync {
   const readiness = reusedFor(READINESS_REUSE_MS, () => checkReadiness(deps.readinessChecks));
   return async (plugin) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
@@ -62,11 +65,13 @@ export function serviceRoutes(deps: { readinessChecks: Record<string, ReadinessC
         schema: {
           tags,
           summary: 'Every backing service answers (readiness)',
-          description: `The database, object storage and Redis (when configured), each within ${READINESS_TIMEOUT_MS / 1000} s; checked at most once every ${READINESS_REUSE_MS / 1000} s.`,
-          response: { 200: readinessAnswer('Every check is up'), 503: readinessAnswer('Some check is down') },
+          description: `The database, object storage and Redis (when configured), each within ${READINESS_TIMEOUT_MS / 1000} s; checked at most once every ${READINESS_REUSE_MS / 1000} s. From SIGTERM on, 503 \`shutting_down\` at once.`,
+          response: { 200: readinessAnswer('Every check is up'), 503: readinessAnswer('Some check is down, or the instance is shutting down') },
         },
       },
       async (_request, reply) => {
+        // Checked first: a balancer must stop sending here even while every dependency answers.
+        if (deps.draining.active) return reply.code(503).send({ status: 'shutting_down', checks: {} });
         const { ready, checks } = await readiness();
         return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
       },

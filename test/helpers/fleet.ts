@@ -29,6 +29,12 @@ export type Fleet = {
   nginxLog(): string;
   /** nginx's access log so far, in the repo config's format. */
   accessLog(): string;
+  /**
+   * Stops instance `index` with SIGTERM (it drains, as in production), waits for its exit, and
+   * starts it again on the same env and port (nginx's upstream line): the new one replaces it in
+   * `instances`, and is returned once it listens.
+   */
+  restart(index: number): Promise<ServerProcess>;
   close(): Promise<void>;
 };
 
@@ -65,6 +71,7 @@ export async function startFleet(count: number, env: Readonly<Record<string, str
   if (nginx === undefined) throw new Error('nginx is not installed');
   const storage = await serverStorage();
   const instances: ServerProcess[] = [];
+  const envs: Record<string, string>[] = [];
   const dataDirs: string[] = [];
   let proxy: Nginx | undefined;
   const close = async () => {
@@ -78,11 +85,21 @@ export async function startFleet(count: number, env: Readonly<Record<string, str
     for (let index = 0; index < count; index += 1) {
       const dataDir = mkdtempSync(join(tmpdir(), 'plaza-fleet-'));
       dataDirs.push(dataDir);
-      instances.push(await startServer(instanceEnv(storage, dataDir, env)));
+      envs.push(instanceEnv(storage, dataDir, env));
+      instances.push(await startServer(envs[index]!));
     }
+    const restart = async (index: number) => {
+      const stopped = instances[index];
+      const instanceEnv = envs[index];
+      if (stopped === undefined || instanceEnv === undefined) throw new Error(`no instance ${index}`);
+      await stopped.stop();
+      const started = await startServer({ ...instanceEnv, PORT: new URL(stopped.url).port });
+      instances[index] = started;
+      return started;
+    };
     proxy = await startNginx(nginx, instances.map((instance) => new URL(instance.url).host));
     const running = proxy;
-    return { url: running.url, instances, env: storage.env, nginxLog: running.log, accessLog: running.accessLog, close };
+    return { url: running.url, instances, env: storage.env, nginxLog: running.log, accessLog: running.accessLog, restart, close };
   } catch (error) {
     await close();
     throw error;

@@ -36,6 +36,8 @@ export async function serverStorage(): Promise<ServerStorage> {
     // Tests sign many users up from 127.0.0.1, and at once.
     SIGNUP_RATE_LIMIT_PER_IP: '100000',
     PASSWORD_HASH_QUEUE: '100000',
+    // No balancer to wait for: stop() ends at once. Tests of the drain set it.
+    SHUTDOWN_DRAIN_MS: '0',
     ...(database !== undefined && { DATABASE_URL: database.url }),
     ...services.env,
   };

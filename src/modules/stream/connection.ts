@@ -82,6 +82,16 @@ export class StreamConnection {
     this.#push(': heartbeat\n\n');
   }
 
+  /**
+   * Ends the stream with a `reconnect` event (shutdown): its `retry:` sets when EventSource comes
+   * back, with the `Last-Event-ID` it has, to whichever instance then takes it. No `id:`, so that id
+   * stays the last event's.
+   */
+  reconnect(retryMs: number): void {
+    this.#push(`retry: ${retryMs}\nevent: reconnect\ndata: ${JSON.stringify({ reason: 'this server is shutting down: reconnect, with Last-Event-ID, to resume' })}\n\n`);
+    this.end();
+  }
+
   /** Ends the stream cleanly (what was buffered is still sent). */
   end(): void {
     if (!this.isOpen) return;

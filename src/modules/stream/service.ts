@@ -17,6 +17,11 @@ export type StreamService = ReturnType<typeof createStreamService>;
 export const MAX_STREAMS_PER_USER = 8;
 /** How long shutdown lets ended streams flush before cutting them off. */
 const SHUTDOWN_FLUSH_MS = 1000;
+/**
+ * When streams ended by a shutdown come back: past the flush (the server has stopped accepting by
+ * then, so a balancer sends them elsewhere), spread over a second so they do not all arrive at once.
+ */
+const SHUTDOWN_RETRY_MS = { from: 1500, spread: 1000 };
 
 export type StreamStats = { readonly open: number; readonly sent: ReadonlyMap<string, number>; readonly dropped: number };
 
@@ -121,10 +126,10 @@ export function createStreamService(deps: {
 
     stats: (): StreamStats => ({ open: open.size, sent, dropped }),
 
-    /** Ends every stream (shutdown): they flush for a moment, then the rest are cut off. */
+    /** Ends every stream, telling it to reconnect (shutdown): they flush for a moment, then the rest are cut off. */
     async close(): Promise<void> {
       const ending = [...open];
-      for (const connection of ending) connection.end();
+      for (const connection of ending) connection.reconnect(SHUTDOWN_RETRY_MS.from + Math.floor(Math.random() * SHUTDOWN_RETRY_MS.spread));
       const deadline = Date.now() + SHUTDOWN_FLUSH_MS;
       while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       for (const connection of open) connection.destroy();
