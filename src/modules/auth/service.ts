@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '#platform/db/database.ts';
 import type { EmitEvent, Outbox } from '#platform/outbox/types.ts';
@@ -59,6 +60,8 @@ export function createAuthService(deps: AuthDeps) {
   const { db, outbox, accounts, media, counters, accessTokens, accessCache, rateLimiter, config } = deps;
 
   /** On this instance: its access cache forgets the sessions, and what they hold open closes. */
+  // Every instance hears its own messages too; it has already ended those sessions itself.
+  const self = randomUUID();
   const endedHere = (sessions: EndedSessions) => {
     if ('sessionId' in sessions) accessCache.forgetSession(sessions.sessionId);
     else accessCache.forgetUser(sessions.userId, sessions.exceptSessionId);
@@ -68,7 +71,7 @@ export function createAuthService(deps: AuthDeps) {
   /** Once sessions were revoked in the database: here at once, and on every other instance. */
   const ended = (sessions: EndedSessions) => {
     endedHere(sessions);
-    deps.pubsub.publish([{ channel: SESSIONS_CHANNEL, message: JSON.stringify(sessions) }]).catch((error: unknown) => {
+    deps.pubsub.publish([{ channel: SESSIONS_CHANNEL, message: JSON.stringify({ from: self, sessions }) }]).catch((error: unknown) => {
       deps.logger.error({ err: error }, 'auth: telling other instances of ended sessions failed; they refuse those sessions once their cached answers expire');
     });
   };
@@ -149,7 +152,10 @@ export function createAuthService(deps: AuthDeps) {
   return {
     /** Starts hearing the sessions other instances end, until the pub/sub closes (once, before requests). */
     async listenForEndedSessions(): Promise<void> {
-      await deps.pubsub.subscribe(SESSIONS_CHANNEL, (message) => endedHere(JSON.parse(message) as EndedSessions));
+      await deps.pubsub.subscribe(SESSIONS_CHANNEL, (message) => {
+        const { from, sessions } = JSON.parse(message) as { from: string; sessions: EndedSessions };
+        if (from !== self) endedHere(sessions);
+      });
     },
 
     /** For the other ways of signing in (social's): a new session for a user, in the caller's transaction. */
