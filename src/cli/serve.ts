@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createDeps, type AppRole } from '../app.ts';
 import type { Config } from '../config.ts';
+import { HEAP_TRIM_DEFAULTS, trimHeapWhenIdle, trimMallocHeap } from '../platform/heap-trim.ts';
 import { CliError } from './errors.ts';
 import { startupSummary } from './startup-summary.ts';
 
@@ -30,10 +31,12 @@ export async function work(config: Config): Promise<void> {
 async function run(config: Config, role: AppRole): Promise<void> {
   const deps = await createDeps(config);
   const app = await buildApp(config, deps, role);
+  const stopTrimming = trimHeapWhenIdle({ ...HEAP_TRIM_DEFAULTS, trim: trimMallocHeap, logger: app.log });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    stopTrimming();
     const drainMs = signal === 'SIGTERM' ? config.shutdownDrainMs : 0;
     if (drainMs > 0) {
       app.log.info({ signal, drainMs }, 'shutting down: /readyz answers 503, still serving while balancers notice');
