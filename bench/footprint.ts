@@ -15,6 +15,7 @@ import type { Profile } from './lib/profiles.ts';
 import { withServer, type RunningServer, type ServerSpec } from './lib/servers.ts';
 import type { Settings } from './lib/settings.ts';
 import { median } from './lib/stats.ts';
+import type { SummaryRow } from './lib/summary.ts';
 
 const MiB = 1024 * 1024;
 /** "Idle" is this long after /readyz first answered, with no request sent. */
@@ -180,24 +181,42 @@ export function renderFootprintSection(settings: Settings, results: readonly { t
     '|---|---|--:|--:|---|',
   ];
   for (const { title, results: result } of results) {
-    const idleTarget = TARGETS.idleMiB[result.kind];
-    const idleBytes = result.rounds.map((run) => run.idleBytes);
-    const afterOverIdle = result.rounds.map((run) => run.afterBytes / run.idleBytes);
-    const firsts = result.firstStarts.map((run) => run.readySeconds);
-    const restarts = result.rounds.map((run) => run.readySeconds);
-    const row = (measure: string, value: string, target: string, met?: boolean) =>
-      `| ${title} | ${measure} | ${value} | ${target} | ${met === undefined ? '' : met ? 'met' : '**not met**'} |`;
-    lines.push(
-      row('idle RSS after a restart', mib(idleBytes), `≤ ${idleTarget} MiB`, median(idleBytes) / MiB <= idleTarget),
-      row('idle RSS after a first start', mib(result.firstStarts.map((run) => run.idleBytes)), ''),
-      row('peak RSS during the load', mib(result.rounds.map((run) => run.peakBytes)), ''),
-      row('RSS after the load', mib(result.rounds.map((run) => run.afterBytes)), ''),
-      row('RSS after the load ÷ idle', `${median(afterOverIdle).toFixed(2)}× (${Math.max(...afterOverIdle).toFixed(2)}×)`, `≤ ${TARGETS.afterLoadOverIdle}×`, median(afterOverIdle) <= TARGETS.afterLoadOverIdle),
-      row('first start until ready', seconds(firsts), `≤ ${TARGETS.firstStartSeconds} s`, median(firsts) <= TARGETS.firstStartSeconds),
-      row('restart until ready', seconds(restarts), `≤ ${TARGETS.restartSeconds} s`, median(restarts) <= TARGETS.restartSeconds),
-    );
+    for (const { measure, value, target, met } of footprintMeasures(result)) {
+      lines.push(`| ${title} | ${measure} | ${value} | ${target ?? ''} | ${met === undefined ? '' : met ? 'met' : '**not met**'} |`);
+    }
   }
   return lines;
+}
+
+type FootprintMeasure = { measure: string; value: string; target?: string; met?: boolean };
+
+function footprintMeasures(result: FootprintResults): FootprintMeasure[] {
+  const idleTarget = TARGETS.idleMiB[result.kind];
+  const idleBytes = result.rounds.map((run) => run.idleBytes);
+  const afterOverIdle = result.rounds.map((run) => run.afterBytes / run.idleBytes);
+  const firsts = result.firstStarts.map((run) => run.readySeconds);
+  const restarts = result.rounds.map((run) => run.readySeconds);
+  return [
+    { measure: 'idle RSS after a restart', value: mib(idleBytes), target: `≤ ${idleTarget} MiB`, met: median(idleBytes) / MiB <= idleTarget },
+    { measure: 'idle RSS after a first start', value: mib(result.firstStarts.map((run) => run.idleBytes)) },
+    { measure: 'peak RSS during the load', value: mib(result.rounds.map((run) => run.peakBytes)) },
+    { measure: 'RSS after the load', value: mib(result.rounds.map((run) => run.afterBytes)) },
+    {
+      measure: 'RSS after the load ÷ idle',
+      value: `${median(afterOverIdle).toFixed(2)}× (${Math.max(...afterOverIdle).toFixed(2)}×)`,
+      target: `≤ ${TARGETS.afterLoadOverIdle}×`,
+      met: median(afterOverIdle) <= TARGETS.afterLoadOverIdle,
+    },
+    { measure: 'first start until ready', value: seconds(firsts), target: `≤ ${TARGETS.firstStartSeconds} s`, met: median(firsts) <= TARGETS.firstStartSeconds },
+    { measure: 'restart until ready', value: seconds(restarts), target: `≤ ${TARGETS.restartSeconds} s`, met: median(restarts) <= TARGETS.restartSeconds },
+  ];
+}
+
+/** The measures with a target, for the report's summary. */
+export function footprintSummaryRows(title: string, result: FootprintResults): SummaryRow[] {
+  return footprintMeasures(result)
+    .filter((m) => m.target !== undefined)
+    .map((m) => ({ profile: title, suite: 'footprint', what: m.measure, plaza: m.value, target: m.target, met: m.met }));
 }
 
 function mib(values: readonly number[]): string {

@@ -3,57 +3,79 @@
  * in the same session, printed as markdown and written to bench/results/latest.md.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { renderFootprintSection, runFootprintSuite, type FootprintResults } from './footprint.ts';
+import { fleetSummaryRows, renderFleetSection, runFleetSuite } from './fleet.ts';
+import { footprintSummaryRows, renderFootprintSection, runFootprintSuite, type FootprintResults } from './footprint.ts';
 import { memosSuite } from './memos.ts';
 import { runMediaSuite } from './media.ts';
-import { renderSocialSection, runSocialSuite } from './social.ts';
+import { renderSocialSection, runSocialSuite, socialSummaryRows } from './social.ts';
 import { renderPurchasesSection, runPurchasesSuite } from './purchases.ts';
-import { renderStreamSection, runStreamSuite } from './stream.ts';
-import { renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
+import { renderStreamSection, runStreamSuite, streamSummaryRows } from './stream.ts';
+import { mediaSummaryRows, renderMediaIntro, renderMediaSection } from './lib/media-report.ts';
 import { readMediaSettings, type MediaSettings } from './lib/media-settings.ts';
 import { cleanUpOnSignals } from './lib/cleanup.ts';
 import { withProfile, type Profile } from './lib/profiles.ts';
 import { renderReport, summarize, type ProfileReport, type ScenarioSummary } from './lib/report.ts';
 import { readSettings, type Settings } from './lib/settings.ts';
 import { runSuite } from './lib/suite.ts';
+import { renderSummary, scenarioRows, type SummaryRow } from './lib/summary.ts';
 
 const SUITES = [memosSuite];
 /** Suites with their own shape (uploads, memory, processing), reported in a section of their own. */
-const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social', 'purchases', 'stream'];
+const SUITE_NAMES = ['footprint', ...SUITES.map((suite) => suite.name), 'media', 'social', 'purchases', 'stream', 'fleet'];
 const RESULTS_DIR = new URL('./results/', import.meta.url);
 
-async function benchProfile(
-  profile: Profile,
-  settings: Settings,
-  suites: readonly string[],
-  media: { settings: MediaSettings; sections: string[] },
-  social: { sections: string[] } = { sections: [] },
-  purchases: { sections: string[] } = { sections: [] },
-  stream: { sections: string[] } = { sections: [] },
-  footprint: { title: string; results: FootprintResults }[] = [],
-): Promise<ProfileReport> {
+/** What the suites give the report beside each profile's table, gathered over the profiles. */
+type Collected = {
+  readonly mediaSettings: MediaSettings;
+  readonly sections: Record<'media' | 'social' | 'purchases' | 'stream' | 'fleet', string[]>;
+  readonly footprint: { title: string; results: FootprintResults }[];
+  readonly summary: SummaryRow[];
+};
+
+async function benchProfile(profile: Profile, settings: Settings, suites: readonly string[], collected: Collected): Promise<ProfileReport> {
+  const { sections, footprint, summary } = collected;
   const summaries: ScenarioSummary[] = [];
+  /** The autocannon rows go in the profile's table and, with the suite's name, in the summary. */
+  const addScenarios = (suite: string, added: ScenarioSummary[]) => {
+    summaries.push(...added);
+    summary.push(...scenarioRows(profile, suite, added));
+  };
   // First, while no other suite's data or processes weigh on the machine.
-  if (suites.includes('footprint')) footprint.push({ title: profile.title, results: await runFootprintSuite(profile, settings) });
+  if (suites.includes('footprint')) {
+    const results = await runFootprintSuite(profile, settings);
+    footprint.push({ title: profile.title, results });
+    summary.push(...footprintSummaryRows(profile.title, results));
+  }
   for (const suite of SUITES.filter((suite) => suites.includes(suite.name))) {
-    summaries.push(...(await runSuite(suite, profile, settings)).map(summarize));
+    addScenarios(suite.name, (await runSuite(suite, profile, settings)).map(summarize));
   }
   if (suites.includes('media')) {
-    const results = await runMediaSuite(profile, settings, media.settings);
-    summaries.push(summarize(results.rangedReads));
-    media.sections.push('', ...renderMediaSection(profile.title, results));
+    const results = await runMediaSuite(profile, settings, collected.mediaSettings);
+    addScenarios('media', [summarize(results.rangedReads)]);
+    summary.push(...mediaSummaryRows(profile.title, results));
+    sections.media.push('', ...renderMediaSection(profile.title, results));
   }
   if (suites.includes('social')) {
     const results = await runSocialSuite(profile, settings);
-    summaries.push(...results.rounds.map(summarize));
-    social.sections.push('', ...renderSocialSection(profile.title, results));
+    addScenarios('social', results.rounds.map(summarize));
+    summary.push(...socialSummaryRows(profile.title, results));
+    sections.social.push('', ...renderSocialSection(profile.title, results));
   }
   if (suites.includes('purchases')) {
     const results = await runPurchasesSuite(profile, settings);
-    summaries.push(...results.rounds.map(summarize));
-    purchases.sections.push('', ...renderPurchasesSection(profile.title, results));
+    addScenarios('purchases', results.rounds.map(summarize));
+    sections.purchases.push('', ...renderPurchasesSection(profile.title, results));
   }
-  if (suites.includes('stream')) stream.sections.push('', ...renderStreamSection(profile.title, await runStreamSuite(profile, settings)));
+  if (suites.includes('stream')) {
+    const results = await runStreamSuite(profile, settings);
+    summary.push(...streamSummaryRows(profile.title, results));
+    sections.stream.push('', ...renderStreamSection(profile.title, results));
+  }
+  if (suites.includes('fleet')) {
+    const results = await runFleetSuite(profile, settings);
+    summary.push(...fleetSummaryRows(profile.title, results));
+    sections.fleet.push('', ...renderFleetSection(profile.title, results));
+  }
   return profile.kind === 'postgres'
     ? { title: profile.title, summaries, verdict: postgresVerdict(summaries) }
     : { title: profile.title, summaries };
@@ -82,29 +104,23 @@ async function main(): Promise<void> {
   const suites = selectedSuites(process.env.BENCH_SUITES);
   const started = performance.now();
   const reports: ProfileReport[] = [];
-  const media = { settings: readMediaSettings(), sections: [] as string[] };
-  const social = { sections: [] as string[] };
-  const purchases = { sections: [] as string[] };
-  const stream = { sections: [] as string[] };
-  const footprint: { title: string; results: FootprintResults }[] = [];
-  for (const kind of settings.profiles) {
-    reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, media, social, purchases, stream, footprint)));
-  }
-  let report = renderReport(settings, reports, (performance.now() - started) / 1000);
+  const collected: Collected = {
+    mediaSettings: readMediaSettings(),
+    sections: { media: [], social: [], purchases: [], stream: [], fleet: [] },
+    footprint: [],
+    summary: [],
+  };
+  for (const kind of settings.profiles) reports.push(await withProfile(kind, (profile) => benchProfile(profile, settings, suites, collected)));
+  const { sections, footprint } = collected;
+  let report = renderReport(settings, reports, (performance.now() - started) / 1000, renderSummary(collected.summary));
   if (footprint.length > 0) {
     report += ['', '## Footprint', '', ...renderFootprintSection(settings, footprint), ''].join('\n');
   }
-  if (media.sections.length > 0) {
-    report += ['', '## Media', '', ...renderMediaIntro(media.settings), ...media.sections, ''].join('\n');
+  if (sections.media.length > 0) {
+    report += ['', '## Media', '', ...renderMediaIntro(collected.mediaSettings), ...sections.media, ''].join('\n');
   }
-  if (social.sections.length > 0) {
-    report += ['', '## Social', '', ...social.sections, ''].join('\n');
-  }
-  if (purchases.sections.length > 0) {
-    report += ['', '## Purchases', '', ...purchases.sections, ''].join('\n');
-  }
-  if (stream.sections.length > 0) {
-    report += ['', '## Stream', '', ...stream.sections, ''].join('\n');
+  for (const [name, title] of [['social', 'Social'], ['purchases', 'Purchases'], ['stream', 'Stream'], ['fleet', 'Fleet']] as const) {
+    if (sections[name].length > 0) report += ['', `## ${title}`, '', ...sections[name], ''].join('\n');
   }
   console.log(`\n${report}`);
   // A run that measured nothing must not replace the last real results.

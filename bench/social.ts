@@ -22,6 +22,7 @@ import { withServer, type ServerSpec } from './lib/servers.ts';
 import type { Settings } from './lib/settings.ts';
 import { median } from './lib/stats.ts';
 import { runSuite, type Scenario, type ScenarioRounds, type Suite } from './lib/suite.ts';
+import type { SummaryRow } from './lib/summary.ts';
 import { withCleanup } from './lib/cleanup.ts';
 
 const USERS = 10_000;
@@ -71,43 +72,55 @@ export type SocialResults = {
 
 type Seeded = { reader: SignedInUser; writer: SignedInUser; author: SignedInUser; followers: string[] };
 
+/** The social suite's data: the users who log in, the fan-out author's followers, and whether Plaza has an outbox. */
+export type SocialSeed = Seeded & { outbox: boolean; seconds: number };
+
 export async function runSocialSuite(profile: Profile, settings: Settings): Promise<SocialResults> {
+  const seeded = await seedSocial(profile);
+  const suite: Suite = {
+    name: 'social',
+    baselineScript: BASELINE_SCRIPT,
+    seed: async (plazaUrl) => {
+      await expectFullPage(plazaUrl, seeded.reader);
+      return socialScenarios(seeded);
+    },
+    resetSql: socialResetSql(seeded),
+  };
+  const rounds = await runSuite(suite, profile, settings);
+  const fanOut =
+    profile.kind === 'postgres' ? await runFanOut(profile, settings, seeded, seeded.outbox) : { skipped: 'it runs on the PostgreSQL profile only' };
+  return { rounds, seedSeconds: seeded.seconds, fanOut };
+}
+
+/** Three users sign up through the API (Plaza then stops), and the graph goes in with SQL. */
+export async function seedSocial(profile: Profile): Promise<SocialSeed> {
   log(profile, 'social: seeding the graph');
   const started = performance.now();
   const labels = ['social-reader', 'social-writer', 'social-author'];
   const [reader, writer, author] = await withServer(plazaServer(profile), (plaza) =>
     inParallel(labels, 3, (label) => signUp(plaza.url, label)),
   );
-  const seeded = { reader: reader!, writer: writer!, author: author!, followers: [] as string[] };
+  const users = { reader: reader!, writer: writer!, author: author! };
   // On PGlite the data directory is free again: Plaza stopped after the signups.
   const { followers, outbox } = await withDatabase(profile, async (query) => ({
-    followers: await seedGraph(query, seeded),
+    followers: await seedGraph(query, users),
     outbox: await hasOutbox(query),
   }));
-  seeded.followers = followers;
-  const seedSeconds = (performance.now() - started) / 1000;
-  log(profile, `social: seeded in ${seedSeconds.toFixed(1)} s`);
+  const seconds = (performance.now() - started) / 1000;
+  log(profile, `social: seeded in ${seconds.toFixed(1)} s`);
+  return { ...users, followers, outbox, seconds };
+}
 
-  const suite: Suite = {
-    name: 'social',
-    baselineScript: BASELINE_SCRIPT,
-    seed: async (plazaUrl) => {
-      await expectFullPage(plazaUrl, seeded.reader);
-      return scenarios(seeded.reader, seeded.writer);
-    },
-    resetSql: [
-      `delete from posts where author_id = '${seeded.writer.id}'`,
-      // home_feeds.post_id has no foreign key: the writer's own feed entries outlive their posts.
-      `delete from home_feeds where user_id = '${seeded.writer.id}'`,
-      `delete from user_post_counts where user_id = '${seeded.writer.id}'`,
-      // Events a turn left behind would be handled in the next one, on its clock.
-      ...(outbox ? ['delete from outbox_events'] : []),
-    ],
-  };
-  const rounds = await runSuite(suite, profile, settings);
-  const fanOut =
-    profile.kind === 'postgres' ? await runFanOut(profile, settings, seeded, outbox) : { skipped: 'it runs on the PostgreSQL profile only' };
-  return { rounds, seedSeconds, fanOut };
+/** Undoes what the scenarios wrote: the writer's posts, feed entries and counter, and any outbox events. */
+export function socialResetSql(seeded: SocialSeed): string[] {
+  return [
+    `delete from posts where author_id = '${seeded.writer.id}'`,
+    // home_feeds.post_id has no foreign key: the writer's own feed entries outlive their posts.
+    `delete from home_feeds where user_id = '${seeded.writer.id}'`,
+    `delete from user_post_counts where user_id = '${seeded.writer.id}'`,
+    // Events a turn left behind would be handled in the next one, on its clock.
+    ...(seeded.outbox ? ['delete from outbox_events'] : []),
+  ];
 }
 
 type Row = Record<string, unknown>;
@@ -206,7 +219,7 @@ async function hasOutbox(query: Query): Promise<boolean> {
   return row!.present === true;
 }
 
-async function expectFullPage(plazaUrl: string, reader: SignedInUser): Promise<void> {
+export async function expectFullPage(plazaUrl: string, reader: SignedInUser): Promise<void> {
   const page = await requestJson<{ items: { author: { id: string } }[] }>(
     'GET',
     `${plazaUrl}/v1/timelines/home?limit=${PAGE_SIZE}`,
@@ -215,7 +228,7 @@ async function expectFullPage(plazaUrl: string, reader: SignedInUser): Promise<v
   if (page.items.length !== PAGE_SIZE) throw new Error(`the reader's home timeline has ${page.items.length} posts, not ${PAGE_SIZE}`);
 }
 
-function scenarios(reader: SignedInUser, writer: SignedInUser): Scenario[] {
+export function socialScenarios({ reader, writer }: Pick<Seeded, 'reader' | 'writer'>): Scenario[] {
   const newPost = JSON.stringify({ text: POST_TEXT });
   const json = { 'content-type': 'application/json' };
   const posting = {
@@ -420,6 +433,25 @@ async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
 }
 
 const FINISHED_BY: Record<FinishedBy, string> = { job: 'fan-out job finished', outbox: 'outbox empty' };
+
+/** The fan-out's line in the report's summary (the autocannon rows come as scenario rows). */
+export function socialSummaryRows(title: string, results: SocialResults): SummaryRow[] {
+  const fanOut = results.fanOut;
+  if ('skipped' in fanOut) return [];
+  const plazaRate = median(fanOut.map((r) => r.plazaDeliveriesPerSecond));
+  const ratio = plazaRate / median(fanOut.map((r) => r.rawZaddsPerSecond));
+  return [
+    {
+      profile: title,
+      suite: 'social',
+      what: `fan-out of one post to ${FAN_OUT_FOLLOWERS.toLocaleString('en-US')} Redis feeds`,
+      plaza: `${Math.round(plazaRate).toLocaleString('en-US')} deliveries/s`,
+      ratio,
+      target: `ratio ≥ ${FAN_OUT_TARGET_RATIO}`,
+      met: ratio >= FAN_OUT_TARGET_RATIO,
+    },
+  ];
+}
 
 /** The social suite's own section: seeding, and the fan-out (which has no autocannon row). */
 export function renderSocialSection(title: string, results: SocialResults): string[] {

@@ -16,6 +16,7 @@ import type { Profile } from './lib/profiles.ts';
 import { withServer, type RunningServer, type ServerSpec } from './lib/servers.ts';
 import type { Settings } from './lib/settings.ts';
 import { median, percentile } from './lib/stats.ts';
+import type { SummaryRow } from './lib/summary.ts';
 
 const CLIENTS = Number(process.env.BENCH_STREAM_CLIENTS ?? 1000);
 /** Posts timed per side (after one warm-up), Plaza and the baseline taking turns. */
@@ -195,6 +196,24 @@ async function measure(server: RunningServer, baseline: RunningServer, author: S
       return { clients: followers.length, pubsub, plaza, baseline: bare, plazaBytesPerStream: memory.plaza, baselineBytesPerStream: memory.baseline, seedSeconds };
     },
   );
+}
+
+/** Deliveries/s and memory per stream, for the report's summary. */
+export function streamSummaryRows(title: string, results: StreamResults): SummaryRow[] {
+  const rate = (rounds: readonly StreamRound[]) => median(rounds.map((round) => round.deliveriesPerSecond));
+  const ratio = rate(results.plaza) / rate(results.baseline);
+  return [
+    {
+      profile: title,
+      suite: 'stream',
+      what: `one post to ${results.clients} open streams`,
+      plaza: `${Math.round(rate(results.plaza)).toLocaleString('en-US')} deliveries/s`,
+      ratio,
+      target: `ratio ≥ ${TARGET_RATIO}`,
+      met: ratio >= TARGET_RATIO,
+    },
+    { profile: title, suite: 'stream', what: 'memory per open stream', plaza: `${(results.plazaBytesPerStream / 1024).toFixed(1)} KiB` },
+  ];
 }
 
 export function renderStreamSection(title: string, results: StreamResults): string[] {

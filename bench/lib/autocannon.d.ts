@@ -25,7 +25,9 @@ declare module 'autocannon' {
     type Result = {
       /** Completed requests per second, sampled every second. */
       requests: { average: number };
+      /** Connection errors, timeouts included. */
       errors: number;
+      timeouts: number;
       non2xx: number;
       statusCodeStats: Record<string, { count: number }>;
     };
@@ -35,6 +37,7 @@ declare module 'autocannon' {
         event: 'response',
         listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
       ): this;
+      on(event: 'reqError', listener: (error: Error & { code?: string }) => void): this;
     }
   }
 

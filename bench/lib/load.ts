@@ -26,11 +26,14 @@ export async function measureLoad(baseUrl: string, request: LoadRequest, options
   });
   // autocannon's own histogram keeps whole milliseconds, too coarse for answers that take a few.
   run.on('response', (_client, _status, _bytes, responseTimeMs) => latenciesMs.push(responseTimeMs));
+  const errorKinds = new Set<string>();
+  run.on('reqError', (error) => errorKinds.add(error.code ?? error.message));
   const result = await run;
   if (result.errors > 0 || result.non2xx > 0) {
     const statuses = Object.entries(result.statusCodeStats).map(([status, { count }]) => `${status}×${count}`);
     throw new Error(
-      `${request.method} ${baseUrl}${request.path}: ${result.errors} connection errors, ` +
+      `${request.method} ${baseUrl}${request.path}: ${result.errors} connection errors ` +
+        `(${result.timeouts} timeouts${errorKinds.size > 0 ? `; ${[...errorKinds].join(', ')}` : ''}), ` +
         `${result.non2xx} answers not 2xx (${statuses.join(', ')})`,
     );
   }

@@ -1,6 +1,7 @@
 import type { ImageRun, MediaResults, UploadRun, UploadSize, UploadWay } from '../media.ts';
 import type { MediaSettings } from './media-settings.ts';
 import { median } from './stats.ts';
+import type { SummaryRow } from './summary.ts';
 
 /** Plaza should keep at least this share of the bare server's upload throughput. */
 export const UPLOAD_TARGET_RATIO = 0.7;
@@ -123,6 +124,33 @@ export function renderMediaSection(title: string, results: MediaResults): string
     `The recording for the ranged reads: ${results.recordingOutcome}.`,
   );
   return lines;
+}
+
+/** The uploads, their memory and the images, for the report's summary (the ranged reads come as a scenario row). */
+export function mediaSummaryRows(title: string, results: MediaResults): SummaryRow[] {
+  const rows: SummaryRow[] = [];
+  const row = (what: string, plaza: string, extra: Partial<SummaryRow> = {}) => rows.push({ profile: title, suite: 'media', what, plaza, ...extra });
+  const baseline = medianRate(results.uploads.baseline.large);
+  for (const way of ['raw', 'tus'] as const) {
+    const runs = results.uploads[way].large;
+    if (runs.length === 0) continue;
+    const ratio = medianRate(runs) / baseline;
+    row(`${way} upload, ${results.settings.largeUploadMiB} MiB`, `${mibs(medianRate(runs))} MiB/s`, {
+      ratio,
+      target: `ratio ≥ ${UPLOAD_TARGET_RATIO}`,
+      met: ratio >= UPLOAD_TARGET_RATIO,
+    });
+  }
+  for (const way of ['raw', 'tus'] as const) {
+    const growth = (['small', 'large'] as const).flatMap((size) => results.uploads[way][size].map((run) => run.memory.growthBytes));
+    if (growth.length === 0) continue;
+    const worst = Math.max(...growth);
+    row(`${way} upload, peak memory growth (largest)`, `${inMiB(worst)} MiB`, { target: `< ${MEMORY_TARGET_MIB} MiB`, met: worst < MEMORY_TARGET_MIB * MiB });
+  }
+  const plaza = median(results.images.plaza.map((run) => run.perSecond));
+  const sharp = median(results.images.sharp.map((run) => run.perSecond));
+  row(`${results.settings.images} JPEGs processed`, `${plaza.toFixed(2)} images/s`, { ratio: plaza / sharp });
+  return rows;
 }
 
 /** Median CPU seconds the server process spent per GiB received. */

@@ -61,6 +61,20 @@ async function withPostgres<T>(
   );
 }
 
+/**
+ * A fresh schema beside a PostgreSQL profile's own (dropped afterwards), as a profile: for a suite
+ * that seeds users of its own whatever the suites before it wrote.
+ */
+export async function withSchemaOfItsOwn<T>(profile: Profile, name: string, body: (profile: Profile) => Promise<T>): Promise<T> {
+  const url = profile.env.DATABASE_URL;
+  if (profile.kind !== 'postgres' || url === undefined) throw new Error('a schema of its own needs the PostgreSQL profile');
+  const schema = `${profile.env.DATABASE_SCHEMA!}_${name}`;
+  return withCleanup(
+    () => dropSchema(url, schema),
+    () => body({ ...profile, env: { ...profile.env, DATABASE_SCHEMA: schema }, runSql: runOnPostgres(url, schema) }),
+  );
+}
+
 /** Plaza keeps its PGlite files under DATA_DIR/db. */
 function runOnPGlite(dataDir: string): Profile['runSql'] {
   return async (statements) => {

@@ -41,7 +41,8 @@ export function summarize(rounds: ScenarioRounds): ScenarioSummary {
   };
 }
 
-export function renderReport(settings: Settings, profiles: readonly ProfileReport[], totalSeconds: number): string {
+/** `summary`: the lines that go first, after the run's description (see summary.ts). */
+export function renderReport(settings: Settings, profiles: readonly ProfileReport[], totalSeconds: number, summary: readonly string[] = []): string {
   const when = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   const machine = `${platform()}/${arch()}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'})`;
   const lines = [
@@ -58,6 +59,7 @@ export function renderReport(settings: Settings, profiles: readonly ProfileRepor
       `so every turn sees the same data. ` +
       `Whole run: ${Math.round(totalSeconds)} s.`,
   ];
+  if (summary.length > 0) lines.push('', ...summary);
   for (const profile of profiles) lines.push('', `## ${profile.title}`, '', ...profileSection(profile));
   return `${lines.join('\n')}\n`;
 }

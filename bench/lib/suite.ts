@@ -33,7 +33,7 @@ type Side = (typeof SIDES)[number];
  * no autovacuum). Without them the memo page can take a plan that reads all the user's memos, or
  * walks past rows others wrote since: 1–5 ms per query instead of 0.1, drowning what is measured.
  */
-const RESET_STATISTICS = 'vacuum analyze';
+export const RESET_STATISTICS = 'vacuum analyze';
 
 /**
  * Seeds, then measures Plaza and the baseline in turns. On PGlite only one process may open the
