@@ -5,11 +5,10 @@
  * other both, and the sides take turns as in the other suites. Besides req/s and latencies, it
  * reports where the machine's CPU went during each measurement. See bench/README.md.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import { findNginx, startNginx, type Nginx } from '../test/helpers/nginx.ts';
 import { withCleanup } from './lib/cleanup.ts';
+import { connectBenchRedis } from './lib/redis.ts';
 import { measureLoad, type LoadRequest, type Measurement } from './lib/load.ts';
 import { plazaServer } from './lib/plaza.ts';
 import { cpuSeconds, listProcesses, localPortsTo, machineBusySeconds } from './lib/proc.ts';
@@ -53,24 +52,11 @@ export async function runFleetSuite(profile: Profile, settings: Settings): Promi
   if (profile.kind !== 'postgres') return { skipped: 'it runs on the PostgreSQL profile only: the instances share PostgreSQL and Redis' };
   const nginx = findNginx();
   if (nginx === undefined) return { skipped: 'nginx is not installed (apt-get install nginx)' };
-  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redis.disconnect();
-    return { skipped: `no Redis at ${new URL(redisUrl).host}: ${(error as Error).message}` };
-  }
-  const prefix = `plaza-bench-${randomBytes(6).toString('hex')}`;
+  const redis = await connectBenchRedis();
+  if ('skipped' in redis) return redis;
+  const { url: redisUrl, prefix } = redis;
   return withCleanup(
-    async () => {
-      for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-        if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
-      }
-      redis.disconnect();
-    },
+    redis.release,
     // The memos and social suites may have seeded the profile's schema with the same users already.
     () => withSchemaOfItsOwn(profile, 'fleet', async (profile) => {
       const started = performance.now();
@@ -81,7 +67,7 @@ export async function runFleetSuite(profile: Profile, settings: Settings): Promi
       const requests = new Map([...memos, ...socialScenarios(social)].map((scenario) => [scenario.name, scenario.plaza]));
       const paths = PATHS.map((name) => ({ name, request: requests.get(name) ?? missing(name) }));
       const resetSql = [...memosSuite.resetSql, ...socialResetSql(social), RESET_STATISTICS];
-      const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))?.[1]);
+      const redisPid = Number(/^process_id:(\d+)/m.exec(await redis.client.info('server'))?.[1]);
       const services = {
         postgresPort: Number(new URL(profile.env.DATABASE_URL!).port || POSTGRES_PORT),
         redisPid: Number.isInteger(redisPid) ? redisPid : undefined,

@@ -7,15 +7,15 @@
  * The graph is seeded with SQL (10,000 argon2 signups would take minutes): only the three users who
  * need to log in (reader, writer, fan-out author) sign up through the API.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { monotonicFactory } from 'ulid';
 import { RedisFeedStore } from '../src/platform/feeds/redis.ts';
 import { inParallel, requestJson } from './lib/http.ts';
+import { connectBenchRedis } from './lib/redis.ts';
 import { plazaServer, signUp, type SignedInUser } from './lib/plaza.ts';
 import type { Profile } from './lib/profiles.ts';
 import { withServer, type ServerSpec } from './lib/servers.ts';
@@ -258,23 +258,14 @@ function bearer(user: SignedInUser): Record<string, string> {
  * from sending POST /v1/posts until its fan-out finished (see `plazaFanOut`), and then every feed is checked.
  */
 async function runFanOut(profile: Profile, settings: Settings, seeded: Seeded, outbox: boolean): Promise<FanOutRound[] | { skipped: string }> {
-  const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redis.disconnect();
-    return { skipped: `no Redis at ${new URL(redisUrl).host}: ${(error as Error).message}` };
-  }
-  const prefix = `plaza-bench-${randomBytes(6).toString('hex')}`;
+  const bench = await connectBenchRedis();
+  if ('skipped' in bench) return bench;
+  const { url: redisUrl, prefix, client: redis } = bench;
   const feeds = new RedisFeedStore({ redisUrl, prefix });
   return withCleanup(
     async () => {
-      await deleteKeys(redis, `${prefix}:*`).catch(() => {});
       await feeds.close();
-      redis.disconnect();
+      await bench.release().catch(() => {});
     },
     async () => {
       log(profile, `social: building ${seeded.followers.length} empty Redis feeds (prefix ${prefix})`);
@@ -421,15 +412,6 @@ async function rawPipeline(redis: Redis, keyPrefix: string, userIds: readonly st
   const seconds = (performance.now() - started) / 1000;
   for (const [error] of replies) if (error) throw error;
   return seconds;
-}
-
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 const FINISHED_BY: Record<FinishedBy, string> = { job: 'fan-out job finished', outbox: 'outbox empty' };

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { withCleanup } from './lib/cleanup.ts';
+import { connectBenchRedis } from './lib/redis.ts';
 import { inParallel } from './lib/http.ts';
 import { plazaServer, signUp, type SignedInUser } from './lib/plaza.ts';
 import { residentBytes } from './lib/proc.ts';
@@ -99,25 +99,9 @@ async function put(url: string, token: string): Promise<void> {
 async function redisFor(profile: Profile): Promise<{ env: Record<string, string>; name: string; release(): Promise<void> }> {
   const none = { env: {}, name: 'in-process', release: async () => {} };
   if (profile.kind !== 'postgres') return none;
-  const url = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch {
-    redis.disconnect();
-    return none;
-  }
-  const prefix = `plaza-bench-${randomBytes(6).toString('hex')}`;
-  return {
-    env: { REDIS_URL: url, REDIS_PREFIX: prefix },
-    name: `Redis (${new URL(url).host})`,
-    async release() {
-      for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 })) if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-      redis.disconnect();
-    },
-  };
+  const redis = await connectBenchRedis();
+  if ('skipped' in redis) return none;
+  return { env: { REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix }, name: `Redis (${redis.host})`, release: redis.release };
 }
 
 export async function runStreamSuite(profile: Profile, settings: Settings): Promise<StreamResults> {
