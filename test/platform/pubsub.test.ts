@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryPubSub } from '../../src/platform/pubsub/memory.ts';
 import { RedisPubSub } from '../../src/platform/pubsub/redis.ts';
 import type { PubSub } from '../../src/platform/pubsub/types.ts';
@@ -15,7 +16,7 @@ import { eventually } from '../helpers/wait.ts';
 type Harness = {
   /** Two instances' pub/subs: the same deployment (in memory, one process: the same one). */
   pair(): Promise<[PubSub, PubSub]>;
-  backlog(pubsub: PubSub, length: number): EventBacklog;
+  backlog(pubsub: PubSub, length: number, ttlSeconds?: number): EventBacklog;
 };
 
 function contract(name: string, harness: () => Harness) {
@@ -65,6 +66,7 @@ function contract(name: string, harness: () => Harness) {
       const [a, b] = await h.pair();
       const backlog = h.backlog(a, 10);
       const got = inbox();
+      await backlog.present(['u1']);
       await b.subscribe(userChannel('u1'), got.listener);
       const ids = await backlog.append([1, 2, 3].map((n) => ({ userId: 'u1', event: { type: 'post', data: `{"n":${n}}` } })));
       await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).id), ids));
@@ -83,6 +85,7 @@ function contract(name: string, harness: () => Harness) {
       const h = harness();
       const [a] = await h.pair();
       const backlog = h.backlog(a, 10);
+      await backlog.present(['u2']);
       // Redis trims whole nodes (100 entries by default): enough to trim one.
       const ids = await backlog.append(Array.from({ length: 250 }, (_, n) => ({ userId: 'u2', event: { type: 'post', data: String(n) } })));
       assert.equal((await backlog.since('u2', ids[0]!)).kind, 'reset');
@@ -90,12 +93,47 @@ function contract(name: string, harness: () => Harness) {
       assert.deepEqual(recent.kind === 'events' && recent.events.map((event) => event.id), ids.slice(-2));
       await backlog.close();
     });
+
+    it('backlog: keeps no event for a user not present, and a replay from before one says reset', async () => {
+      const h = harness();
+      const [a, b] = await h.pair();
+      const backlog = h.backlog(a, 10);
+      const got = inbox();
+      await b.subscribe(userChannel('absent'), got.listener);
+      await b.subscribe(userChannel('here'), got.listener);
+      await backlog.present(['here']);
+      const event = (userId: string, n: number) => ({ userId, event: { type: 'post', data: String(n) } });
+      const [dropped, kept] = await backlog.append([event('absent', 1), event('here', 2)]);
+      assert.equal(dropped, undefined, 'nobody listens: not kept');
+      assert.ok(kept !== undefined);
+      await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).data), ['2']), 2_000);
+      assert.deepEqual(await backlog.since('absent', '0-0'), { kind: 'events', events: [] });
+
+      await backlog.close();
+    });
+
+    it('backlog: a user no longer present loses what their backlog held at the first event not kept', async () => {
+      const h = harness();
+      const [a] = await h.pair();
+      const backlog = h.backlog(a, 10, 3);
+      const event = (n: number) => ({ userId: 'gone', event: { type: 'post', data: String(n) } });
+      await backlog.present(['gone']);
+      await sleep(1_500);
+      const [kept] = await backlog.append([event(1)]);
+      assert.ok(kept !== undefined, 'present for 3 s: kept, and the backlog lives 3 s after it');
+      await sleep(2_000);
+      assert.deepEqual(await backlog.since('gone', '0-0'), { kind: 'events', events: [{ id: kept, type: 'post', data: '1' }] });
+      // Present no more (3 s after the mark), the backlog still there (3 s after its event).
+      assert.equal((await backlog.append([event(2)]))[0], undefined);
+      assert.deepEqual(await backlog.since('gone', kept!), { kind: 'reset', newestId: '0-0' }, 'not a replay that leaves event 2 out');
+      await backlog.close();
+    });
   });
 }
 
 contract('memory', () => {
   const pubsub = new MemoryPubSub();
-  return { pair: async () => [pubsub, pubsub], backlog: (on, length) => new MemoryBacklog({ length, ttlSeconds: 60 }, on) };
+  return { pair: async () => [pubsub, pubsub], backlog: (on, length, ttlSeconds = 60) => new MemoryBacklog({ length, ttlSeconds }, on) };
 });
 
 describe('redis', { skip: redisSkip }, () => {
@@ -111,7 +149,7 @@ describe('redis', { skip: redisSkip }, () => {
         await Promise.all(pair.map((each) => each.connect()));
         return [...pair];
       },
-      backlog: (_on, length) => redisForSuite.closedAfter(new RedisBacklog({ redisUrl, prefix, limits: { length, ttlSeconds: 60 } })),
+      backlog: (_on, length, ttlSeconds = 60) => redisForSuite.closedAfter(new RedisBacklog({ redisUrl, prefix, limits: { length, ttlSeconds } })),
     };
   });
 
@@ -134,6 +172,7 @@ describe('redis', { skip: redisSkip }, () => {
 describe('memory backlog', () => {
   it('forgets the least recently written users past its byte budget, telling them to reset', async () => {
     const backlog = new MemoryBacklog({ length: 100, ttlSeconds: 60 }, new MemoryPubSub(), { maxBytes: 10_000 });
+    await backlog.present(['old', 'recent', 'busy']);
     const [old] = await backlog.append([{ userId: 'old', event: { type: 'post', data: 'x' } }]);
     const [recent] = await backlog.append([{ userId: 'recent', event: { type: 'post', data: 'y' } }]);
     assert.equal((await backlog.since('old', '0-0')).kind, 'events');

@@ -8,18 +8,25 @@ const EVENTS_PER_ROUND_TRIP = 1000;
 const EVENTS_PER_CALL = 100;
 
 /**
- * KEYS: users' streams; ARGV: length, ttl, then for each key its event's type, data and channel.
- * For each, appends, renews the expiry and publishes the event with its id, in one step: no other
- * event of the user's comes between. Returns the ids.
+ * KEYS: for each event, its user's stream and presence mark; ARGV: length, ttl, then for each event
+ * its type, data and channel. For each whose user is present, appends, renews the expiry and
+ * publishes the event with its id, in one step: no other event of the user's comes between. For
+ * the others, drops their stream (see EventBacklog.append). Returns the ids, false for those dropped.
  */
 const APPEND_SCRIPT = `
 local ids = {}
-for i, key in ipairs(KEYS) do
+for i = 1, #KEYS / 2 do
+  local key, present = KEYS[i * 2 - 1], KEYS[i * 2]
   local type, data, channel = ARGV[i * 3], ARGV[i * 3 + 1], ARGV[i * 3 + 2]
-  local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 't', type, 'd', data)
-  redis.call('EXPIRE', key, ARGV[2])
-  redis.call('PUBLISH', channel, cjson.encode({ id = id, type = type, data = data }))
-  ids[i] = id
+  if redis.call('EXISTS', present) == 1 then
+    local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 't', type, 'd', data)
+    redis.call('EXPIRE', key, ARGV[2])
+    redis.call('PUBLISH', channel, cjson.encode({ id = id, type = type, data = data }))
+    ids[i] = id
+  else
+    redis.call('UNLINK', key)
+    ids[i] = false
+  end
 end
 return ids
 `;
@@ -31,12 +38,14 @@ type BacklogPipeline = ChainableCommander & {
 /**
  * The services profile's backlog: a capped Redis stream per user (`XADD … MAXLEN ~ length`, each
  * entry `t` type and `d` data), expiring `ttlSeconds` after its last event, shared by every
- * instance, in the Redis of the pub/sub it publishes on. Its ids are Redis's stream ids. Redis
+ * instance, in the Redis of the pub/sub it publishes on, beside a mark of who is present (a key
+ * per user, expiring `ttlSeconds` after their last mark). Its ids are Redis's stream ids. Redis
  * trims whole nodes, so it keeps at least `length`.
  */
 export class RedisBacklog implements EventBacklog {
   readonly #redis: Redis;
   readonly #prefix: string;
+  readonly #presentPrefix: string;
   readonly #channelPrefix: string;
   readonly #limits: BacklogLimits;
 
@@ -45,24 +54,32 @@ export class RedisBacklog implements EventBacklog {
     this.#redis.on('error', (error: Error) => options.onError?.(error));
     this.#redis.defineCommand('plazaStreamAppend', { lua: APPEND_SCRIPT });
     this.#prefix = `${options.prefix}:stream:`;
+    this.#presentPrefix = `${options.prefix}:stream-present:`;
     this.#channelPrefix = redisChannel(options.prefix, '');
     this.#limits = options.limits;
   }
 
-  async append(events: readonly Addressed[]): Promise<string[]> {
-    const ids: string[] = [];
+  async present(userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const userId of userIds) pipeline.set(this.#presentPrefix + userId, '1', 'EX', this.#limits.ttlSeconds);
+    for (const [error] of (await pipeline.exec()) ?? []) if (error !== null) throw error;
+  }
+
+  async append(events: readonly Addressed[]): Promise<(string | undefined)[]> {
+    const ids: (string | undefined)[] = [];
     for (let start = 0; start < events.length; start += EVENTS_PER_ROUND_TRIP) {
       const pipeline = this.#redis.pipeline() as BacklogPipeline;
       const trip = events.slice(start, start + EVENTS_PER_ROUND_TRIP);
       for (let first = 0; first < trip.length; first += EVENTS_PER_CALL) {
         const call = trip.slice(first, first + EVENTS_PER_CALL);
-        const keys = call.map(({ userId }) => this.#prefix + userId);
+        const keys = call.flatMap(({ userId }) => [this.#prefix + userId, this.#presentPrefix + userId]);
         const args = call.flatMap(({ userId, event }) => [event.type, event.data, this.#channelPrefix + userChannel(userId)]);
         pipeline.plazaStreamAppend(keys.length, ...keys, this.#limits.length, this.#limits.ttlSeconds, ...args);
       }
       for (const [error, made] of (await pipeline.exec()) ?? []) {
         if (error !== null) throw error;
-        ids.push(...(made as string[]));
+        ids.push(...(made as (string | null)[]).map((id) => id ?? undefined));
       }
     }
     return ids;

@@ -21,12 +21,20 @@ export type Replay = { readonly kind: 'events'; readonly events: readonly Stored
 
 export interface EventBacklog {
   /**
+   * Marks these users as listening: each has, or had a moment ago, a stream open. Their events are
+   * kept from now until `ttlSeconds` after the last mark; the stream service marks a user when a
+   * stream of theirs opens, at every heartbeat while one is open, and when one closes.
+   */
+  present(userIds: readonly string[]): Promise<void>;
+  /**
    * Appends each event to its user's backlog and publishes it, with its id, on the user's pub/sub
    * channel (`userChannel`), both as one step, in one round trip for many: a user's listeners get
    * their events in id order, whoever publishes them, so the highest id a client saw is a place in
-   * its backlog. Resolves with the ids.
+   * its backlog. An event for a user not marked present is neither kept nor published (nobody
+   * would read it), and what their backlog held is dropped with it, so that a replay from before it
+   * says `reset` rather than leave it out. Resolves with the ids, undefined for those dropped.
    */
-  append(events: readonly Addressed[]): Promise<string[]>;
+  append(events: readonly Addressed[]): Promise<(string | undefined)[]>;
   /** The user's events after `afterId`, oldest first; `reset` for an id that is not one of ours. */
   since(userId: string, afterId: string): Promise<Replay>;
   close(): Promise<void>;
@@ -35,7 +43,7 @@ export interface EventBacklog {
 export type BacklogLimits = {
   /** Events kept per user (Redis trims to about this many). */
   readonly length: number;
-  /** A backlog with no new event for this long is dropped. */
+  /** A backlog with no new event for this long is dropped, and so are the events of a user not marked present for this long. */
   readonly ttlSeconds: number;
 };
 
@@ -78,13 +86,15 @@ const sizeOf = (event: StoredEvent) => event.data.length * 2 + 100;
 
 /**
  * The embedded profile's backlog: a ring per user in this process's memory (the profile runs one
- * process). Users go whose backlog saw nothing for `ttlSeconds`, and the least recently written
+ * process), and who is present in a map beside them. Users go whose backlog saw nothing for `ttlSeconds`, and the least recently written
  * while all rings together hold more than `maxBytes` (default 32 MiB), so memory stays bounded
  * however many users hear something; a restart forgets all, and a client that comes back with an
  * older id is told to reset.
  */
 export class MemoryBacklog implements EventBacklog {
   readonly #rings = new Map<string, Ring>();
+  /** When each user marked present stops being so, in the order of their last mark. */
+  readonly #presentUntil = new Map<string, number>();
   readonly #limits: BacklogLimits;
   readonly #pubsub: PubSub;
   readonly #maxBytes: number;
@@ -98,10 +108,22 @@ export class MemoryBacklog implements EventBacklog {
     this.#maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
   }
 
-  async append(events: readonly Addressed[]): Promise<string[]> {
+  async present(userIds: readonly string[]): Promise<void> {
+    const until = Date.now() + this.#limits.ttlSeconds * 1000;
+    for (const userId of userIds) {
+      this.#presentUntil.delete(userId);
+      this.#presentUntil.set(userId, until);
+    }
+  }
+
+  async append(events: readonly Addressed[]): Promise<(string | undefined)[]> {
     const now = Date.now();
     this.#forgetIdle(now);
     return events.map(({ userId, event }) => {
+      if (!this.#presentUntil.has(userId)) {
+        this.#forget(userId);
+        return undefined;
+      }
       const id = this.#nextId(now);
       const ring = this.#rings.get(userId) ?? { events: [], droppedThroughId: undefined, touchedAt: now, bytes: 0 };
       // Re-inserted: the map keeps users in the order they were last written.
@@ -135,6 +157,7 @@ export class MemoryBacklog implements EventBacklog {
 
   async close(): Promise<void> {
     this.#rings.clear();
+    this.#presentUntil.clear();
     this.#bytes = 0;
   }
 
@@ -162,6 +185,10 @@ export class MemoryBacklog implements EventBacklog {
     for (const [userId, ring] of this.#rings) {
       if (ring.touchedAt >= before) break;
       this.#forget(userId);
+    }
+    for (const [userId, until] of this.#presentUntil) {
+      if (until > now) break;
+      this.#presentUntil.delete(userId);
     }
   }
 }

@@ -27,7 +27,9 @@ export type StreamStats = { readonly open: number; readonly sent: ReadonlyMap<st
 
 /**
  * Live events (`GET /v1/stream`): each user's events go into their backlog, which publishes them on
- * their pub/sub channel; every open stream of theirs, on any instance, listens there. A stream
+ * their pub/sub channel; every open stream of theirs, on any instance, listens there. Only the
+ * events of users who have a stream open, or had one within STREAM_BACKLOG_TTL, are kept: an author
+ * with 10,000 followers who never stream costs the backlog nothing per post. A stream
  * that comes back with `Last-Event-ID` is replayed what it missed from the backlog first. Streams
  * of a session that ends (logout, password change, account deleted) close on every instance: auth
  * tells each instance (`sessionsEnded`).
@@ -47,11 +49,18 @@ export function createStreamService(deps: {
   let dropped = 0;
   let heartbeats: NodeJS.Timeout | undefined;
 
+  /** Keeps the users of these streams present in the backlog, so that their events are kept. */
+  function markPresent(connections: Iterable<StreamConnection>): void {
+    const userIds = [...new Set([...connections].map((connection) => connection.caller.userId))];
+    void backlog.present(userIds).catch((error: unknown) => logger.error({ err: error }, 'stream: marking users present failed'));
+  }
+
   /** One timer for every stream of the process, running while any is open. */
   function keepHeartbeats(): void {
     if (open.size > 0 && heartbeats === undefined) {
       heartbeats = setInterval(() => {
         for (const connection of open) connection.heartbeat();
+        markPresent(open);
       }, deps.heartbeatMs).unref();
     } else if (open.size === 0 && heartbeats !== undefined) {
       clearInterval(heartbeats);
@@ -91,10 +100,14 @@ export function createStreamService(deps: {
           closed: () => {
             open.delete(connection);
             keepHeartbeats();
+            // The backlog's time-to-live runs from here: a client that comes back within it is replayed what it missed.
+            markPresent([connection]);
             void unsubscribe().catch((error: unknown) => logger.error({ err: error }, 'stream: leaving a channel failed'));
           },
         },
       });
+      // Present before listening: from here on the caller's events are kept for its replays.
+      await backlog.present([caller.userId]);
       const unsubscribe = await pubsub.subscribe(userChannel(caller.userId), (message) => connection.live(JSON.parse(message) as StoredEvent));
       // Registered before the session check: an ending published after the check still finds it.
       const own = [...open].filter((other) => other.caller.userId === caller.userId && other.isOpen);
