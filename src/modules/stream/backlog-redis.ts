@@ -8,81 +8,103 @@ const EVENTS_PER_ROUND_TRIP = 1000;
 const EVENTS_PER_CALL = 100;
 
 /**
- * KEYS: for each event, its user's stream and presence mark; ARGV: length, ttl, then for each event
- * its type, data and channel. For each whose user is present, appends, renews the expiry and
- * publishes the event with its id, in one step: no other event of the user's comes between. For
- * the others, drops their stream (see EventBacklog.append). Returns the ids, false for those dropped.
+ * KEYS: users' streams; ARGV: length, ttl, then for each key its event's type, data and channel.
+ * For each, appends, renews the expiry and publishes the event with its id, in one step: no other
+ * event of the user's comes between. Returns the ids.
  */
 const APPEND_SCRIPT = `
 local ids = {}
-for i = 1, #KEYS / 2 do
-  local key, present = KEYS[i * 2 - 1], KEYS[i * 2]
+for i, key in ipairs(KEYS) do
   local type, data, channel = ARGV[i * 3], ARGV[i * 3 + 1], ARGV[i * 3 + 2]
-  if redis.call('EXISTS', present) == 1 then
-    local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 't', type, 'd', data)
-    redis.call('EXPIRE', key, ARGV[2])
-    redis.call('PUBLISH', channel, cjson.encode({ id = id, type = type, data = data }))
-    ids[i] = id
-  else
-    redis.call('UNLINK', key)
-    ids[i] = false
-  end
+  local id = redis.call('XADD', key, 'MAXLEN', '~', ARGV[1], '*', 't', type, 'd', data)
+  redis.call('EXPIRE', key, ARGV[2])
+  redis.call('PUBLISH', channel, cjson.encode({ id = id, type = type, data = data }))
+  ids[i] = id
 end
 return ids
+`;
+
+/**
+ * KEYS: the presence set, then the users' streams; ARGV: now and until (ms), then the users. Forgets
+ * whoever's presence has lapsed; a user marked who was not present (any more) loses their stream
+ * first (see EventBacklog.present); then each is present until `until`.
+ */
+const MARK_SCRIPT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for i = 3, #ARGV do
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then redis.call('UNLINK', KEYS[i - 1]) end
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
+end
 `;
 
 type BacklogPipeline = ChainableCommander & {
   plazaStreamAppend(keyCount: number, ...keysThenArgs: (string | number)[]): BacklogPipeline;
 };
+type BacklogRedis = Redis & { plazaStreamMark(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<unknown> };
 
 /**
  * The services profile's backlog: a capped Redis stream per user (`XADD … MAXLEN ~ length`, each
  * entry `t` type and `d` data), expiring `ttlSeconds` after its last event, shared by every
- * instance, in the Redis of the pub/sub it publishes on, beside a mark of who is present (a key
- * per user, expiring `ttlSeconds` after their last mark). Its ids are Redis's stream ids. Redis
+ * instance, in the Redis of the pub/sub it publishes on, beside who is present (a sorted set of
+ * users by the time their presence lapses, `ttlSeconds` after their last mark). Its ids are Redis's stream ids. Redis
  * trims whole nodes, so it keeps at least `length`.
  */
 export class RedisBacklog implements EventBacklog {
-  readonly #redis: Redis;
+  readonly #redis: BacklogRedis;
   readonly #prefix: string;
-  readonly #presentPrefix: string;
+  readonly #presence: string;
   readonly #channelPrefix: string;
   readonly #limits: BacklogLimits;
 
   constructor(options: { redisUrl: string; prefix: string; limits: BacklogLimits; onError?: (error: Error) => void }) {
-    this.#redis = new Redis(options.redisUrl);
+    this.#redis = new Redis(options.redisUrl) as BacklogRedis;
     this.#redis.on('error', (error: Error) => options.onError?.(error));
     this.#redis.defineCommand('plazaStreamAppend', { lua: APPEND_SCRIPT });
+    this.#redis.defineCommand('plazaStreamMark', { lua: MARK_SCRIPT });
     this.#prefix = `${options.prefix}:stream:`;
-    this.#presentPrefix = `${options.prefix}:stream-present:`;
+    this.#presence = `${options.prefix}:stream-present`;
     this.#channelPrefix = redisChannel(options.prefix, '');
     this.#limits = options.limits;
   }
 
   async present(userIds: readonly string[]): Promise<void> {
-    if (userIds.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const userId of userIds) pipeline.set(this.#presentPrefix + userId, '1', 'EX', this.#limits.ttlSeconds);
-    for (const [error] of (await pipeline.exec()) ?? []) if (error !== null) throw error;
+    const users = [...new Set(userIds)];
+    if (users.length === 0) return;
+    const now = Date.now();
+    const keys = [this.#presence, ...users.map((userId) => this.#prefix + userId)];
+    await this.#redis.plazaStreamMark(keys.length, ...keys, now, now + this.#limits.ttlSeconds * 1000, ...users);
   }
 
   async append(events: readonly Addressed[]): Promise<(string | undefined)[]> {
-    const ids: (string | undefined)[] = [];
-    for (let start = 0; start < events.length; start += EVENTS_PER_ROUND_TRIP) {
+    const present = await this.#presentAmong(events.map((event) => event.userId));
+    const kept = events.filter((event) => present.has(event.userId));
+    const ids = new Map<Addressed, string>();
+    for (let start = 0; start < kept.length; start += EVENTS_PER_ROUND_TRIP) {
       const pipeline = this.#redis.pipeline() as BacklogPipeline;
-      const trip = events.slice(start, start + EVENTS_PER_ROUND_TRIP);
+      const trip = kept.slice(start, start + EVENTS_PER_ROUND_TRIP);
+      const calls: Addressed[][] = [];
       for (let first = 0; first < trip.length; first += EVENTS_PER_CALL) {
         const call = trip.slice(first, first + EVENTS_PER_CALL);
-        const keys = call.flatMap(({ userId }) => [this.#prefix + userId, this.#presentPrefix + userId]);
+        calls.push(call);
+        const keys = call.map(({ userId }) => this.#prefix + userId);
         const args = call.flatMap(({ userId, event }) => [event.type, event.data, this.#channelPrefix + userChannel(userId)]);
         pipeline.plazaStreamAppend(keys.length, ...keys, this.#limits.length, this.#limits.ttlSeconds, ...args);
       }
-      for (const [error, made] of (await pipeline.exec()) ?? []) {
+      for (const [index, [error, made]] of ((await pipeline.exec()) ?? []).entries()) {
         if (error !== null) throw error;
-        ids.push(...(made as (string | null)[]).map((id) => id ?? undefined));
+        (made as string[]).forEach((id, at) => ids.set(calls[index]![at]!, id));
       }
     }
-    return ids;
+    return events.map((event) => ids.get(event));
+  }
+
+  /** Which of these users are present now: one round trip, whoever many. */
+  async #presentAmong(userIds: readonly string[]): Promise<Set<string>> {
+    const users = [...new Set(userIds)];
+    if (users.length === 0) return new Set();
+    const now = Date.now();
+    const until = await this.#redis.zmscore(this.#presence, ...users);
+    return new Set(users.filter((_, index) => Number(until[index] ?? 0) > now));
   }
 
   async since(userId: string, afterId: string): Promise<Replay> {

@@ -23,16 +23,17 @@ export interface EventBacklog {
   /**
    * Marks these users as listening: each has, or had a moment ago, a stream open. Their events are
    * kept from now until `ttlSeconds` after the last mark; the stream service marks a user when a
-   * stream of theirs opens, at every heartbeat while one is open, and when one closes.
+   * stream of theirs opens, at every heartbeat while one is open, and when one closes. A user who
+   * was not present (any more) starts with an empty backlog: events may have been left out while
+   * they were away, so a replay from before says `reset` rather than leave them out.
    */
   present(userIds: readonly string[]): Promise<void>;
   /**
    * Appends each event to its user's backlog and publishes it, with its id, on the user's pub/sub
    * channel (`userChannel`), both as one step, in one round trip for many: a user's listeners get
    * their events in id order, whoever publishes them, so the highest id a client saw is a place in
-   * its backlog. An event for a user not marked present is neither kept nor published (nobody
-   * would read it), and what their backlog held is dropped with it, so that a replay from before it
-   * says `reset` rather than leave it out. Resolves with the ids, undefined for those dropped.
+   * its backlog. An event for a user not present is neither kept nor published: nobody would read
+   * it. Resolves with the ids, undefined for those left out.
    */
   append(events: readonly Addressed[]): Promise<(string | undefined)[]>;
   /** The user's events after `afterId`, oldest first; `reset` for an id that is not one of ours. */
@@ -109,9 +110,11 @@ export class MemoryBacklog implements EventBacklog {
   }
 
   async present(userIds: readonly string[]): Promise<void> {
-    const until = Date.now() + this.#limits.ttlSeconds * 1000;
+    const now = Date.now();
+    this.#forgetIdle(now);
+    const until = now + this.#limits.ttlSeconds * 1000;
     for (const userId of userIds) {
-      this.#presentUntil.delete(userId);
+      if (!this.#presentUntil.delete(userId)) this.#forget(userId);
       this.#presentUntil.set(userId, until);
     }
   }
@@ -120,10 +123,7 @@ export class MemoryBacklog implements EventBacklog {
     const now = Date.now();
     this.#forgetIdle(now);
     return events.map(({ userId, event }) => {
-      if (!this.#presentUntil.has(userId)) {
-        this.#forget(userId);
-        return undefined;
-      }
+      if (!this.#presentUntil.has(userId)) return undefined;
       const id = this.#nextId(now);
       const ring = this.#rings.get(userId) ?? { events: [], droppedThroughId: undefined, touchedAt: now, bytes: 0 };
       // Re-inserted: the map keeps users in the order they were last written.
