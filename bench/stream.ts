@@ -16,7 +16,7 @@ import type { Profile } from './lib/profiles.ts';
 import { withServer, type RunningServer, type ServerSpec } from './lib/servers.ts';
 import type { Settings } from './lib/settings.ts';
 import { median, percentile } from './lib/stats.ts';
-import type { SummaryRow } from './lib/summary.ts';
+import { requestRate, type SummaryRow } from './lib/summary.ts';
 
 const CLIENTS = Number(process.env.BENCH_STREAM_CLIENTS ?? 1000);
 /** Posts timed per side (after one warm-up), Plaza and the baseline taking turns. */
@@ -191,7 +191,7 @@ export function streamSummaryRows(title: string, results: StreamResults): Summar
       profile: title,
       suite: 'stream',
       what: `one post to ${results.clients} open streams`,
-      plaza: `${Math.round(rate(results.plaza)).toLocaleString('en-US')} deliveries/s`,
+      plaza: `${requestRate(rate(results.plaza))} deliveries/s`,
       ratio,
       target: `ratio ≥ ${TARGET_RATIO}`,
       met: ratio >= TARGET_RATIO,

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/services/common.ts';
 import { withCleanup } from './cleanup.ts';
 
 /** A Node script to run as an HTTP server on 127.0.0.1, told its port through `PORT`. */
@@ -62,16 +62,6 @@ async function startServer(spec: ServerSpec): Promise<RunningServer> {
 function inheritedEnv(): Record<string, string> {
   const names = ['PATH', 'HOME', 'TMPDIR'].filter((name) => process.env[name] !== undefined);
   return Object.fromEntries(names.map((name) => [name, process.env[name]!]));
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === 'string') throw new Error('no TCP port for the probe');
-  return address.port;
 }
 
 /** The last few kilobytes a server printed. Reading also keeps its pipes from filling. */

@@ -51,7 +51,7 @@ export function createStreamService(deps: {
 
   /** Keeps the users of these streams present in the backlog, so that their events are kept. */
   function markPresent(connections: Iterable<StreamConnection>): void {
-    const userIds = [...new Set([...connections].map((connection) => connection.caller.userId))];
+    const userIds = [...connections].map((connection) => connection.caller.userId);
     void backlog.present(userIds).catch((error: unknown) => logger.error({ err: error }, 'stream: marking users present failed'));
   }
 
