@@ -228,9 +228,9 @@ describe('social sign-in with access tokens', () => {
       });
 
       it('answers 502 within the timeout when the provider hangs, fails or answers garbage', async () => {
-        const started = Date.now();
+        const started = performance.now();
         assertRefused(await social(provider, SLOW), 'provider_unavailable', 502);
-        const took = Date.now() - started;
+        const took = Math.round(performance.now() - started);
         assert.ok(took >= PROVIDER_TIMEOUT_MS - 100 && took < PROVIDER_TIMEOUT_MS + 2000, `took ${took} ms`);
         assertRefused(await social(provider, FAILING), 'provider_unavailable', 502);
         assertRefused(await social(provider, GARBLED), 'provider_unavailable', 502);
@@ -282,9 +282,9 @@ describe('social sign-in with access tokens, providers down', () => {
     try {
       const downApi = client(async () => down.url);
       for (const provider of PROVIDERS) {
-        const started = Date.now();
+        const started = performance.now();
         assertRefused(await downApi.post('/v1/auth/social', { provider, token: issue(provider).token }), 'provider_unavailable', 502);
-        assert.ok(Date.now() - started < PROVIDER_TIMEOUT_MS, `${provider} took ${Date.now() - started} ms`);
+        assert.ok(performance.now() - started < PROVIDER_TIMEOUT_MS, `${provider} took ${performance.now() - started} ms`);
       }
     } finally {
       await down.stop();
