@@ -28,13 +28,14 @@ import { trackHandlersInFlight } from './http/in-flight.ts';
 import { registerDraining } from './http/draining.ts';
 import { createLogger } from './http/logging.ts';
 import { registerMetrics } from './http/metrics.ts';
-import { homePage } from './http/home-page.ts';
+import { icons } from './http/icons.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { registerProblemHandlers, sendErrorAsProblem } from './http/problems.ts';
 import { registerSecurityHeaders, servedOverHttps } from './http/security-headers.ts';
 import { serviceRoutes } from './http/service-routes.ts';
 import { createLinkSigner } from './http/signed-links.ts';
 import { serializersCompiledOnFirstUse } from './http/serialization.ts';
+import { registerWebClient, WEB_CLIENT_AUTH_RETURN, WEB_CLIENT_DIST } from './http/web-client.ts';
 import { MAX_PATH_SEGMENT_LENGTH, refuseLongPathSegments, rejectUnsafeInput, validatorCompiler } from './http/validation.ts';
 import { accountRoutes } from './modules/accounts/routes.ts';
 import { createPasswordHasher } from './modules/accounts/passwords.ts';
@@ -239,6 +240,14 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
   });
 
   registerSecurityHeaders(app);
+  // Before any other route: it learns which top-level paths are Plaza's own (not the client's pages).
+  if (role.api) {
+    registerWebClient(app, {
+      distDir: WEB_CLIENT_DIST,
+      servedOverHttps: servedOverHttps(config.publicUrl),
+      mediaOrigins: await bucketOrigins(deps.blobs, config.s3?.redirectDownloads ?? false),
+    });
+  }
   await app.register(cors, {
     origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
@@ -336,7 +345,8 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
     db,
     providers: config.social.providers,
     publicUrl: config.publicUrl,
-    redirectAllowlist: config.social.redirectAllowlist,
+    // The web client Plaza serves is always a place to come back to (its page only, on Plaza's own origin).
+    redirectAllowlist: [...config.social.redirectAllowlist, ...(config.publicUrl === '' ? [] : [new URL(WEB_CLIENT_AUTH_RETURN, config.publicUrl).href])],
     timeoutMs: config.social.providerTimeoutMs,
     issuers: idTokens,
     socialSignIn,
@@ -393,7 +403,7 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
   await app.register(serviceRoutes({ readinessChecks, draining }));
   // A worker answers only those.
   if (!role.api) return app;
-  await app.register(homePage(site));
+  await app.register(icons());
   await app.register(authRoutes({ auth, requireCaller: signedIn }));
   await app.register(socialSignInRoutes({ socialSignIn, requireCaller: signedIn }));
   await app.register(
@@ -413,4 +423,12 @@ export async function buildApp(config: Config, deps: Deps, role: AppRole = { api
   await app.register(pushRoutes({ push, requireCaller: signedIn }));
   await app.register(streamRoutes({ stream, requireCaller: requireCallerOrQueryToken(auth.authenticate) }));
   return app;
+}
+
+/** Where media links lead when downloads redirect to the bucket: the origin of its presigned links. */
+async function bucketOrigins(blobs: BlobStore, redirectDownloads: boolean): Promise<string[]> {
+  if (!redirectDownloads || blobs.directLink === undefined) return [];
+  // Presigning is local arithmetic: no request reaches the bucket.
+  const link = await blobs.directLink('web-client/origin', { expiresInSeconds: 60, contentType: 'image/png', contentDisposition: 'inline' });
+  return [new URL(link).origin];
 }

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from './helpers/app.ts';
 import { client, type Client } from './helpers/http.ts';
+import { webClientBuilt } from './helpers/web-client.ts';
 
-/** The pages Plaza serves to browsers: `/` with its icons, and the Swagger UI at `/docs`. */
+/** The pages Plaza serves to browsers: its icons, and the Swagger UI at `/docs` (the web client at `/`: web-serving.test.ts). */
 
-const VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 const FASTIFY_LOGO = readFileSync(new URL('../node_modules/@fastify/swagger-ui/static/logo.svg', import.meta.url));
 
 let plain: TestApp;
@@ -16,6 +15,7 @@ let overHttps: TestApp;
 let api: Client;
 
 before(async () => {
+  await webClientBuilt();
   [plain, overHttp, overHttps] = await Promise.all([
     startApp(),
     startApp({ PUBLIC_URL: 'http://plaza.example.test' }),
@@ -36,46 +36,8 @@ function directivesOf(header: string | null): Map<string, string> {
   );
 }
 
-describe('the page at /', () => {
-  it('names Plaza and its version, and links to the docs and the service routes', async () => {
-    const page = await api.get('/');
-    assert.equal(page.status, 200);
-    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
-    assert.match(page.text, /<title>Plaza [\d.]+<\/title>/);
-    assert.ok(page.text.includes(`Version ${VERSION}.`), page.text);
-    const links = [...page.text.matchAll(/<a href="([^"]+)"/g)].map((match) => new URL(match[1] as string, `${plain.url}/`).pathname);
-    assert.deepEqual(links, ['/docs', '/openapi.json', '/healthz', '/readyz', '/ping']);
-    for (const link of links) assert.equal((await api.get(link)).status, 200, link);
-    assert.match(page.text, /<link rel="icon" href="favicon.svg" type="image\/svg\+xml">/);
-  });
-
-  it('runs no script: its policy allows its own icon and its one inline style, by hash', async () => {
-    const page = await api.get('/');
-    const policy = directivesOf(page.headers.get('content-security-policy'));
-    assert.equal(policy.get('default-src'), "'none'");
-    assert.equal(policy.get('img-src'), "'self'");
-    assert.equal(policy.get('frame-ancestors'), "'none'");
-    assert.equal(policy.has('script-src'), false);
-    const style = /<style>(.*?)<\/style>/s.exec(page.text)?.[1] ?? assert.fail('an inline style');
-    assert.equal(policy.get('style-src'), `'sha256-${createHash('sha256').update(style).digest('base64')}'`);
-    assert.doesNotMatch(page.text, /<script|\son\w+=|style="/i, 'no script, no handler attribute, no style attribute');
-  });
-
-  it('answers HEAD, and revalidates with its ETag', async () => {
-    const page = await api.get('/');
-    const etag = page.headers.get('etag');
-    assert.match(etag ?? '', /^"[\w-]+"$/);
-    assert.equal(page.headers.get('cache-control'), 'no-cache');
-    const head = await api.call('HEAD', '/');
-    assert.equal(head.status, 200);
-    assert.equal(head.text, '');
-    assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(page.text)));
-    const unchanged = await api.get('/', { headers: { 'if-none-match': etag ?? '' } });
-    assert.equal(unchanged.status, 304);
-    assert.equal(unchanged.text, '');
-  });
-
-  it('serves the icons, cached for a day', async () => {
+describe("Plaza's icons", () => {
+  it('are served, cached for a day', async () => {
     for (const [path, type, magic] of [
       ['/favicon.ico', 'image/x-icon', Buffer.from([0, 0, 1, 0])],
       ['/favicon.svg', 'image/svg+xml', Buffer.from('<svg')],
@@ -95,9 +57,9 @@ describe('the page at /', () => {
     }
   });
 
-  it('is not part of the API document', async () => {
+  it('are not part of the API document, nor is the web client at /', async () => {
     const { paths } = (await api.get('/openapi.json')).body;
-    for (const path of ['/', '/favicon.ico', '/favicon.svg']) assert.equal(paths[path], undefined, path);
+    for (const path of ['/', '/assets/{name}', '/favicon.ico', '/favicon.svg']) assert.equal(paths[path], undefined, path);
   });
 });
 

@@ -1,8 +1,9 @@
 import { flushCompileCache } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildApp, createDeps, type AppRole } from '../app.ts';
 import type { Config } from '../config.ts';
+import { ensureWebClientBuilt } from '../http/web-client-build.ts';
 import { HEAP_TRIM_DEFAULTS, trimHeapWhenIdle, trimMallocHeap } from '../platform/heap-trim.ts';
 import { CliError } from './errors.ts';
 import { startupSummary } from './startup-summary.ts';
@@ -30,6 +31,7 @@ export async function work(config: Config): Promise<void> {
 
 async function run(config: Config, role: AppRole): Promise<void> {
   const deps = await createDeps(config);
+  if (role.api) await buildWebClientIfStale(deps.logger);
   const app = await buildApp(config, deps, role);
   const stopTrimming = trimHeapWhenIdle({ ...HEAP_TRIM_DEFAULTS, trim: trimMallocHeap, logger: app.log });
   let stopping = false;
@@ -61,6 +63,19 @@ async function run(config: Config, role: AppRole): Promise<void> {
   flushCompileCache();
   const { message, summary } = await startupSummary(config, role, deps.ffmpeg, url);
   app.log.info(summary, message);
+}
+
+/**
+ * `npm start` gives the web client too: built here when web/dist is missing or older than web/'s
+ * sources (a second or so). A failed build leaves the API serving, and `/` saying how to build it.
+ */
+async function buildWebClientIfStale(logger: FastifyBaseLogger): Promise<void> {
+  try {
+    const outcome = await ensureWebClientBuilt();
+    if (outcome.built) logger.info({ ms: outcome.ms, reason: outcome.reason }, `web client: built web/dist (it was ${outcome.reason}) in ${outcome.ms} ms`);
+  } catch (error) {
+    logger.warn({ err: error }, 'web client: not built, / answers 503 until `npm run build:web` succeeds');
+  }
 }
 
 /** Listens, or closes the app and says in one line what to change when the address cannot be had. */

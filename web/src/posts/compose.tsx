@@ -1,0 +1,119 @@
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { api, problemOf } from '../api/client.ts';
+import type { Problem } from '../api/types.ts';
+import { useI18n } from '../i18n/i18n.tsx';
+import { problemMessage } from '../i18n/problem-message.ts';
+import { graphemeCount, POST_TEXT_MAX_GRAPHEMES } from './graphemes.ts';
+
+/** API.md: a post takes at most four media. */
+const MAX_PHOTOS = 4;
+
+type Photo = { file: File; preview: string };
+
+/**
+ * Writing a post: text with a live count of graphemes against the API's limit, up to four photos
+ * (each uploaded with POST /v1/media when posting), then POST /v1/posts. Videos, recordings, a
+ * price and followers-only are not built yet.
+ */
+export function Compose({ onPosted }: { onPosted: () => void }) {
+  const { t } = useI18n();
+  const id = useId();
+  const [text, setText] = useState('');
+  const [photos, setPhotos] = useState<Photo[]>([]);
+  const [stage, setStage] = useState<'idle' | 'uploading' | 'posting' | 'posted'>('idle');
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const count = graphemeCount(text);
+  const over = count - POST_TEXT_MAX_GRAPHEMES;
+  const busy = stage === 'uploading' || stage === 'posting';
+  const empty = text.trim() === '' && photos.length === 0;
+
+  // A preview's object URL holds its file in memory until revoked: on removal, after posting, on leaving.
+  const shown = useRef(photos);
+  shown.current = photos;
+  useEffect(() => () => shown.current.forEach((photo) => URL.revokeObjectURL(photo.preview)), []);
+  const removePhotos = (removed: Photo[]) => {
+    removed.forEach((photo) => URL.revokeObjectURL(photo.preview));
+    setPhotos((before) => before.filter((photo) => !removed.includes(photo)));
+  };
+
+  const addPhotos = (files: FileList | null) => {
+    const added = [...(files ?? [])].slice(0, MAX_PHOTOS - photos.length).map((file) => ({ file, preview: URL.createObjectURL(file) }));
+    setPhotos((before) => [...before, ...added]);
+  };
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setProblem(null);
+    try {
+      setStage('uploading');
+      const mediaIds: string[] = [];
+      for (const photo of photos) {
+        const { data, error, response } = await api.POST('/v1/media', {
+          params: { query: { fileName: photo.file.name } },
+          body: photo.file,
+          bodySerializer: (file) => file,
+          headers: { 'content-type': photo.file.type || 'application/octet-stream' },
+        });
+        if (data === undefined) throw problemOf(error, response);
+        mediaIds.push(data.id);
+      }
+      setStage('posting');
+      const { data, error, response } = await api.POST('/v1/posts', { body: { text, ...(mediaIds.length > 0 && { mediaIds }) } });
+      if (data === undefined) throw problemOf(error, response);
+      setText('');
+      removePhotos(photos);
+      setStage('posted');
+      onPosted();
+    } catch (failure) {
+      setProblem(failure as Problem);
+      setStage('idle');
+    }
+  };
+
+  return (
+    <form class="compose stack" onSubmit={submit} aria-label={t('compose.label')}>
+      <label for={`${id}-text`} class="visually-hidden">
+        {t('compose.label')}
+      </label>
+      <textarea id={`${id}-text`} rows={3} value={text} placeholder={t('compose.placeholder')} onInput={(event) => setText(event.currentTarget.value)} aria-describedby={`${id}-count`} />
+      <p id={`${id}-count`} class={over > 0 ? 'count error' : 'count muted'} aria-live="polite">
+        {over > 0 ? t('compose.tooLong', { over }) : t('compose.count', { count, max: POST_TEXT_MAX_GRAPHEMES })}
+      </p>
+      {photos.length > 0 && (
+        <ul class="previews">
+          {photos.map((photo, index) => (
+            <li key={photo.preview}>
+              <img src={photo.preview} alt="" />
+              <button type="button" class="secondary" onClick={() => removePhotos([photo])} aria-label={t('compose.removePhoto', { index: index + 1 })}>
+                ×
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="compose-actions">
+        <label class="button secondary" aria-disabled={photos.length >= MAX_PHOTOS}>
+          {t('compose.addPhotos')}
+          <input class="visually-hidden" type="file" accept="image/*" multiple disabled={photos.length >= MAX_PHOTOS || busy} onChange={(event) => {
+              addPhotos(event.currentTarget.files);
+              event.currentTarget.value = '';
+            }} />
+        </label>
+        <span class="muted">{t('compose.photosLimit', { max: MAX_PHOTOS })}</span>
+        <button type="submit" disabled={busy || empty || over > 0}>
+          {stage === 'uploading' ? t('compose.uploading') : stage === 'posting' ? t('compose.posting') : t('compose.post')}
+        </button>
+      </div>
+      {problem !== null && (
+        <p class="error" role="alert">
+          {problemMessage(problem, t)}
+        </p>
+      )}
+      {stage === 'posted' && (
+        <p class="muted" role="status">
+          {t('compose.posted')}
+        </p>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,41 @@
+import { lazy } from 'preact-iso';
+import type { ComponentType } from 'preact';
+import type { MessageKey } from './i18n/en.ts';
+
+/**
+ * Every page of the client, in one table: the router and the navigation both read it. A page is
+ * loaded when first visited (its own chunk), so the first page's JavaScript stays small. To add a
+ * feature page: write `pages/<name>.tsx` exporting a default component, and add its row here (with
+ * `nav` to put it in the navigation, `signedIn` to send visitors without a session to sign in).
+ * Rows marked `notBuilt` are placeholders waiting for their feature.
+ */
+export type PageRoute = {
+  path: string;
+  component: ComponentType<Record<string, unknown>>;
+  /** Its entry in the navigation, if it has one. */
+  nav?: MessageKey;
+  /** Needs a session: visitors are sent to /sign-in. */
+  signedIn?: boolean;
+  /** Shown in the navigation only to visitors without a session. */
+  signedOutOnly?: boolean;
+};
+
+/** Where the social sign-in sends the browser back with the session; Plaza allows it by default (README "Web client"). */
+export const AUTH_RETURN_PATH = '/auth/return';
+
+const placeholder = lazy(() => import('./pages/placeholder.tsx'));
+
+export const ROUTES: PageRoute[] = [
+  { path: '/', component: lazy(() => import('./pages/home.tsx')), nav: 'nav.home' },
+  { path: '/explore', component: lazy(() => import('./pages/explore.tsx')), nav: 'nav.explore' },
+  // Not built yet (issue 16): each is the next engineer's page.
+  { path: '/notifications', component: placeholder, nav: 'nav.notifications', signedIn: true },
+  { path: '/memos', component: placeholder, nav: 'nav.memos', signedIn: true },
+  { path: '/recordings', component: placeholder, nav: 'nav.recordings', signedIn: true },
+  { path: '/wallet', component: placeholder, nav: 'nav.wallet', signedIn: true },
+  { path: '/profile', component: placeholder, nav: 'nav.profile', signedIn: true },
+  { path: '/settings', component: lazy(() => import('./pages/settings.tsx')), nav: 'nav.settings', signedIn: true },
+  { path: '/sign-in', component: lazy(() => import('./pages/sign-in.tsx')), nav: 'nav.signIn', signedOutOnly: true },
+  { path: '/sign-up', component: lazy(() => import('./pages/sign-up.tsx')), nav: 'nav.signUp', signedOutOnly: true },
+  { path: AUTH_RETURN_PATH, component: lazy(() => import('./pages/auth-return.tsx')) },
+];
