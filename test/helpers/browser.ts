@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { freePort } from '../../scripts/services/common.ts';
+import { eventually } from './wait.ts';
+
+/**
+ * What the browser tests share: Debian's chromium (`.ci/run` installs it; playwright-core downloads
+ * none), a Plaza started as a user starts it, and an accessibility check with axe-core.
+ */
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox'];
+
+/** A reason to skip the file on a machine without chromium; never under CI, where a missing browser fails. */
+export function skipWithoutChromium(): string | false {
+  return !existsSync(CHROMIUM) && process.env.CI === undefined ? `no ${CHROMIUM} (apt-get install chromium)` : false;
+}
+
+export type PlazaProcess = { readonly url: string; output(): string; stop(): Promise<void> };
+
+/**
+ * `node src/main.ts serve` (what `npm start` runs) with only what a user's shell would have, on the
+ * embedded profile, its own DATA_DIR and a free loopback port, plus `env`.
+ */
+export async function startPlaza(env: Record<string, string> = {}): Promise<PlazaProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'plaza-browser-'));
+  const port = await freePort();
+  const server = spawn(process.execPath, ['src/main.ts', 'serve'], {
+    cwd: new URL('../..', import.meta.url),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  server.stdout.on('data', (chunk) => (output += chunk));
+  server.stderr.on('data', (chunk) => (output += chunk));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (server.exitCode === null) {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await eventually(async () => assert.equal((await fetch(`${url}/healthz`)).status, 200), 60_000);
+  } catch (error) {
+    await stop();
+    throw new Error(`Plaza did not start: ${output}`, { cause: error });
+  }
+  return { url, output: () => output, stop };
+}
+
+const AXE = readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
+/**
+ * axe-core's serious and critical violations on the page as it is now, each as "rule: targets".
+ * axe goes in through the DevTools protocol: `page.addScriptTag({ content })` adds an inline script,
+ * which the client's policy refuses (as it should), while an evaluation from the debugger is no
+ * script of the page's.
+ */
+export async function seriousAccessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    return (await axe.run()).violations;
+  });
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id}: ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`);
+}
