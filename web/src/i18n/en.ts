@@ -89,6 +89,17 @@ export const en = {
   'settings.title': 'Settings',
   'settings.account': 'Account',
   'settings.more': 'Password, linked sign-in providers and deleting the account are not built yet.',
+
+  // — profiles, likes, compose options and settings —
+
+
+  // — paid posts, wallet and library —
+
+
+  // — live events, notifications and push —
+
+
+  // — memos, recordings and voice posts —
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -88,4 +88,15 @@ export const ko: Messages = {
   'settings.title': '설정',
   'settings.account': '계정',
   'settings.more': '비밀번호 변경, 연결된 로그인 수단, 계정 삭제는 아직 만들어지지 않았습니다.',
+
+  // — profiles, likes, compose options and settings —
+
+
+  // — paid posts, wallet and library —
+
+
+  // — live events, notifications and push —
+
+
+  // — memos, recordings and voice posts —
 };
