@@ -1,0 +1,76 @@
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import type { Post, Problem } from '../api/types.ts';
+import { useI18n } from '../i18n/i18n.tsx';
+import { problemMessage } from '../i18n/problem-message.ts';
+import { formatCoins } from './format.ts';
+import { Modal } from './modal.tsx';
+import { buyPost, newIdempotencyKey, readWallet } from './purchase.ts';
+import type { Wallet } from './types.ts';
+
+/** Refusals the wallet page can fix: the message comes with a link there. */
+const FIXED_IN_WALLET = new Set(['insufficient_funds', 'wallet_in_debt']);
+
+/**
+ * The confirmation before a purchase: the price, who gets it, the buyer's balance, then one button.
+ * `onBought` gets the post as Plaza now shows it to the buyer (unlocked). A refusal is explained in
+ * place; a post bought already (in another tab) is handed over when the dialog closes.
+ */
+export function BuyDialog({ post, onBought, onDismiss }: { post: Post; onBought: (post: Post) => void; onDismiss: () => void }) {
+  const { t, locale } = useI18n();
+  const id = useId();
+  const [wallet, setWallet] = useState<Wallet | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [ownedAlready, setOwnedAlready] = useState<Post | null>(null);
+  // Kept across tries only while no answer came: Plaza replays an answered key's first answer, a refusal too.
+  const key = useRef(newIdempotencyKey());
+
+  useEffect(() => {
+    readWallet().then(setWallet, () => setWallet(null));
+  }, []);
+
+  const dismiss = () => (ownedAlready === null ? onDismiss() : onBought(ownedAlready));
+
+  const confirm = async () => {
+    setBusy(true);
+    setProblem(null);
+    const result = await buyPost(post.id, key.current);
+    setBusy(false);
+    if (result.kind === 'bought') return onBought(result.post);
+    if (result.kind === 'alreadyBought') return setOwnedAlready(result.post);
+    if (result.problem.code !== 'network_error') key.current = newIdempotencyKey();
+    setProblem(result.problem);
+    if (FIXED_IN_WALLET.has(result.problem.code)) readWallet().then(setWallet, () => undefined);
+  };
+
+  return (
+    <Modal labelledBy={`${id}-title`} describedBy={`${id}-what`} onDismiss={dismiss}>
+      <h2 id={`${id}-title`}>{t('wallet.buyTitle')}</h2>
+      <p id={`${id}-what`}>{t('wallet.buyWhat', { price: post.priceCoins, name: post.author.name })}</p>
+      <p class="muted" data-balance>
+        {wallet === null ? t('app.loading') : t('wallet.yourBalance', { balance: formatCoins(wallet.balance, locale) })}
+      </p>
+      {problem !== null && (
+        <p class="error" role="alert">
+          {problem.code === 'not_found' ? t('wallet.postGone') : problemMessage(problem, t)}{' '}
+          {FIXED_IN_WALLET.has(problem.code) && <a href="/wallet">{t('wallet.topUpLink')}</a>}
+        </p>
+      )}
+      {ownedAlready !== null && (
+        <p class="notice" role="status">
+          {t('error.already_purchased')}
+        </p>
+      )}
+      <div class="modal-actions">
+        <button type="button" class="secondary" onClick={dismiss}>
+          {ownedAlready === null ? t('wallet.cancel') : t('wallet.close')}
+        </button>
+        {ownedAlready === null && (
+          <button type="button" autofocus disabled={busy} onClick={() => void confirm()}>
+            {busy ? t('wallet.buying') : t('wallet.buyFor', { price: post.priceCoins })}
+          </button>
+        )}
+      </div>
+    </Modal>
+  );
+}
