@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # Plaza's image: `docker build -t plaza .`, then `docker run -p 8080:8080 -v plaza-data:/var/lib/plaza plaza`
 # (embedded profile), or see docker-compose.yml and deploy/helm/plaza for the services profile.
-# Node runs the TypeScript sources itself (type stripping): there is no build step, only the
-# dependencies to install. See docs/deploy.md.
+# Node runs the TypeScript sources itself (type stripping): the server has no build step, only the
+# dependencies to install; the web client (web/) is built once here, with Vite. See docs/deploy.md.
 
 ARG NODE_IMAGE=node:24-slim
 
@@ -11,6 +11,8 @@ ARG NODE_IMAGE=node:24-slim
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
+# The web client is a workspace: its manifest is part of the install (Vite and Preact among its dependencies).
+COPY web/package.json ./web/
 # The installers' postinstall only makes ffmpeg/ffprobe executable for their owner (root here): the
 # app's user must be able to run them too.
 RUN npm ci --omit=dev --no-audit --no-fund \
@@ -26,7 +28,10 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
+COPY web ./web
 COPY deploy/docker/healthcheck.ts ./deploy/docker/healthcheck.ts
+# The web client's build, made now so `serve` finds it fresh and never writes under /app.
+RUN node --input-type=module -e "import { buildWebClient } from './src/http/web-client-build.ts'; await buildWebClient();"
 # The code stays root's and read-only to the app; only DATA_DIR, and the PGlite template cache that
 # the embedded profile fills on its first start, are the app's to write.
 RUN mkdir -p "$DATA_DIR" node_modules/.cache/plaza && chown 1000:1000 "$DATA_DIR" node_modules/.cache/plaza

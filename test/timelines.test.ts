@@ -170,7 +170,7 @@ describe('the timeline handlers', () => {
     const handlers = timelineHandlers({
       feeds,
       social: {
-        followerIds: (userId) => socialStore.followerIds(db, userId),
+        followersOf: (userIds) => socialStore.followersOf(db, userIds),
         fanOutAudiences: (authorIds) => socialStore.fanOutAudiences(db, authorIds, FANOUT_MAX_FOLLOWERS),
         missingFollows: (follows) => socialStore.missingFollows(db, follows),
         ...social,

@@ -68,7 +68,7 @@ function contract(name: string, harness: () => Harness) {
       const got = inbox();
       await backlog.present(['u1']);
       await b.subscribe(userChannel('u1'), got.listener);
-      const ids = await backlog.append([1, 2, 3].map((n) => ({ userId: 'u1', event: { type: 'post', data: `{"n":${n}}` } })));
+      const ids = (await backlog.append([1, 2, 3].map((n) => ({ userIds: ['u1'], event: { type: 'post', data: `{"n":${n}}` } })))).flat();
       await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).id), ids));
       assert.deepEqual(JSON.parse(got.got[0]!), { id: ids[0], type: 'post', data: '{"n":1}' });
       const replay = await backlog.since('u1', ids[0]!);
@@ -87,7 +87,7 @@ function contract(name: string, harness: () => Harness) {
       const backlog = h.backlog(a, 10);
       await backlog.present(['u2']);
       // Redis trims whole nodes (100 entries by default): enough to trim one.
-      const ids = await backlog.append(Array.from({ length: 250 }, (_, n) => ({ userId: 'u2', event: { type: 'post', data: String(n) } })));
+      const ids = (await backlog.append(Array.from({ length: 250 }, (_, n) => ({ userIds: ['u2'], event: { type: 'post', data: String(n) } })))).flat();
       assert.equal((await backlog.since('u2', ids[0]!)).kind, 'reset');
       const recent = await backlog.since('u2', ids.at(-3)!);
       assert.deepEqual(recent.kind === 'events' && recent.events.map((event) => event.id), ids.slice(-2));
@@ -102,11 +102,10 @@ function contract(name: string, harness: () => Harness) {
       await b.subscribe(userChannel('absent'), got.listener);
       await b.subscribe(userChannel('here'), got.listener);
       await backlog.present(['here']);
-      const event = (userId: string, n: number) => ({ userId, event: { type: 'post', data: String(n) } });
-      const [dropped, kept] = await backlog.append([event('absent', 1), event('here', 2)]);
+      const [dropped, kept] = (await backlog.append([{ userIds: ['absent', 'here'], event: { type: 'post', data: '1' } }]))[0]!;
       assert.equal(dropped, undefined, 'nobody listens: not kept');
       assert.ok(kept !== undefined);
-      await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).data), ['2']), 2_000);
+      await eventually(async () => assert.deepEqual(got.got.map((m) => JSON.parse(m).data), ['1']), 2_000);
       assert.deepEqual(await backlog.since('absent', '0-0'), { kind: 'events', events: [] });
 
       await backlog.close();
@@ -116,18 +115,18 @@ function contract(name: string, harness: () => Harness) {
       const h = harness();
       const [a] = await h.pair();
       const backlog = h.backlog(a, 10, 3);
-      const event = (n: number) => ({ userId: 'gone', event: { type: 'post', data: String(n) } });
+      const event = (n: number) => ({ userIds: ['gone'], event: { type: 'post', data: String(n) } });
       await backlog.present(['gone']);
       await sleep(1_500);
-      const [kept] = await backlog.append([event(1)]);
+      const [kept] = (await backlog.append([event(1)])).flat();
       assert.ok(kept !== undefined, 'present for 3 s: kept, and the backlog lives 3 s after it');
       await sleep(2_000);
       // Present no more (3 s after the mark), the backlog still there (3 s after its event).
-      assert.equal((await backlog.append([event(2)]))[0], undefined, 'left out: nobody listens');
+      assert.equal((await backlog.append([event(2)])).flat()[0], undefined, 'left out: nobody listens');
       assert.deepEqual(await backlog.since('gone', '0-0'), { kind: 'events', events: [{ id: kept, type: 'post', data: '1' }] });
       await backlog.present(['gone']);
       assert.deepEqual(await backlog.since('gone', kept!), { kind: 'reset', newestId: '0-0' }, 'not a replay that leaves event 2 out');
-      const [next] = await backlog.append([event(3)]);
+      const [next] = (await backlog.append([event(3)])).flat();
       assert.deepEqual(await backlog.since('gone', '0-0'), { kind: 'events', events: [{ id: next, type: 'post', data: '3' }] });
       await backlog.close();
     });
@@ -176,11 +175,11 @@ describe('memory backlog', () => {
   it('forgets the least recently written users past its byte budget, telling them to reset', async () => {
     const backlog = new MemoryBacklog({ length: 100, ttlSeconds: 60 }, new MemoryPubSub(), { maxBytes: 10_000 });
     await backlog.present(['old', 'recent', 'busy']);
-    const [old] = await backlog.append([{ userId: 'old', event: { type: 'post', data: 'x' } }]);
-    const [recent] = await backlog.append([{ userId: 'recent', event: { type: 'post', data: 'y' } }]);
+    const [old] = (await backlog.append([{ userIds: ['old'], event: { type: 'post', data: 'x' } }])).flat();
+    const [recent] = (await backlog.append([{ userIds: ['recent'], event: { type: 'post', data: 'y' } }])).flat();
     assert.equal((await backlog.since('old', '0-0')).kind, 'events');
     // Each event counts twice its data and 100 more: 102 + 102 + 2 × 4920 passes 10,000 by 44, so only the oldest goes.
-    await backlog.append(Array.from({ length: 2 }, () => ({ userId: 'busy', event: { type: 'post', data: 'z'.repeat(2410) } })));
+    await backlog.append(Array.from({ length: 2 }, () => ({ userIds: ['busy'], event: { type: 'post', data: 'z'.repeat(2410) } })));
     assert.deepEqual(await backlog.since('old', old!), { kind: 'reset', newestId: '0-0' });
     assert.deepEqual(await backlog.since('recent', recent!), { kind: 'events', events: [] });
   });

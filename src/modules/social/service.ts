@@ -110,7 +110,8 @@ export function createSocialService(deps: {
       if (remarked) popular.changed();
     },
 
-    followerIds: (userId: string) => store.followerIds(db, userId),
+    /** Everyone following each of these users, by user (one without followers is left out). */
+    followersOf: (userIds: readonly string[]) => store.followersOf(db, userIds),
     /** Of these authors, the followers who asked to hear of each new post, by author. */
     notifiedFollowers: (authorIds: readonly string[]) => store.notifiedFollowers(db, authorIds),
     /** Whom posts by each of these authors are fanned out to: their followers, unless they are popular. */

@@ -58,34 +58,41 @@ export function followsOf(db: Database, userId: string) {
   };
 }
 
-/** Everyone following `userId`. */
-export async function followerIds(db: Database, userId: string): Promise<string[]> {
-  const rows = await db.selectFrom('follows').select('follower_id').where('followee_id', '=', userId).execute();
-  return rows.map((row) => row.follower_id);
+/**
+ * Followers by followee, for these followees (popular ones too, unless `fanOutMax` leaves them out:
+ * see fanOutAudiences). A fan-out reads thousands of followers: they come as one row per followee,
+ * the ids in one text (user ids are ULIDs, never holding a space), since decoding a row per follower
+ * costs the process more, and its garbage collector most, than the whole query costs PostgreSQL.
+ */
+async function followersByFollowee(db: Database, followeeIds: readonly string[], fanOutMax?: number): Promise<Map<string, string[]>> {
+  const followers = new Map<string, string[]>();
+  if (followeeIds.length === 0) return followers;
+  const given = sql`${[...followeeIds]}::text[]`;
+  // The cut-off reads accounts' counter and mark first, as an array: joined, the planner may walk
+  // every user to merge them with the follows.
+  const followees =
+    fanOutMax === undefined ? given : sql`array(select id from users where id = any(${given}) and followers_count <= ${fanOutMax} and not popular)`;
+  const rows = await db
+    .selectFrom('follows')
+    .select(['followee_id', sql<string>`string_agg(follower_id, ' ')`.as('follower_ids')])
+    .where(sql<boolean>`followee_id = any(${followees})`)
+    .groupBy('followee_id')
+    .execute();
+  for (const row of rows) followers.set(row.followee_id, row.follower_ids.split(' '));
+  return followers;
+}
+
+/** Everyone following each of these users, by user (one without followers is left out). */
+export function followersOf(db: Database, userIds: readonly string[]): Promise<Map<string, string[]>> {
+  return followersByFollowee(db, userIds);
 }
 
 /**
  * The followers of each of these authors who is not popular (more than `max` followers, or still
  * marked so: see popular.ts), by author; popular ones have none. One query however many authors.
  */
-export async function fanOutAudiences(db: Database, authorIds: readonly string[], max: number): Promise<Map<string, string[]>> {
-  const audiences = new Map<string, string[]>();
-  if (authorIds.length === 0) return audiences;
-  const rows = await db
-    .selectFrom('follows as f')
-    // Read-only look at accounts' counter and mark: the cut-off costs no extra round trip.
-    .innerJoin('users as u', 'u.id', 'f.followee_id')
-    .select(['f.followee_id', 'f.follower_id'])
-    .where(sql<boolean>`f.followee_id = any(${[...authorIds]}::text[])`)
-    .where('u.followers_count', '<=', max)
-    .where('u.popular', '=', false)
-    .execute();
-  for (const row of rows) {
-    const audience = audiences.get(row.followee_id);
-    if (audience === undefined) audiences.set(row.followee_id, [row.follower_id]);
-    else audience.push(row.follower_id);
-  }
-  return audiences;
+export function fanOutAudiences(db: Database, authorIds: readonly string[], max: number): Promise<Map<string, string[]>> {
+  return followersByFollowee(db, authorIds, max);
 }
 
 /**
@@ -93,16 +100,11 @@ export async function fanOutAudiences(db: Database, authorIds: readonly string[]
  * (the followers are read again, not sent: it costs less than looking each pair up).
  */
 export async function missingFollows(db: Database, audiences: ReadonlyMap<string, readonly string[]>): Promise<{ followerId: string; followeeId: string }[]> {
-  if (audiences.size === 0) return [];
-  const rows = await db
-    .selectFrom('follows')
-    .select(['followee_id', 'follower_id'])
-    .where(sql<boolean>`followee_id = any(${[...audiences.keys()]}::text[])`)
-    .execute();
-  const existing = new Set(rows.map((row) => `${row.followee_id} ${row.follower_id}`));
-  return [...audiences].flatMap(([followeeId, followerIds]) =>
-    followerIds.filter((followerId) => !existing.has(`${followeeId} ${followerId}`)).map((followerId) => ({ followerId, followeeId })),
-  );
+  const current = await followersByFollowee(db, [...audiences.keys()]);
+  return [...audiences].flatMap(([followeeId, followerIds]) => {
+    const following = new Set(current.get(followeeId));
+    return followerIds.filter((followerId) => !following.has(followerId)).map((followerId) => ({ followerId, followeeId }));
+  });
 }
 
 /** Which of `userIds` the user follows, each with whether they hear of its new posts. */

@@ -1,6 +1,6 @@
 import { Redis, type ChainableCommander } from 'ioredis';
 import { redisChannel } from '#platform/pubsub/redis.ts';
-import { covers, compareEventIds, FIRST_ID, parseEventId, userChannel, type Addressed, type BacklogLimits, type EventBacklog, type Replay, type StoredEvent } from './backlog.ts';
+import { covers, compareEventIds, FIRST_ID, parseEventId, userChannel, type Addressed, type BacklogLimits, type EventBacklog, type Replay, type StoredEvent, type StreamEvent } from './backlog.ts';
 
 /** Events appended per round trip: a fan-out to many followers is several, none holding Redis long. */
 const EVENTS_PER_ROUND_TRIP = 1000;
@@ -40,6 +40,8 @@ end
 type BacklogPipeline = ChainableCommander & {
   plazaStreamAppend(keyCount: number, ...keysThenArgs: (string | number)[]): BacklogPipeline;
 };
+/** One user's copy of an event kept for them: `at` the event's place among those appended, `of` the user's among its users. */
+type Kept = { userId: string; event: StreamEvent; at: number; of: number };
 type BacklogRedis = Redis & { plazaStreamMark(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<unknown> };
 
 /**
@@ -75,14 +77,15 @@ export class RedisBacklog implements EventBacklog {
     await this.#redis.plazaStreamMark(keys.length, ...keys, now, now + this.#limits.ttlSeconds * 1000, ...users);
   }
 
-  async append(events: readonly Addressed[]): Promise<(string | undefined)[]> {
-    const present = await this.#presentAmong(events.map((event) => event.userId));
-    const kept = events.filter((event) => present.has(event.userId));
-    const ids = new Map<Addressed, string>();
+  async append(events: readonly Addressed[]): Promise<(string | undefined)[][]> {
+    const present = await this.#presentAmong(events.flatMap((event) => event.userIds));
+    const ids = events.map(({ userIds }) => new Array<string | undefined>(userIds.length).fill(undefined));
+    const kept: Kept[] = [];
+    events.forEach(({ userIds, event }, at) => userIds.forEach((userId, of) => present.has(userId) && kept.push({ userId, event, at, of })));
     for (let start = 0; start < kept.length; start += EVENTS_PER_ROUND_TRIP) {
       const pipeline = this.#redis.pipeline() as BacklogPipeline;
       const trip = kept.slice(start, start + EVENTS_PER_ROUND_TRIP);
-      const calls: Addressed[][] = [];
+      const calls: Kept[][] = [];
       for (let first = 0; first < trip.length; first += EVENTS_PER_CALL) {
         const call = trip.slice(first, first + EVENTS_PER_CALL);
         calls.push(call);
@@ -92,10 +95,13 @@ export class RedisBacklog implements EventBacklog {
       }
       for (const [index, [error, made]] of ((await pipeline.exec()) ?? []).entries()) {
         if (error !== null) throw error;
-        (made as string[]).forEach((id, at) => ids.set(calls[index]![at]!, id));
+        (made as string[]).forEach((id, n) => {
+          const { at, of } = calls[index]![n]!;
+          ids[at]![of] = id;
+        });
       }
     }
-    return events.map((event) => ids.get(event));
+    return ids;
   }
 
   /** Which of these users are present now: one round trip, whoever many. */

@@ -9,8 +9,8 @@ import type { PubSub } from '#platform/pubsub/types.ts';
 /** What an event is, as it is sent: its type and its data, already JSON. */
 export type StreamEvent = { readonly type: string; readonly data: string };
 export type StoredEvent = StreamEvent & { readonly id: string };
-/** An event for one user's backlog. */
-export type Addressed = { readonly userId: string; readonly event: StreamEvent };
+/** An event for some users' backlogs: the same event to each (a post to its author's followers). */
+export type Addressed = { readonly userIds: readonly string[]; readonly event: StreamEvent };
 
 /**
  * What followed an id: the events kept after it, or — when the backlog cannot vouch that it still
@@ -29,13 +29,13 @@ export interface EventBacklog {
    */
   present(userIds: readonly string[]): Promise<void>;
   /**
-   * Appends each event to its user's backlog and publishes it, with its id, on the user's pub/sub
-   * channel (`userChannel`), both as one step, in one round trip for many: a user's listeners get
-   * their events in id order, whoever publishes them, so the highest id a client saw is a place in
-   * its backlog. An event for a user not present is neither kept nor published: nobody would read
-   * it. Resolves with the ids, undefined for those left out.
+   * Appends each event to each of its users' backlogs and publishes it, with its id, on the user's
+   * pub/sub channel (`userChannel`), both as one step, in one round trip for many: a user's
+   * listeners get their events in id order, whoever publishes them, so the highest id a client saw
+   * is a place in its backlog. An event for a user not present is neither kept nor published:
+   * nobody would read it. Resolves with the ids, by event and user, undefined for those left out.
    */
-  append(events: readonly Addressed[]): Promise<(string | undefined)[]>;
+  append(events: readonly Addressed[]): Promise<(string | undefined)[][]>;
   /** The user's events after `afterId`, oldest first; `reset` for an id that is not one of ours. */
   since(userId: string, afterId: string): Promise<Replay>;
   close(): Promise<void>;
@@ -119,30 +119,32 @@ export class MemoryBacklog implements EventBacklog {
     }
   }
 
-  async append(events: readonly Addressed[]): Promise<(string | undefined)[]> {
+  async append(events: readonly Addressed[]): Promise<(string | undefined)[][]> {
     const now = Date.now();
     this.#forgetIdle(now);
-    return events.map(({ userId, event }) => {
-      if (!this.#presentUntil.has(userId)) return undefined;
-      const id = this.#nextId(now);
-      const ring = this.#rings.get(userId) ?? { events: [], droppedThroughId: undefined, touchedAt: now, bytes: 0 };
-      // Re-inserted: the map keeps users in the order they were last written.
-      this.#rings.delete(userId);
-      this.#rings.set(userId, ring);
-      ring.touchedAt = now;
-      const stored = { id, ...event };
-      ring.events.push(stored);
-      this.#resize(ring, sizeOf(stored));
-      if (ring.events.length > this.#limits.length) {
-        const dropped = ring.events.shift()!;
-        ring.droppedThroughId = dropped.id;
-        this.#resize(ring, -sizeOf(dropped));
-      }
-      while (this.#bytes > this.#maxBytes && this.#rings.size > 1) this.#forget(this.#rings.keys().next().value as string);
-      // The in-process pub/sub calls its listeners before publish returns: stored and sent are one step.
-      void this.#pubsub.publish([{ channel: userChannel(userId), message: JSON.stringify(stored) }]);
-      return id;
-    });
+    return events.map(({ userIds, event }) => userIds.map((userId) => this.#appendOne(userId, event, now)));
+  }
+
+  #appendOne(userId: string, event: StreamEvent, now: number): string | undefined {
+    if (!this.#presentUntil.has(userId)) return undefined;
+    const id = this.#nextId(now);
+    const ring = this.#rings.get(userId) ?? { events: [], droppedThroughId: undefined, touchedAt: now, bytes: 0 };
+    // Re-inserted: the map keeps users in the order they were last written.
+    this.#rings.delete(userId);
+    this.#rings.set(userId, ring);
+    ring.touchedAt = now;
+    const stored = { id, ...event };
+    ring.events.push(stored);
+    this.#resize(ring, sizeOf(stored));
+    if (ring.events.length > this.#limits.length) {
+      const dropped = ring.events.shift()!;
+      ring.droppedThroughId = dropped.id;
+      this.#resize(ring, -sizeOf(dropped));
+    }
+    while (this.#bytes > this.#maxBytes && this.#rings.size > 1) this.#forget(this.#rings.keys().next().value as string);
+    // The in-process pub/sub calls its listeners before publish returns: stored and sent are one step.
+    void this.#pubsub.publish([{ channel: userChannel(userId), message: JSON.stringify(stored) }]);
+    return id;
   }
 
   async since(userId: string, afterId: string): Promise<Replay> {

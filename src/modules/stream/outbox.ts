@@ -3,32 +3,29 @@ import type { SocialService } from '../social/service.ts';
 import { TIMELINE_EVENTS, type FanOutEvent } from '../timelines/events.ts';
 import type { StreamService } from './service.ts';
 
-/** Posts handled together: one follower query per author, and one backlog round trip per thousand readers. */
+/** Posts handled together: one follower query, and one backlog round trip per thousand readers. */
 const BATCH = 200;
 
 /**
  * `post` events, from the fan-out event timelines get (the relay hands it to each module handling
- * it). Every follower is told, popular authors' too (their posts are merged into home timelines when
- * read, never fanned out into feeds, but they show there all the same), and the author, whose home
- * shows their own post. Registered before the timelines' handler: live readers hear of a post as
- * soon as it is saved, not after thousands of feed writes, and fetch it by id. A batch handled
- * again sends its events again: clients key posts by id.
+ * it, side by side). Every follower is told, popular authors' too (their posts are merged into home
+ * timelines when read, never fanned out into feeds, but they show there all the same), and the
+ * author, whose home shows their own post. Live readers hear of a post as soon as it is saved, not
+ * after thousands of feed writes, and fetch it by id. A batch handled again sends its events
+ * again: clients key posts by id.
  */
-export function streamHandlers(deps: { stream: StreamService; social: Pick<SocialService, 'followerIds'> }): AnyOutboxHandler[] {
+export function streamHandlers(deps: { stream: StreamService; social: Pick<SocialService, 'followersOf'> }): AnyOutboxHandler[] {
   const { stream, social } = deps;
   return [
     defineOutboxHandler<FanOutEvent>({
       topic: TIMELINE_EVENTS.fanOut,
       batchSize: BATCH,
       handle: async (posts) => {
-        const byAuthor = Map.groupBy(posts, (post) => post.authorId);
-        const readers = await Promise.all(
-          [...byAuthor].map(async ([authorId, written]) => {
-            const userIds = [authorId, ...(await social.followerIds(authorId))];
-            return written.flatMap(({ postId }) => userIds.map((userId) => ({ userId, post: { id: postId, authorId } })));
-          }),
-        );
-        await stream.postsPublished(readers.flat());
+        const authorIds = [...new Set(posts.map((post) => post.authorId))];
+        const followers = await social.followersOf(authorIds);
+        // One list of readers per author, shared by the author's posts.
+        const readers = new Map(authorIds.map((authorId) => [authorId, [authorId, ...(followers.get(authorId) ?? [])]]));
+        await stream.postsPublished(posts.map(({ postId, authorId }) => ({ post: { id: postId, authorId }, readerIds: readers.get(authorId)! })));
       },
     }),
   ];

@@ -76,10 +76,10 @@ export function createStreamService(deps: {
     }
   }
 
-  /** Events to users: stored in each one's backlog and published to their open streams. */
-  async function send(events: readonly { userId: string; type: string; data: unknown }[]): Promise<void> {
+  /** Events, each to its users: stored in each one's backlog and published to their open streams. */
+  async function send(events: readonly { userIds: readonly string[]; type: string; data: unknown }[]): Promise<void> {
     if (events.length === 0) return;
-    await backlog.append(events.map(({ userId, type, data }) => ({ userId, event: { type, data: JSON.stringify(data) } })));
+    await backlog.append(events.map(({ userIds, type, data }) => ({ userIds, event: { type, data: JSON.stringify(data) } })));
     // Node sends what the streams here were given once this tick ends: let it, before the caller's
     // next work (a home-feed fan-out, on PGlite run in this very thread) holds the thread.
     await new Promise((resolve) => setImmediate(resolve));
@@ -128,11 +128,12 @@ export function createStreamService(deps: {
 
     /** Notifications, as each recipient sees them, to their streams. */
     notificationDelivery: (async (made) => {
-      await send(made.map(({ recipientId, notification }) => ({ userId: recipientId, type: 'notification', data: notification })));
+      await send(made.map(({ recipientId, notification }) => ({ userIds: [recipientId], type: 'notification', data: notification })));
     }) satisfies NotificationDelivery,
 
-    /** New posts, to each reader whose home timeline shows them. */
-    postsPublished: (readers: readonly { userId: string; post: PostEventData }[]) => send(readers.map(({ userId, post }) => ({ userId, type: 'post', data: post }))),
+    /** New posts, each to the readers whose home timelines show it. */
+    postsPublished: (posts: readonly { post: PostEventData; readerIds: readonly string[] }[]) =>
+      send(posts.map(({ post, readerIds }) => ({ userIds: readerIds, type: 'post', data: post }))),
 
     /** Closes the streams of sessions that ended (auth tells every instance). */
     sessionsEnded: endSessionsHere,

@@ -6,7 +6,7 @@ import { TIMELINE_EVENTS, type AuthorEvent, type FanOutEvent, type FollowEvent, 
 
 export type TimelineHandlerDeps = {
   feeds: FeedStore;
-  social: Pick<SocialService, 'followerIds' | 'fanOutAudiences' | 'missingFollows'>;
+  social: Pick<SocialService, 'followersOf' | 'fanOutAudiences' | 'missingFollows'>;
   posts: Pick<PostsService, 'latestOfEach'>;
   backfillPosts: number;
 };
@@ -70,7 +70,8 @@ export function timelineHandlers(deps: TimelineHandlerDeps): AnyOutboxHandler[] 
     defineOutboxHandler<PostEvent>({
       topic: TIMELINE_EVENTS.removePost,
       handle: async (events) => {
-        for (const { postId, authorId } of events) await feeds.removePost(postId, [authorId, ...(await social.followerIds(authorId))]);
+        const followers = await social.followersOf(events.map((event) => event.authorId));
+        for (const { postId, authorId } of events) await feeds.removePost(postId, [authorId, ...(followers.get(authorId) ?? [])]);
       },
     }),
 

@@ -34,9 +34,10 @@ const GATHER_MS = 10;
 const ATTEMPTS_BEFORE_ERROR = 10;
 
 /**
- * The handlers of one topic (a post's fan-out feeds timelines and notifications) as one: each gets
- * every batch, in batches of its own size, even when another fails; then the first failure is
- * thrown, and the events are retried for all of them, which their idempotence allows.
+ * The handlers of one topic (a post's fan-out feeds timelines, live events and notifications) as
+ * one: each gets every batch, in batches of its own size, even when another fails; then the first
+ * failure is thrown, and the events are retried for all of them, which their idempotence allows.
+ * They run side by side: while one waits on Redis or the database, another works.
  */
 function oneHandler(handlers: readonly AnyOutboxHandler[]): AnyOutboxHandler {
   if (handlers.length === 1) return handlers[0]!;
@@ -45,12 +46,14 @@ function oneHandler(handlers: readonly AnyOutboxHandler[]): AnyOutboxHandler {
     batchSize: Math.max(...handlers.map((handler) => handler.batchSize ?? 1)),
     handle: async (payloads) => {
       const failures: unknown[] = [];
-      for (const handler of handlers) {
-        const size = handler.batchSize ?? 1;
-        for (let start = 0; start < payloads.length; start += size) {
-          await handler.handle(payloads.slice(start, start + size)).catch((error: unknown) => void failures.push(error));
-        }
-      }
+      await Promise.all(
+        handlers.map(async (handler) => {
+          const size = handler.batchSize ?? 1;
+          for (let start = 0; start < payloads.length; start += size) {
+            await handler.handle(payloads.slice(start, start + size)).catch((error: unknown) => void failures.push(error));
+          }
+        }),
+      );
       if (failures.length > 0) throw failures[0];
     },
   };

@@ -6,13 +6,16 @@ import { accessToken, endSession, startSession, storedRefreshToken, whenRefreshD
 /**
  * The typed API client every page uses: `api.GET('/v1/timelines/home', { params: { query } })`.
  * Paths, parameters and answers are checked against schema.d.ts (Plaza's own /openapi.json).
- * It calls the API on the page's own origin (Plaza serves both; `npm run dev` proxies), sends the
- * access token, and after a 401 refreshes the session once and repeats the request.
+ * It calls the API on the page's own origin (Plaza serves both; `npm run dev` proxies), or at
+ * VITE_PLAZA_API_URL when built for a CDN; sends the access token, and after a 401 refreshes the
+ * session once and repeats the request.
  */
-export const api = createClient<paths>({ baseUrl: location.origin, fetch: fetchWithSession });
+export const API_ORIGIN: string = import.meta.env.VITE_PLAZA_API_URL ?? location.origin;
+
+export const api = createClient<paths>({ baseUrl: API_ORIGIN, fetch: fetchWithSession });
 
 /** Without the session: the refresh itself, which must not recurse into fetchWithSession. */
-const bare = createClient<paths>({ baseUrl: location.origin });
+const bare = createClient<paths>({ baseUrl: API_ORIGIN });
 
 let refreshing: Promise<boolean> | null = null;
 

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { api, problemOf } from '../api/client.ts';
+import { api, API_ORIGIN, problemOf } from '../api/client.ts';
 import { startSession } from '../api/session.ts';
 import type { Problem, Provider, Session } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
@@ -64,7 +64,7 @@ function SocialButtons() {
       <ul class="stack">
         {providers.map((provider) => (
           <li key={provider.id}>
-            <a class="button secondary" href={`/v1/auth/oauth/${encodeURIComponent(provider.id)}/authorize?redirect_uri=${back}`} data-provider={provider.id}>
+            <a class="button secondary" href={`${API_ORIGIN}/v1/auth/oauth/${encodeURIComponent(provider.id)}/authorize?redirect_uri=${back}`} data-provider={provider.id}>
               {t('auth.withProvider', { provider: provider.name })}
             </a>
           </li>

@@ -1,3 +1,4 @@
+import { useLocation } from 'preact-iso';
 import { useAccount } from '../api/use-account.ts';
 import { signOut } from '../api/client.ts';
 import { useI18n } from '../i18n/i18n.tsx';
@@ -7,6 +8,7 @@ import { LanguageSwitch } from '../shell/language-switch.tsx';
 export default function Settings() {
   const { t } = useI18n();
   const { account } = useAccount();
+  const { route } = useLocation();
   return (
     <section class="page">
       <h1>{t('settings.title')}</h1>
@@ -14,7 +16,7 @@ export default function Settings() {
       <h2>{t('settings.account')}</h2>
       {account !== null && <p>{t('auth.signedInAs', { name: account.name, handle: account.handle })}</p>}
       <p data-not-built>{t('settings.more')}</p>
-      <button type="button" onClick={() => void signOut()}>
+      <button type="button" onClick={() => void signOut().then(() => route('/'))}>
         {t('auth.signOut')}
       </button>
     </section>

@@ -9,7 +9,7 @@ import { LanguageSwitch } from './language-switch.tsx';
 /** The frame around every page: a skip link, the navigation (a bar on phones, a column on wide screens), the language switch. */
 export function Layout({ children }: { children: ComponentChildren }) {
   const { t } = useI18n();
-  const { path } = useLocation();
+  const { path, route } = useLocation();
   const { account } = useAccount();
   const links = ROUTES.filter((route) => route.nav !== undefined && (account === null ? !route.signedIn : !route.signedOutOnly));
   return (
@@ -31,7 +31,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
             ))}
             {account !== null && (
               <li>
-                <button type="button" class="link-button" onClick={() => void signOut()}>
+                <button type="button" class="link-button" onClick={() => void signOut().then(() => route('/'))}>
                   {t('auth.signOut')}
                 </button>
               </li>
