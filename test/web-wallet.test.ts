@@ -105,7 +105,7 @@ describe('paid posts, the wallet and the library in a browser', { skip: skipWith
     const dialog = page.getByRole('dialog', { name: 'Buy this post?' });
     await dialog.waitFor();
     await dialog.getByText('Your balance: 50 coins').waitFor();
-    assert.match((await dialog.textContent()) ?? '', /30 coins go to Sela Seller/);
+    assert.match((await dialog.textContent()) ?? '', /You pay 30 coins for this post by Sela Seller/);
     assert.ok(await focusedInside(dialog), 'focus moved into the dialog');
     for (let i = 0; i < 4; i += 1) {
       await page.keyboard.press('Tab');
@@ -214,7 +214,7 @@ describe('paid posts, the wallet and the library in a browser', { skip: skipWith
     const answer = await deliver(api, signedEvent('checkout.session.completed', { ...paid }));
     assert.equal(answer.status, 200, answer.text);
     await page.locator('[data-topup-status="credited"]').waitFor({ timeout: 15_000 });
-    assert.equal(await status.textContent(), 'Paid: 550 coins were added to your wallet.');
+    assert.equal(await status.textContent(), 'Paid: 550 coins added to your wallet.');
     await page.locator('[data-balance]').getByText('550 coins').waitFor();
     await expectNoSeriousViolations(page, '/wallet/return, credited');
     assert.deepEqual((await api.get('/v1/wallet', { token: buyer.accessToken })).body, { balance: 550, debt: 0 });
@@ -233,15 +233,15 @@ describe('paid posts, the wallet and the library in a browser', { skip: skipWith
     await page.locator('[data-debt]').getByText('500 coins').waitFor();
     await page.getByText('Your next top-up repays this debt first').waitFor();
     await expectNoSeriousViolations(page, '/wallet in debt');
-    await paidPost('Not while in debt', 2);
+    await paidPost('Not while in debt', 1);
     await page.goto('/explore');
-    await page.locator('.post', { hasText: 'Not while in debt' }).getByRole('button', { name: 'Buy for 2 coins' }).click();
+    await page.locator('.post', { hasText: 'Not while in debt' }).getByRole('button', { name: 'Buy for 1 coin' }).click();
     const dialog = page.getByRole('dialog', { name: 'Buy this post?' });
-    await dialog.getByRole('button', { name: 'Buy for 2 coins' }).click();
+    await dialog.getByRole('button', { name: 'Buy for 1 coin' }).click();
     await dialog.getByRole('alert').getByText('Your wallet is in debt after a refund').waitFor();
     await dialog.getByRole('link', { name: 'Top up your wallet' }).waitFor();
     await page.goto(successUrl);
-    await page.locator('[data-topup-status="refunded"]').getByText('This top-up was refunded: its 550 coins were taken back.').waitFor();
+    await page.locator('[data-topup-status="refunded"]').getByText('Refunded: this top-up\'s 550 coins taken back from your wallet.').waitFor();
 
     // Leaving Checkout without paying.
     const cancelUrl = created?.form.cancel_url ?? assert.fail('no cancel_url');

@@ -92,16 +92,16 @@ export const ko: Messages = {
 
 
   // — paid posts, wallet and library —
-  'wallet.lockedPrice': '유료 게시물 · {price}코인',
+  'wallet.lockedPrice': '유료 게시물 · {coins}',
   'wallet.lockedPhoto': '잠긴 사진 {count}장 중 {index}번째',
   'wallet.lockedVideo': '잠긴 동영상',
   'wallet.lockedAudio': '잠긴 오디오',
-  'wallet.buyFor': '{price}코인에 구매',
+  'wallet.buyFor': '{coins}에 구매',
   'wallet.signInToBuy': '로그인하고 구매하기',
   'wallet.boughtBadge': '구매함 · 보관함에 있음',
   'wallet.buyTitle': '이 게시물을 구매할까요?',
-  'wallet.buyWhat': '{price}코인이 {name} 님에게 갑니다. 구매한 게시물은 보관함에 계속 남습니다.',
-  'wallet.yourBalance': '내 잔액: {balance}코인',
+  'wallet.buyWhat': '{name} 님의 게시물을 {coins}에 구매합니다. 구매한 게시물은 보관함에 계속 남습니다.',
+  'wallet.yourBalance': '내 잔액: {coins}',
   'wallet.buying': '구매하는 중…',
   'wallet.cancel': '취소',
   'wallet.close': '닫기',
@@ -109,6 +109,7 @@ export const ko: Messages = {
   'wallet.topUpLink': '코인 충전하기',
   'wallet.balance': '잔액',
   'wallet.debt': '미납액',
+  'wallet.coin': '{count}코인',
   'wallet.coins': '{count}코인',
   'wallet.debtExplained': '환불된 충전분 중 이미 쓴 코인이 미납액으로 남았습니다. 다음 충전에서 먼저 갚게 되며, 그 전까지는 게시물을 구매할 수 없습니다.',
   'wallet.buyCoins': '코인 충전',

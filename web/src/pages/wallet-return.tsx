@@ -2,7 +2,7 @@ import { useLocation } from 'preact-iso';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
 import { Balance } from '../wallet/balance.tsx';
-import { formatCoins } from '../wallet/format.ts';
+import { coinsText } from '../wallet/format.ts';
 import { useTopupStatus } from '../wallet/use-topup-status.ts';
 import '../wallet/wallet.css';
 
@@ -38,7 +38,7 @@ export default function WalletReturn() {
 function TopupStatus({ id }: { id: string }) {
   const { t, locale } = useI18n();
   const { topup, problem, stillPending } = useTopupStatus(id);
-  const coins = topup === null ? '' : t('wallet.coins', { count: formatCoins(topup.coins, locale) });
+  const coins = topup === null ? '' : coinsText(topup.coins, t, locale);
   return (
     <div class="stack">
       {(topup !== null || problem === null) && (

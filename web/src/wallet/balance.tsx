@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
-import { formatCoins } from './format.ts';
+import { coinsText } from './format.ts';
 import { readWallet } from './purchase.ts';
 import type { Wallet } from './types.ts';
 
@@ -27,13 +27,13 @@ export function Balance() {
       <dl class="balance">
         <div>
           <dt>{t('wallet.balance')}</dt>
-          <dd data-balance>{t('wallet.coins', { count: formatCoins(wallet.balance, locale) })}</dd>
+          <dd data-balance>{coinsText(wallet.balance, t, locale)}</dd>
         </div>
         {wallet.debt > 0 && (
           <div>
             <dt>{t('wallet.debt')}</dt>
             <dd class="error" data-debt>
-              {t('wallet.coins', { count: formatCoins(wallet.debt, locale) })}
+              {coinsText(wallet.debt, t, locale)}
             </dd>
           </div>
         )}

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Post, Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
-import { formatCoins } from './format.ts';
+import { coinsText } from './format.ts';
 import { Modal } from './modal.tsx';
 import { buyPost, newIdempotencyKey, readWallet } from './purchase.ts';
 import type { Wallet } from './types.ts';
@@ -46,9 +46,9 @@ export function BuyDialog({ post, onBought, onDismiss }: { post: Post; onBought:
   return (
     <Modal labelledBy={`${id}-title`} describedBy={`${id}-what`} onDismiss={dismiss}>
       <h2 id={`${id}-title`}>{t('wallet.buyTitle')}</h2>
-      <p id={`${id}-what`}>{t('wallet.buyWhat', { price: post.priceCoins, name: post.author.name })}</p>
+      <p id={`${id}-what`}>{t('wallet.buyWhat', { coins: coinsText(post.priceCoins, t, locale), name: post.author.name })}</p>
       <p class="muted" data-balance>
-        {wallet === null ? t('app.loading') : t('wallet.yourBalance', { balance: formatCoins(wallet.balance, locale) })}
+        {wallet === null ? t('app.loading') : t('wallet.yourBalance', { coins: coinsText(wallet.balance, t, locale) })}
       </p>
       {problem !== null && (
         <p class="error" role="alert">
@@ -67,7 +67,7 @@ export function BuyDialog({ post, onBought, onDismiss }: { post: Post; onBought:
         </button>
         {ownedAlready === null && (
           <button type="button" autofocus disabled={busy} onClick={() => void confirm()}>
-            {busy ? t('wallet.buying') : t('wallet.buyFor', { price: post.priceCoins })}
+            {busy ? t('wallet.buying') : t('wallet.buyFor', { coins: coinsText(post.priceCoins, t, locale) })}
           </button>
         )}
       </div>

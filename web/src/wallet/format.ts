@@ -1,3 +1,10 @@
+import type { Translate } from '../i18n/i18n.tsx';
+
+/** "1 coin", "1,200 coins", "1,200코인": the plural form the locale's rules pick. */
+export function coinsText(coins: number, t: Translate, locale: string): string {
+  return t(new Intl.PluralRules(locale).select(coins) === 'one' ? 'wallet.coin' : 'wallet.coins', { count: formatCoins(coins, locale) });
+}
+
 /** Whole coins with the locale's grouping (1,200 / 1,200). */
 export function formatCoins(coins: number, locale: string): string {
   return new Intl.NumberFormat(locale).format(coins);

@@ -5,6 +5,7 @@ import type { Post, PostMedia } from '../api/types.ts';
 import { useI18n, type Translate } from '../i18n/i18n.tsx';
 import { BlurhashCanvas } from '../posts/blurhash-canvas.tsx';
 import { BuyDialog } from './buy-dialog.tsx';
+import { coinsText } from './format.ts';
 import './wallet.css';
 
 /**
@@ -13,7 +14,7 @@ import './wallet.css';
  * read again (unlocked, with its media), and focus goes to the post, which now shows them.
  */
 export function LockedPost({ post, onChange }: { post: Post; onChange: (post: Post) => void }) {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const { account } = useAccount();
   const { url } = useLocation();
   const [buying, setBuying] = useState(false);
@@ -36,7 +37,7 @@ export function LockedPost({ post, onChange }: { post: Post; onChange: (post: Po
       <div class="locked-bar">
         <p class="locked-price">
           <LockIcon />
-          {t('wallet.lockedPrice', { price: post.priceCoins })}
+          {t('wallet.lockedPrice', { coins: coinsText(post.priceCoins, t, locale) })}
         </p>
         {account === null ? (
           <a class="button" href={`/sign-in?next=${encodeURIComponent(url)}`}>
@@ -44,7 +45,7 @@ export function LockedPost({ post, onChange }: { post: Post; onChange: (post: Po
           </a>
         ) : (
           <button type="button" onClick={() => setBuying(true)}>
-            {t('wallet.buyFor', { price: post.priceCoins })}
+            {t('wallet.buyFor', { coins: coinsText(post.priceCoins, t, locale) })}
           </button>
         )}
       </div>
@@ -55,9 +56,9 @@ export function LockedPost({ post, onChange }: { post: Post; onChange: (post: Po
 
 /** Under a paid post the viewer can read: "bought" for a buyer, the price for its author. */
 export function PaidPostBadge({ post }: { post: Post }) {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   if (post.priceCoins === 0 || post.locked) return null;
-  return <p class="badge">{post.purchasedByMe ? t('wallet.boughtBadge') : t('wallet.lockedPrice', { price: post.priceCoins })}</p>;
+  return <p class="badge">{post.purchasedByMe ? t('wallet.boughtBadge') : t('wallet.lockedPrice', { coins: coinsText(post.priceCoins, t, locale) })}</p>;
 }
 
 function LockedMedia({ media, t }: { media: PostMedia[]; t: Translate }) {

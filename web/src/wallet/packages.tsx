@@ -3,8 +3,17 @@ import { api, problemOf } from '../api/client.ts';
 import type { Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
-import { formatCoins, formatPrice } from './format.ts';
+import { coinsText, formatPrice } from './format.ts';
 import type { CoinPackage } from './types.ts';
+
+/** Only a web address leaves the app: never a javascript: or data: one, whatever an answer said. */
+function isWebAddress(url: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The coin packages on sale (GET /v1/wallet/packages, the operator's COIN_PACKAGES). Choosing one
@@ -26,16 +35,10 @@ export function CoinPackages() {
   const topUp = async (packageId: string) => {
     setOpening(packageId);
     setProblem(null);
-    try {
-      const { data, error, response } = await api.POST('/v1/wallet/topups', { body: { packageId } });
-      if (data === undefined) throw problemOf(error, response);
-      // Only a web address leaves the app: never a javascript: or data: one, whatever the answer said.
-      if (!/^https?:$/.test(new URL(data.checkoutUrl).protocol)) throw { status: 0, code: 'unexpected_answer' } satisfies Problem;
-      location.assign(data.checkoutUrl);
-    } catch (failure) {
-      setProblem('code' in (failure as object) ? (failure as Problem) : problemOf(undefined, undefined));
-      setOpening(null);
-    }
+    const opened = await api.POST('/v1/wallet/topups', { body: { packageId } }).catch(() => undefined);
+    if (opened?.data !== undefined && isWebAddress(opened.data.checkoutUrl)) return location.assign(opened.data.checkoutUrl);
+    setProblem(opened === undefined ? problemOf(undefined, undefined) : opened.data === undefined ? problemOf(opened.error, opened.response) : { status: 0, code: 'unexpected_answer' });
+    setOpening(null);
   };
 
   return (
@@ -45,7 +48,7 @@ export function CoinPackages() {
       {packages !== null && packages.length > 0 && (
         <ul class="packages">
           {packages.map((item) => {
-            const coins = t('wallet.coins', { count: formatCoins(item.coins, locale) });
+            const coins = coinsText(item.coins, t, locale);
             const price = formatPrice(item.amount, item.currency, locale);
             return (
               <li key={item.id}>
