@@ -18,23 +18,29 @@ const FIXED_IN_WALLET = new Set(['insufficient_funds', 'wallet_in_debt']);
 export function BuyDialog({ post, onBought, onDismiss }: { post: Post; onBought: (post: Post) => void; onDismiss: () => void }) {
   const { t, locale } = useI18n();
   const id = useId();
-  const [wallet, setWallet] = useState<Wallet | null>(null);
+  // undefined: it could not be read, and the dialog goes without it (Plaza checks the balance anyway).
+  const [wallet, setWallet] = useState<Wallet | null | undefined>(null);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
   const [ownedAlready, setOwnedAlready] = useState<Post | null>(null);
   // Kept across tries only while no answer came: Plaza replays an answered key's first answer, a refusal too.
   const key = useRef(newIdempotencyKey());
+  const inFlight = useRef(false);
 
   useEffect(() => {
-    readWallet().then(setWallet, () => setWallet(null));
+    readWallet().then(setWallet, () => setWallet(undefined));
   }, []);
 
   const dismiss = () => (ownedAlready === null ? onDismiss() : onBought(ownedAlready));
 
   const confirm = async () => {
+    // A second click before the button shows it is busy must not send a second purchase.
+    if (inFlight.current) return;
+    inFlight.current = true;
     setBusy(true);
     setProblem(null);
     const result = await buyPost(post.id, key.current);
+    inFlight.current = false;
     setBusy(false);
     if (result.kind === 'bought') return onBought(result.post);
     if (result.kind === 'alreadyBought') return setOwnedAlready(result.post);
@@ -47,9 +53,11 @@ export function BuyDialog({ post, onBought, onDismiss }: { post: Post; onBought:
     <Modal labelledBy={`${id}-title`} describedBy={`${id}-what`} onDismiss={dismiss}>
       <h2 id={`${id}-title`}>{t('wallet.buyTitle')}</h2>
       <p id={`${id}-what`}>{t('wallet.buyWhat', { coins: coinsText(post.priceCoins, t, locale), name: post.author.name })}</p>
-      <p class="muted" data-balance>
-        {wallet === null ? t('app.loading') : t('wallet.yourBalance', { coins: coinsText(wallet.balance, t, locale) })}
-      </p>
+      {wallet !== undefined && (
+        <p class="muted" data-balance>
+          {wallet === null ? t('app.loading') : t('wallet.yourBalance', { coins: coinsText(wallet.balance, t, locale) })}
+        </p>
+      )}
       {problem !== null && (
         <p class="error" role="alert">
           {problem.code === 'not_found' ? t('wallet.postGone') : problemMessage(problem, t)}{' '}
