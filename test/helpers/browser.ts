@@ -25,20 +25,21 @@ export type PlazaProcess = { readonly url: string; output(): string; stop(): Pro
 
 /**
  * `node src/main.ts serve` (what `npm start` runs) with only what a user's shell would have, on the
- * embedded profile, its own DATA_DIR and a free loopback port, plus `env`.
+ * embedded profile, its own DATA_DIR and a free loopback port, plus `env` (or what `env` makes of
+ * the URL Plaza will have, for settings naming Plaza itself).
  */
-export async function startPlaza(env: Record<string, string> = {}): Promise<PlazaProcess> {
+export async function startPlaza(env: Record<string, string> | ((url: string) => Record<string, string>) = {}): Promise<PlazaProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plaza-browser-'));
   const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, ['src/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url),
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...(typeof env === 'function' ? env(url) : env) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   server.stdout.on('data', (chunk) => (output += chunk));
   server.stderr.on('data', (chunk) => (output += chunk));
-  const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (server.exitCode === null) {
       server.kill('SIGTERM');

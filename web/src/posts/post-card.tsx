@@ -3,6 +3,7 @@ import { api } from '../api/client.ts';
 import { useAccount } from '../api/use-account.ts';
 import type { Post, PostMedia } from '../api/types.ts';
 import { useI18n, type Translate } from '../i18n/i18n.tsx';
+import { LockedPost, PaidPostBadge } from '../wallet/locked-post.tsx';
 import { BlurhashCanvas } from './blurhash-canvas.tsx';
 
 /** One post: author, time, text, media (nothing plays by itself), and the like button with its count. */
@@ -21,9 +22,9 @@ export function PostCard({ post, onChange }: { post: Post; onChange: (post: Post
         </time>
       </header>
       {post.visibility === 'followers' && <p class="badge">{t('post.followersOnly')}</p>}
+      <PaidPostBadge post={post} />
       {post.text !== '' && <p class="post-text">{post.text}</p>}
-      {post.media.length > 0 && <MediaGrid media={post.media} t={t} />}
-      {post.locked && <p class="notice">{t('post.locked', { price: post.priceCoins })}</p>}
+      {post.locked ? <LockedPost post={post} onChange={onChange} /> : post.media.length > 0 && <MediaGrid media={post.media} t={t} />}
       <footer class="post-footer">
         <LikeButton post={post} onChange={onChange} />
       </footer>

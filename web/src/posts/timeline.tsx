@@ -8,7 +8,7 @@ import { usePagedList } from './use-paged-list.ts';
 
 const PAGE_SIZE = 20;
 
-export type TimelineSource = '/v1/timelines/home' | '/v1/timelines/public';
+export type TimelineSource = '/v1/timelines/home' | '/v1/timelines/public' | '/v1/library';
 
 /** A timeline of posts with infinite scroll (and a button doing the same, for keyboards and screen readers). */
 export function Timeline({ source, empty }: { source: TimelineSource; empty: string }) {
