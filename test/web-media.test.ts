@@ -54,15 +54,26 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     assert.equal(await page.evaluate('document.documentElement.scrollWidth <= innerWidth'), true, where);
   }
 
-  /** Records from the fake microphone for about two seconds, checking the level meter moves, then stops. */
-  async function recordTwoSeconds(page: Page): Promise<void> {
-    await page.getByRole('button', { name: 'Record', exact: true }).click();
+  async function expectFocusOn(page: Page, text: string): Promise<void> {
+    await eventually(async () => assert.equal(await page.evaluate('document.activeElement?.textContent'), text));
+  }
+
+  /**
+   * Records from the fake microphone for about two seconds with the keyboard only, the focus already
+   * on Record: the focus follows each step (Stop, then the button that uses the take), and the level
+   * meter moves with the beep.
+   */
+  async function recordTwoSeconds(page: Page, useLabel: string): Promise<void> {
+    await expectFocusOn(page, 'Record');
+    await page.keyboard.press('Enter');
     await page.getByText(/Recording… 0:0\d/).waitFor();
+    await expectFocusOn(page, 'Stop');
     const meter = page.getByRole('meter', { name: 'Microphone level' });
     await eventually(async () => assert.ok(Number(await meter.evaluate((element) => (element as unknown as { value: number }).value)) > 0, 'the meter shows the beep'), 5_000);
     await page.getByText('Recording… 0:02').waitFor();
-    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.keyboard.press('Enter');
     await page.getByLabel('Listen to the recording').waitFor();
+    await expectFocusOn(page, useLabel);
   }
 
   /** The duration the audio element found once its metadata loaded (Infinity for a stream of unknown length). */
@@ -108,8 +119,13 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     await eventually(async () => assert.equal(await memos.count(), 2));
 
     const memo = memos.filter({ hasText: 'cotton' });
+    // Editing: the focus goes into the text, and back to Edit after Cancel.
     await memo.getByRole('button', { name: 'Edit' }).click();
     const edit = page.getByRole('form', { name: 'Edit the memo' });
+    await eventually(async () => assert.equal(await page.evaluate('document.activeElement?.tagName'), 'TEXTAREA'));
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await expectFocusOn(page, 'Edit');
+    await page.keyboard.press('Enter');
     await edit.getByRole('textbox').fill('Buy 100% cotton_thread, and needles');
     await edit.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Buy 100% cotton_thread, and needles').waitFor();
@@ -122,7 +138,7 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     await edited.getByRole('button', { name: 'Delete memo' }).focus();
     await page.keyboard.press('Enter');
     await edited.getByRole('group', { name: 'Delete this memo?' }).waitFor();
-    await eventually(async () => assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Cancel'));
+    await expectFocusOn(page, 'Cancel');
     await page.keyboard.press('Enter');
     await edited.getByRole('button', { name: 'Delete memo' }).waitFor();
     await eventually(async () => assert.equal(await page.evaluate('document.activeElement?.getAttribute("aria-label")'), 'Delete memo', 'the focus is back on Delete'));
@@ -147,7 +163,8 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     await page.getByText('No recordings yet.').waitFor();
     await expectNoSeriousViolations(page, '/recordings, empty');
 
-    await recordTwoSeconds(page);
+    await page.getByRole('button', { name: 'Record', exact: true }).focus();
+    await recordTwoSeconds(page, 'Save recording');
     await expectNoSeriousViolations(page, '/recordings, a take to listen to');
     assert.ok((await audioDuration(page, 'audio.voice-preview')) > 0, 'the preview plays back');
 
@@ -211,7 +228,7 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     const { context, page } = await signedIn('voice_poster');
     const compose = page.getByRole('form', { name: 'Write a post' });
     await compose.getByRole('button', { name: 'Record voice' }).click();
-    await recordTwoSeconds(page);
+    await recordTwoSeconds(page, 'Attach to post');
     // The connection drops during the upload's first piece: tus asks Plaza how far it got and goes on from there.
     const tus: string[] = [];
     let dropped = false;
@@ -227,6 +244,7 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     });
     await compose.getByRole('button', { name: 'Attach to post' }).click();
     await compose.getByText('Voice recording attached.').waitFor();
+    await expectFocusOn(page, 'Remove voice recording');
     await page.unroute('**/v1/uploads**');
     assert.deepEqual(tus.filter((method) => method !== 'GET'), ['POST', 'PATCH (dropped)', 'HEAD', 'PATCH'], 'created, dropped, resumed from the offset, finished');
     await expectNoSeriousViolations(page, 'compose with a voice recording');

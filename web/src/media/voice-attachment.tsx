@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api/client.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { uploadVoiceMedia } from './upload.ts';
@@ -13,6 +13,8 @@ export function VoiceAttachment({ disabled, onChange }: { disabled: boolean; onC
   const { t } = useI18n();
   const [open, setOpen] = useState(false);
   const [attached, setAttached] = useState<string | null>(null);
+  const remove = useRef<HTMLButtonElement>(null);
+  useEffect(() => remove.current?.focus(), [attached]);
   const attach = (mediaId: string | null) => {
     setAttached(mediaId);
     onChange(mediaId);
@@ -22,7 +24,7 @@ export function VoiceAttachment({ disabled, onChange }: { disabled: boolean; onC
     return (
       <p class="voice-attached">
         <span role="status">{t('media.voiceAttached')}</span>
-        <button type="button" class="secondary" onClick={() => {
+        <button ref={remove} type="button" class="secondary" onClick={() => {
             void api.DELETE('/v1/media/{id}', { params: { path: { id: attached } } });
             attach(null);
           }}>
@@ -40,6 +42,7 @@ export function VoiceAttachment({ disabled, onChange }: { disabled: boolean; onC
   }
   return (
     <VoiceRecorder
+      focusFirst
       useLabel={t('media.attach')}
       onUse={async (audio, fileName, onProgress) => attach(await uploadVoiceMedia(audio, fileName, onProgress))}
     />

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
@@ -10,12 +10,25 @@ import './media.css';
  * Record, stop, listen back, then hand the audio to `onUse` (which uploads it, reporting progress).
  * Nothing plays by itself; the level meter shows the microphone is heard while recording.
  */
-export function VoiceRecorder({ useLabel, onUse }: { useLabel: string; onUse: (audio: Blob, fileName: string, onProgress: OnProgress) => Promise<void> }) {
+export function VoiceRecorder({ useLabel, onUse, focusFirst = false }: {
+  useLabel: string;
+  onUse: (audio: Blob, fileName: string, onProgress: OnProgress) => Promise<void>;
+  /** Focus Record at once (the recorder was opened by a button that is gone now). */
+  focusFirst?: boolean;
+}) {
   const { t } = useI18n();
   const { state, level, start, stop, discard } = useRecorder();
   const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
   const uploading = progress !== null;
+
+  // The button pressed goes away at each step: the focus moves to the next step's first button.
+  const next = useRef<HTMLButtonElement>(null);
+  const mounted = useRef(focusFirst);
+  useEffect(() => {
+    if (mounted.current) next.current?.focus();
+    mounted.current = true;
+  }, [state.stage]);
 
   const use = async (audio: Blob) => {
     setProblem(null);
@@ -34,7 +47,7 @@ export function VoiceRecorder({ useLabel, onUse }: { useLabel: string; onUse: (a
     <div class="voice-recorder stack">
       {(state.stage === 'idle' || state.stage === 'starting' || state.stage === 'refused') && (
         <p class="voice-controls">
-          <button type="button" class="secondary" disabled={state.stage === 'starting'} onClick={() => void start()}>
+          <button ref={next} type="button" class="secondary" disabled={state.stage === 'starting'} onClick={() => void start()}>
             {t('media.record')}
           </button>
         </p>
@@ -46,7 +59,7 @@ export function VoiceRecorder({ useLabel, onUse }: { useLabel: string; onUse: (a
       )}
       {state.stage === 'recording' && (
         <div class="voice-controls">
-          <button type="button" onClick={stop}>
+          <button ref={next} type="button" onClick={stop}>
             {t('media.stop')}
           </button>
           <span role="status" class="visually-hidden">
@@ -60,7 +73,7 @@ export function VoiceRecorder({ useLabel, onUse }: { useLabel: string; onUse: (a
         <div class="stack">
           <audio class="voice-preview" controls preload="metadata" src={state.preview} aria-label={t('media.preview')} />
           <div class="voice-controls">
-            <button type="button" disabled={uploading} onClick={() => void use(state.audio)}>
+            <button ref={next} type="button" disabled={uploading} onClick={() => void use(state.audio)}>
               {useLabel}
             </button>
             <button type="button" class="secondary" disabled={uploading} onClick={discard}>

@@ -1,4 +1,4 @@
-import { useId, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import type { Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
@@ -17,6 +17,10 @@ export function MemoForm({ initial = '', label, saveLabel, onSave, onCancel }: {
   const [text, setText] = useState(initial);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
+  // Editing replaced the memo's text with this form: the focus goes into it.
+  const box = useRef<HTMLTextAreaElement>(null);
+  const editing = onCancel !== undefined;
+  useEffect(() => (editing ? box.current?.focus() : undefined), [editing]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -37,8 +41,7 @@ export function MemoForm({ initial = '', label, saveLabel, onSave, onCancel }: {
       <label for={`${id}-text`} class="visually-hidden">
         {label}
       </label>
-      <textarea id={`${id}-text`} rows={3} maxLength={MEMO_MAX_LENGTH} value={text} placeholder={t('memos.placeholder')} onInput={(event) => setText(event.currentTarget.value)}
-        autoFocus={onCancel !== undefined} />
+      <textarea ref={box} id={`${id}-text`} rows={3} maxLength={MEMO_MAX_LENGTH} value={text} placeholder={t('memos.placeholder')} onInput={(event) => setText(event.currentTarget.value)} />
       <div class="item-actions">
         <button type="submit" disabled={busy || text.trim() === ''}>
           {busy ? t('memos.saving') : saveLabel}

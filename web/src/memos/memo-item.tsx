@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useI18n } from '../i18n/i18n.tsx';
 import { ConfirmDelete } from '../shell/confirm-delete.tsx';
 import { deleteMemo, rewriteMemo, type Memo } from './memo-api.ts';
@@ -8,6 +8,13 @@ import { MemoForm } from './memo-form.tsx';
 export function MemoItem({ memo, onChange, onDeleted }: { memo: Memo; onChange: (memo: Memo) => void; onDeleted: (memo: Memo) => void }) {
   const { t, locale } = useI18n();
   const [editing, setEditing] = useState(false);
+  // Back from editing, the focus returns to Edit rather than to the page's start.
+  const edit = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+  useEffect(() => {
+    if (!editing && wasEditing.current) edit.current?.focus();
+    wasEditing.current ||= editing;
+  }, [editing]);
   const updated = new Date(memo.updatedAt);
   const edited = memo.updatedAt !== memo.createdAt;
 
@@ -34,7 +41,7 @@ export function MemoItem({ memo, onChange, onDeleted }: { memo: Memo; onChange: 
         <time dateTime={memo.updatedAt}>{t(edited ? 'memos.edited' : 'memos.written', { when: updated.toLocaleString(locale) })}</time>
       </p>
       <div class="item-actions">
-        <button type="button" class="secondary" onClick={() => setEditing(true)}>
+        <button ref={edit} type="button" class="secondary" onClick={() => setEditing(true)}>
           {t('memos.edit')}
         </button>
         <ConfirmDelete
