@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
@@ -74,6 +74,14 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     await page.keyboard.press('Enter');
     await page.getByLabel('Listen to the recording').waitFor();
     await expectFocusOn(page, useLabel);
+  }
+
+  /** Whether anything is drawn on the canvas. */
+  function waveformInked(canvas: Locator): Promise<boolean> {
+    return canvas.evaluate((element) => {
+      const drawn = element as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+      return drawn.getContext('2d').getImageData(0, 0, drawn.width, drawn.height).data.some((value, index) => index % 4 === 3 && value > 0);
+    });
   }
 
   /** The duration the audio element found once its metadata loaded (Infinity for a stream of unknown length). */
@@ -197,13 +205,33 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
     assert.match((await item.locator('.recording-header').textContent()) ?? '', /0:0[1-3]/, 'Plaza measured about two seconds');
     const waveform = item.getByRole('img', { name: /^Waveform of Recording/ });
     await eventually(async () => assert.equal(await waveform.getAttribute('data-peaks'), '100'));
-    const inked = await waveform.evaluate((canvas) => {
-      const element = canvas as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
-      return element.getContext('2d').getImageData(0, 0, element.width, element.height).data.some((value, index) => index % 4 === 3 && value > 0);
-    });
-    assert.ok(inked, 'the waveform is drawn');
+    assert.ok(await waveformInked(waveform), 'the waveform is drawn');
 
+    // A server without ffmpeg has no peaks to give (waveform null): the page decodes the file itself.
+    await page.route('**/v1/recordings?*', async (route) => {
+      const response = await route.fetch();
+      const list = (await response.json()) as { items: { waveform: number[] | null }[] };
+      for (const recording of list.items) recording.waveform = null;
+      await route.fulfill({ response, json: list });
+    });
+    await page.reload();
+    await eventually(async () => assert.equal(await waveform.getAttribute('data-peaks'), '100'));
+    assert.ok(await waveformInked(waveform), 'the decoded waveform is drawn');
+    await page.unroute('**/v1/recordings?*');
+
+    // A link refused as expired while the page was open: the page asks Plaza for the recording's fresh
+    // link (the same one within this test's hour: Plaza rounds expiries, so the player keeps it).
     const player = item.getByLabel(/^Play Recording/);
+    const renewals: string[] = [];
+    page.on('request', (request) => /\/v1\/recordings\/\w+$/.test(new URL(request.url()).pathname) && renewals.push(request.method()));
+    await page.route('**/v1/recordings/*/content?**', (route) =>
+      route.fulfill({ status: 403, contentType: 'application/problem+json', body: '{"status":403,"code":"forbidden"}' }),
+    );
+    await player.evaluate((audio) => (audio as unknown as { load(): void }).load());
+    await eventually(async () => assert.deepEqual(renewals, ['GET']));
+    await page.unroute('**/v1/recordings/*/content?**');
+    await player.evaluate((audio) => (audio as unknown as { load(): void }).load());
+
     assert.equal(await player.getAttribute('autoplay'), null, 'nothing plays by itself');
     assert.equal(await player.evaluate((audio) => (audio as unknown as { paused: boolean }).paused), true);
     // A recording is served as it was recorded, and a browser's live WebM does not say its length: the

@@ -1,4 +1,5 @@
-import { API_ORIGIN } from '../api/client.ts';
+import { useRef, useState } from 'preact/hooks';
+import { api, API_ORIGIN } from '../api/client.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { ConfirmDelete } from '../shell/confirm-delete.tsx';
 import { deleteRecording } from './recording-api.ts';
@@ -10,8 +11,17 @@ import { Waveform } from './waveform.tsx';
 export function RecordingItem({ recording, onDeleted }: { recording: Recording; onDeleted: (recording: Recording) => void }) {
   const { t, locale } = useI18n();
   const created = new Date(recording.createdAt);
+  // The signed link expires (SIGNED_URL_TTL): a page left open past it asks for a fresh one, once per link.
+  const [link, setLink] = useState(recording.url);
+  const renewed = useRef<string | null>(null);
+  const renew = async () => {
+    if (renewed.current === link) return;
+    renewed.current = link;
+    const { data } = await api.GET('/v1/recordings/{id}', { params: { path: { id: recording.id } } });
+    if (data !== undefined) setLink(data.url);
+  };
   // The API's links are relative to it, which is not this page's origin when the client is on a CDN.
-  const url = new URL(recording.url, API_ORIGIN).href;
+  const url = new URL(link, API_ORIGIN).href;
   return (
     <article class="recording" aria-label={recording.fileName}>
       <header class="recording-header">
@@ -22,7 +32,7 @@ export function RecordingItem({ recording, onDeleted }: { recording: Recording; 
         </time>
       </header>
       <Waveform peaks={recording.waveform} url={url} label={t('media.waveformOf', { name: recording.fileName })} />
-      <audio controls preload="metadata" src={url} aria-label={t('media.play', { name: recording.fileName })} />
+      <audio controls preload="metadata" src={url} aria-label={t('media.play', { name: recording.fileName })} onError={() => void renew()} />
       <div class="item-actions">
         <ConfirmDelete
           question={t('media.deleteQuestion')}
