@@ -30,8 +30,8 @@ export const ROUTES: PageRoute[] = [
   { path: '/explore', component: lazy(() => import('./pages/explore.tsx')), nav: 'nav.explore' },
   // Not built yet (issue 16): each is the next engineer's page.
   { path: '/notifications', component: placeholder, nav: 'nav.notifications', signedIn: true },
-  { path: '/memos', component: placeholder, nav: 'nav.memos', signedIn: true },
-  { path: '/recordings', component: placeholder, nav: 'nav.recordings', signedIn: true },
+  { path: '/memos', component: lazy(() => import('./pages/memos.tsx')), nav: 'nav.memos', signedIn: true },
+  { path: '/recordings', component: lazy(() => import('./pages/recordings.tsx')), nav: 'nav.recordings', signedIn: true },
   { path: '/wallet', component: lazy(() => import('./pages/wallet.tsx')), nav: 'nav.wallet', signedIn: true },
   { path: '/wallet/return', component: lazy(() => import('./pages/wallet-return.tsx')), signedIn: true },
   { path: '/library', component: lazy(() => import('./pages/library.tsx')), nav: 'library.title', signedIn: true },

@@ -79,11 +79,18 @@ export async function sniffBytes(head: Uint8Array): Promise<MediaType | undefine
 async function isAudioOnlyWebm(head: Uint8Array): Promise<boolean> {
   // Loaded at the first WebM sniffed, as audio.ts does: 40 modules a start needs not wait for.
   const { parseBuffer } = await import('music-metadata');
+  // A browser's MediaRecorder leaves its clusters' sizes unknown, which music-metadata throws on after
+  // it has read the track list: the tracks seen by then decide.
+  let tracks: readonly { video?: unknown }[] | undefined;
+  const observer = (update: { metadata: { format: { trackInfo: readonly { video?: unknown }[] } }; tag: { id: string } }) => {
+    if (update.tag.id === 'hasAudio') tracks = update.metadata.format.trackInfo;
+  };
   try {
-    const { format } = await parseBuffer(head, { mimeType: 'video/webm' }, { duration: false, skipCovers: true });
+    const { format } = await parseBuffer(head, { mimeType: 'video/webm' }, { duration: false, skipCovers: true, observer });
     return format.hasAudio === true && format.hasVideo === false;
   } catch {
-    return false; // tracks not readable from the head: keep file-type's answer
+    // No audio track read from the head: keep file-type's answer.
+    return tracks !== undefined && tracks.every((track) => track.video === undefined);
   }
 }
 

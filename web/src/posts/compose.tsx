@@ -3,6 +3,7 @@ import { api, problemOf } from '../api/client.ts';
 import type { Problem } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
+import { VoiceAttachment } from '../media/voice-attachment.tsx';
 import { graphemeCount, POST_TEXT_MAX_GRAPHEMES } from './graphemes.ts';
 
 /** API.md: a post takes at most four media. */
@@ -12,8 +13,8 @@ type Photo = { file: File; preview: string };
 
 /**
  * Writing a post: text with a live count of graphemes against the API's limit, up to four photos
- * (each uploaded with POST /v1/media when posting), then POST /v1/posts. Videos, recordings, a
- * price and followers-only are not built yet.
+ * (each uploaded with POST /v1/media when posting) and a voice recording made here, then POST
+ * /v1/posts. Videos, a price and followers-only are not built yet.
  */
 export function Compose({ onPosted }: { onPosted: () => void }) {
   const { t } = useI18n();
@@ -22,10 +23,14 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
   const [photos, setPhotos] = useState<Photo[]>([]);
   const [stage, setStage] = useState<'idle' | 'uploading' | 'posting' | 'posted'>('idle');
   const [problem, setProblem] = useState<Problem | null>(null);
+  // A voice recording is uploaded when attached (media/voice-attachment.tsx); a new one starts after posting.
+  const [voiceId, setVoiceId] = useState<string | null>(null);
+  const [voiceGeneration, setVoiceGeneration] = useState(0);
+  const photoRoom = MAX_PHOTOS - (voiceId === null ? 0 : 1);
   const count = graphemeCount(text);
   const over = count - POST_TEXT_MAX_GRAPHEMES;
   const busy = stage === 'uploading' || stage === 'posting';
-  const empty = text.trim() === '' && photos.length === 0;
+  const empty = text.trim() === '' && photos.length === 0 && voiceId === null;
 
   // A preview's object URL holds its file in memory until revoked: on removal, after posting, on leaving.
   const shown = useRef(photos);
@@ -37,7 +42,7 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
   };
 
   const addPhotos = (files: FileList | null) => {
-    const added = [...(files ?? [])].slice(0, MAX_PHOTOS - photos.length).map((file) => ({ file, preview: URL.createObjectURL(file) }));
+    const added = [...(files ?? [])].slice(0, photoRoom - photos.length).map((file) => ({ file, preview: URL.createObjectURL(file) }));
     setPhotos((before) => [...before, ...added]);
   };
 
@@ -46,7 +51,7 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
     setProblem(null);
     try {
       setStage('uploading');
-      const mediaIds: string[] = [];
+      const mediaIds = voiceId === null ? [] : [voiceId];
       for (const photo of photos) {
         const { data, error, response } = await api.POST('/v1/media', {
           params: { query: { fileName: photo.file.name } },
@@ -62,6 +67,8 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
       if (data === undefined) throw problemOf(error, response);
       setText('');
       removePhotos(photos);
+      setVoiceId(null);
+      setVoiceGeneration((value) => value + 1);
       setStage('posted');
       onPosted();
     } catch (failure) {
@@ -92,14 +99,15 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
         </ul>
       )}
       <div class="compose-actions">
-        <label class="button secondary" aria-disabled={photos.length >= MAX_PHOTOS}>
+        <label class="button secondary" aria-disabled={photos.length >= photoRoom}>
           {t('compose.addPhotos')}
-          <input class="visually-hidden" type="file" accept="image/*" multiple disabled={photos.length >= MAX_PHOTOS || busy} onChange={(event) => {
+          <input class="visually-hidden" type="file" accept="image/*" multiple disabled={photos.length >= photoRoom || busy} onChange={(event) => {
               addPhotos(event.currentTarget.files);
               event.currentTarget.value = '';
             }} />
         </label>
         <span class="muted">{t('compose.photosLimit', { max: MAX_PHOTOS })}</span>
+        <VoiceAttachment key={voiceGeneration} disabled={photos.length >= MAX_PHOTOS || busy} onChange={setVoiceId} />
         <button type="submit" disabled={busy || empty || over > 0}>
           {stage === 'uploading' ? t('compose.uploading') : stage === 'posting' ? t('compose.posting') : t('compose.post')}
         </button>

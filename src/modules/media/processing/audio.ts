@@ -22,7 +22,12 @@ const DECODE_TIMEOUT_MS = 120_000;
  */
 export async function processAudio(source: Readable, ffmpeg: FfmpegTools | undefined, clean?: CleanFileRequest): Promise<ProcessedAudio> {
   return withTempFile(source, async (path, dir) => {
-    const declaredMs = await declaredDurationMs(path);
+    // Headers music-metadata cannot read (a browser's live WebM, whose clusters have no size) are
+    // no reason to refuse audio that ffmpeg decodes: then the decoded length is the duration.
+    const declaredMs = await declaredDurationMs(path).catch((error: unknown) => {
+      if (!ffmpeg) throw error;
+      return undefined;
+    });
     if (!ffmpeg) return { durationMs: declaredMs, waveform: undefined };
     const peaks = await decodePeaks(ffmpeg.ffmpeg, path);
     if (peaks.sampleCount === 0) throw new MediaProcessingError('audio has no decodable samples');
