@@ -30,7 +30,7 @@ const TYPES: Record<string, string> = {
 };
 
 type StaticFile = { type: string; etag: string; encodings: { identity: Buffer; br: Buffer; gzip: Buffer } };
-type Build = { index: StaticFile; assets: Map<string, StaticFile> };
+type Build = { index: StaticFile; serviceWorker: StaticFile | undefined; assets: Map<string, StaticFile> };
 
 export type WebClientOptions = {
   /** The built client (WEB_CLIENT_DIST; tests may point elsewhere). */
@@ -42,8 +42,8 @@ export type WebClientOptions = {
 
 /**
  * Plaza serves its web client (web/): `index.html` at `/` and at every page of the client, its
- * hashed assets under `/assets/`. A request is a client page when it is a GET or HEAD that asks for
- * HTML, whose path is not under one of Plaza's own top-level paths (`/v1`, `/docs`, `/metrics`, …:
+ * hashed assets under `/assets/`, its service worker at `/sw.js`. A request is a client page when it
+ * is a GET or HEAD that asks for HTML, whose path is not under one of Plaza's own top-level paths (`/v1`, `/docs`, `/metrics`, …:
  * the first segment of any route registered, so an unknown API path still gets its JSON 404).
  *
  * Files are read into memory once, at start-up, with their gzip and brotli forms (the build is a few
@@ -75,6 +75,15 @@ export function registerWebClient(app: FastifyInstance, options: WebClientOption
     // A script or style is no page: the API's policy (nothing allowed) is the right one for it.
     reply.header('cache-control', ASSET_CACHE);
     return sendFile(request, reply, file);
+  });
+
+  // The service worker (web/public/sw.js) must come from the root to control every page, and must not
+  // be kept: the browser checks it for updates on each visit, and a cached copy would hold back a fix.
+  app.get('/sw.js', hidden, (request, reply) => {
+    if (build?.serviceWorker === undefined) return sendProblem(request, reply, errors.notFound('route'));
+    // A worker's policy is that of its script: it fetches nothing, and its notifications show Plaza's icon.
+    reply.header('content-security-policy', "default-src 'none'; img-src 'self'").header('cache-control', 'no-cache');
+    return sendFile(request, reply, build.serviceWorker);
   });
 
   // Client pages are paths no route has: answered here, before the not-found handler would.
@@ -144,7 +153,9 @@ function loadBuild(distDir: string): Build | undefined {
     const type = TYPES[extname(name)];
     if (type !== undefined) assets.set(name, staticFile(readFileSync(join(assetsDir, name)), type));
   }
-  return { index: staticFile(readFileSync(indexPath), TYPES['.html']!), assets };
+  const serviceWorkerPath = join(distDir, 'sw.js');
+  const serviceWorker = existsSync(serviceWorkerPath) ? staticFile(readFileSync(serviceWorkerPath), TYPES['.js']!) : undefined;
+  return { index: staticFile(readFileSync(indexPath), TYPES['.html']!), serviceWorker, assets };
 }
 
 function staticFile(bytes: Buffer, type: string): StaticFile {

@@ -29,7 +29,7 @@ export const ROUTES: PageRoute[] = [
   { path: '/', component: lazy(() => import('./pages/home.tsx')), nav: 'nav.home' },
   { path: '/explore', component: lazy(() => import('./pages/explore.tsx')), nav: 'nav.explore' },
   // Not built yet (issue 16): each is the next engineer's page.
-  { path: '/notifications', component: placeholder, nav: 'nav.notifications', signedIn: true },
+  { path: '/notifications', component: lazy(() => import('./pages/notifications.tsx')), nav: 'nav.notifications', signedIn: true },
   { path: '/memos', component: lazy(() => import('./pages/memos.tsx')), nav: 'nav.memos', signedIn: true },
   { path: '/recordings', component: lazy(() => import('./pages/recordings.tsx')), nav: 'nav.recordings', signedIn: true },
   { path: '/wallet', component: lazy(() => import('./pages/wallet.tsx')), nav: 'nav.wallet', signedIn: true },
@@ -40,4 +40,6 @@ export const ROUTES: PageRoute[] = [
   { path: '/sign-in', component: lazy(() => import('./pages/sign-in.tsx')), nav: 'nav.signIn', signedOutOnly: true },
   { path: '/sign-up', component: lazy(() => import('./pages/sign-up.tsx')), nav: 'nav.signUp', signedOutOnly: true },
   { path: AUTH_RETURN_PATH, component: lazy(() => import('./pages/auth-return.tsx')) },
+  // Where notifications and pushes about a post lead.
+  { path: '/posts/:id', component: lazy(() => import('./pages/post.tsx')) },
 ];

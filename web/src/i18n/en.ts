@@ -148,6 +148,35 @@ export const en = {
 
 
   // — live events, notifications and push —
+  'live.newPosts.one': '{count} new post',
+  'live.newPosts.other': '{count} new posts',
+  'live.newPostsMissed': 'Show the newest posts',
+  'live.unread': '{count} unread',
+  'notifications.title': 'Notifications',
+  'notifications.filter': 'Show',
+  'notifications.all': 'All',
+  'notifications.unread': 'Unread',
+  'notifications.follow': '{name} followed you',
+  'notifications.like': '{name} liked your post',
+  'notifications.purchase': '{name} bought your post',
+  'notifications.new_post': '{name} posted',
+  'notifications.new': 'New',
+  'notifications.empty': 'No notifications yet. When someone follows you or likes your posts, you will see it here.',
+  'notifications.emptyUnread': 'Nothing unread.',
+  'notifications.end': 'You have seen every notification.',
+  'notifications.markRead': 'Mark all as read',
+  'notifications.marking': 'Marking…',
+  'post.pageTitle': 'Post',
+  'push.title': 'Push notifications',
+  'push.explain': 'Hear of new notifications on this device, even when Plaza is closed.',
+  'push.turnOn': 'Turn on push notifications',
+  'push.turnOff': 'Turn off push notifications',
+  'push.on': 'Push notifications are on in this browser.',
+  'push.unsupported': 'This browser cannot receive push notifications.',
+  'push.denied': 'Notifications are blocked for Plaza in this browser. Allow them in the site settings, then try again.',
+  'push.browserFailed': 'This browser could not subscribe to push notifications ({reason}). Try again later.',
+  'error.push_unavailable': 'Push notifications are not set up on this Plaza server.',
+  'error.push_subscription_taken': 'This browser’s push subscription belongs to another account.',
 
 
   // — memos, recordings and voice posts —

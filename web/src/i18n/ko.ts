@@ -147,6 +147,35 @@ export const ko: Messages = {
 
 
   // — live events, notifications and push —
+  'live.newPosts.one': '새 게시물 {count}개',
+  'live.newPosts.other': '새 게시물 {count}개',
+  'live.newPostsMissed': '최신 게시물 보기',
+  'live.unread': '읽지 않음 {count}개',
+  'notifications.title': '알림',
+  'notifications.filter': '보기',
+  'notifications.all': '전체',
+  'notifications.unread': '읽지 않음',
+  'notifications.follow': '{name}님이 나를 팔로우했습니다',
+  'notifications.like': '{name}님이 내 게시물을 좋아합니다',
+  'notifications.purchase': '{name}님이 내 게시물을 구매했습니다',
+  'notifications.new_post': '{name}님이 새 게시물을 올렸습니다',
+  'notifications.new': '새 알림',
+  'notifications.empty': '아직 알림이 없습니다. 누군가 나를 팔로우하거나 내 게시물에 좋아요를 누르면 여기에 표시됩니다.',
+  'notifications.emptyUnread': '읽지 않은 알림이 없습니다.',
+  'notifications.end': '모든 알림을 확인했습니다.',
+  'notifications.markRead': '모두 읽음으로 표시',
+  'notifications.marking': '표시하는 중…',
+  'post.pageTitle': '게시물',
+  'push.title': '푸시 알림',
+  'push.explain': 'Plaza를 닫아 두어도 이 기기에서 새 알림을 받습니다.',
+  'push.turnOn': '푸시 알림 켜기',
+  'push.turnOff': '푸시 알림 끄기',
+  'push.on': '이 브라우저에서 푸시 알림이 켜져 있습니다.',
+  'push.unsupported': '이 브라우저는 푸시 알림을 받을 수 없습니다.',
+  'push.denied': '이 브라우저에서 Plaza 알림이 차단되어 있습니다. 사이트 설정에서 알림을 허용한 뒤 다시 시도해 주세요.',
+  'push.browserFailed': '이 브라우저에서 푸시 알림을 구독하지 못했습니다 ({reason}). 잠시 후 다시 시도해 주세요.',
+  'error.push_unavailable': '이 Plaza 서버에는 푸시 알림이 설정되어 있지 않습니다.',
+  'error.push_subscription_taken': '이 브라우저의 푸시 구독은 다른 계정에 연결되어 있습니다.',
 
 
   // — memos, recordings and voice posts —

@@ -3,6 +3,7 @@ import { api, problemOf } from '../api/client.ts';
 import type { Page, Post } from '../api/types.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
+import { NewPosts } from '../live/new-posts.tsx';
 import { PostCard } from './post-card.tsx';
 import { usePagedList } from './use-paged-list.ts';
 
@@ -10,7 +11,7 @@ const PAGE_SIZE = 20;
 
 export type TimelineSource = '/v1/timelines/home' | '/v1/timelines/public' | '/v1/library';
 
-/** A timeline of posts with infinite scroll (and a button doing the same, for keyboards and screen readers). */
+/** A timeline of posts with infinite scroll (and a button doing the same, for keyboards and screen readers); the home one shows live arrivals. */
 export function Timeline({ source, empty }: { source: TimelineSource; empty: string }) {
   const { t } = useI18n();
   const fetchPage = useCallback(
@@ -25,6 +26,7 @@ export function Timeline({ source, empty }: { source: TimelineSource; empty: str
   const replace = (post: Post) => list.setItems((posts) => posts.map((each) => (each.id === post.id ? post : each)));
   return (
     <div class="timeline">
+      {source === '/v1/timelines/home' && <NewPosts shown={list.items} onShow={(posts) => list.setItems((shown) => [...posts, ...shown])} />}
       <ol class="posts" aria-busy={list.loading}>
         {list.items.map((post) => (
           <li key={post.id}>

@@ -2,6 +2,8 @@ import type { ComponentChildren } from 'preact';
 import { useLocation } from 'preact-iso';
 import { useAccount } from '../api/use-account.ts';
 import { signOut } from '../api/client.ts';
+import { forgetPushSubscription } from '../live/push.ts';
+import { UnreadBadge } from '../live/unread-badge.tsx';
 import { useI18n } from '../i18n/i18n.tsx';
 import { ROUTES } from '../routes.tsx';
 import { LanguageSwitch } from './language-switch.tsx';
@@ -26,12 +28,13 @@ export function Layout({ children }: { children: ComponentChildren }) {
               <li key={route.path}>
                 <a href={route.path} aria-current={route.path === path ? 'page' : undefined}>
                   {t(route.nav!)}
+                  {route.path === '/notifications' && <UnreadBadge />}
                 </a>
               </li>
             ))}
             {account !== null && (
               <li>
-                <button type="button" class="link-button" onClick={() => void signOut().then(() => route('/'))}>
+                <button type="button" class="link-button" onClick={() => void forgetPushSubscription().then(signOut).then(() => route('/'))}>
                   {t('auth.signOut')}
                 </button>
               </li>
