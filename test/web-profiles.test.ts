@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { freePort } from '../scripts/services/common.ts';
 import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { startIdentityProvider, type IdentityProvider } from './helpers/identity-provider.ts';
 import { ffmpegSample, imageSample } from './helpers/media-samples.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
@@ -86,7 +89,7 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
   /** Presses Tab until `target` has the focus: it is reachable by the keyboard alone, in order. */
   async function tabTo(page: Page, target: Locator): Promise<void> {
     for (let presses = 0; presses < 60; presses++) {
-      if (await target.evaluate((element) => element === document.activeElement)) return;
+      if (await target.evaluate((element) => (element as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement === element)) return;
       await page.keyboard.press('Tab');
     }
     assert.fail(`Tab never reached ${target}`);
@@ -173,7 +176,7 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
     await page.getByLabel('Choose a new picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: await imageSample('png') });
     await page.getByText('Your new picture is saved.').waitFor();
     const picture = page.getByRole('img', { name: 'Your profile picture' });
-    await eventually(async () => assert.ok((await picture.evaluate((img) => (img as HTMLImageElement).naturalWidth)) > 0, 'the new picture loaded'));
+    await eventually(async () => assert.ok(Number(await picture.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)) > 0, 'the new picture loaded'));
 
     await page.getByLabel('Name').fill('Ada Lovelace');
     await page.getByLabel('Bio').fill('Counts things 🧮');
@@ -182,14 +185,14 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
     await page.getByText('Saved.').waitFor();
     await page.getByLabel('Handle').fill('NOT A HANDLE');
     await page.getByRole('button', { name: 'Save' }).click();
-    assert.equal(await page.getByLabel('Handle').evaluate((input) => (input as HTMLInputElement).validity.patternMismatch), true, 'the form says so before Plaza would');
+    assert.equal(await page.getByLabel('Handle').evaluate((input) => (input as unknown as { validity: { patternMismatch: boolean } }).validity.patternMismatch), true, 'the form says so before Plaza would');
     await page.getByLabel('Handle').fill('ada_p');
 
     await page.getByRole('link', { name: 'View your profile' }).click();
     await page.getByRole('heading', { name: 'Ada Lovelace', level: 1 }).waitFor();
     await page.getByText('Counts things 🧮').waitFor();
     const avatar = page.getByRole('img', { name: 'Profile picture of Ada Lovelace' });
-    await eventually(async () => assert.ok((await avatar.evaluate((img) => (img as HTMLImageElement).naturalWidth)) > 0));
+    await eventually(async () => assert.ok(Number(await avatar.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)) > 0));
 
     // Others see it too.
     await bo.page.goto('/u/ada_p');
@@ -223,7 +226,7 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
     await expectNoSeriousViolations(ada.page, 'the likers dialog');
     await ada.page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    assert.equal(await likes.evaluate((button) => button === document.activeElement), true, 'focus is back on the button that opened it');
+    assert.equal(await likes.evaluate((element) => (element as unknown as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement === element), true, 'focus is back on the button that opened it');
 
     // A liker's name leads to their profile.
     await likes.click();
@@ -349,4 +352,152 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
   it('ran without the page refusing anything or throwing', () => {
     assert.deepEqual(refusals, []);
   });
+});
+
+/**
+ * The ways to sign in, with a real OpenID provider (`oidc-provider`, its own login and consent pages
+ * filled in the browser): linking it to a password account through the web flow and unlinking it;
+ * an account made by it refused its last way in (409 last_sign_in_method), setting a password, then
+ * unlinking; and deleting such an account with no password, confirmed by its recent sign-in.
+ */
+describe('linked sign-in providers in a browser', { skip: skipWithoutChromium() }, () => {
+  let idp: IdentityProvider;
+  let plaza: PlazaProcess;
+  let browser: Browser;
+  const refusals: string[] = [];
+
+  before(async () => {
+    await webClientBuilt();
+    // Plaza's public address is registered at the provider before Plaza starts, so its port is chosen first.
+    const port = await freePort();
+    const publicUrl = `http://127.0.0.1:${port}`;
+    idp = await startIdentityProvider({ clients: [{ client_id: 'plaza-web', client_secret: 'corp-secret', redirect_uris: [`${publicUrl}/v1/auth/oauth/corp/callback`] }] });
+    plaza = await startPlaza(
+      {
+        NODE_EXTRA_CA_CERTS: idp.caFile,
+        PUBLIC_URL: publicUrl,
+        AUTH_OIDC_PROVIDERS: 'corp',
+        AUTH_OIDC_CORP_NAME: 'Corp',
+        AUTH_OIDC_CORP_ISSUER: idp.issuer,
+        AUTH_OIDC_CORP_CLIENT_ID: 'plaza-web',
+        AUTH_OIDC_CORP_CLIENT_SECRET: 'corp-secret',
+      },
+      port,
+    );
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await plaza?.stop();
+    await idp?.close();
+  });
+
+  /** A browser that trusts the provider's test certificate (its own pages are not Plaza's: only Plaza's are watched for refusals). */
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ baseURL: plaza.url, locale: 'en-US', ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    page.on('console', (message) => message.location().url.startsWith(plaza.url) && message.text().includes('Content Security Policy') && refusals.push(message.text()));
+    page.on('pageerror', (error) => refusals.push(`page error: ${error.message}`));
+    return { context, page };
+  }
+
+  /** At the provider: its login form as `sub`, then its consent, until it sends the browser back to Plaza. */
+  async function approveAtProvider(page: Page, sub: string): Promise<void> {
+    await page.waitForURL(`${idp.issuer}/**`);
+    for (let step = 0; step < 4 && page.url().startsWith(idp.issuer); step++) {
+      const login = page.locator('input[name=login]');
+      if (await login.isVisible()) {
+        await login.fill(sub);
+        await page.locator('input[name=password]').fill('any');
+      }
+      const before = page.url();
+      await Promise.all([page.waitForURL((url) => url.href !== before), page.locator('button[type=submit]').first().click()]);
+    }
+    await page.waitForURL(`${plaza.url}/**`);
+  }
+
+  function providerAccount(): string {
+    const sub = randomUUID();
+    idp.setAccount(sub, { email: `corp-${sub.slice(0, 8)}@corp.example`, email_verified: true, name: 'Grace Corp' });
+    return sub;
+  }
+
+  async function signInWithCorp(page: Page, sub: string): Promise<void> {
+    await page.goto('/sign-in');
+    await page.getByRole('link', { name: 'Continue with Corp' }).click();
+    await approveAtProvider(page, sub);
+    await page.getByRole('heading', { name: 'Home' }).waitFor();
+  }
+
+  async function passwordRow(page: Page): Promise<string> {
+    return ((await page.locator('[data-provider=password] .muted').textContent()) ?? '').trim();
+  }
+
+  it('links the provider to a password account through the web flow, and unlinks it', async () => {
+    const { context, page } = await newPage();
+    await page.goto('/sign-up');
+    await page.getByLabel('Name').fill('Eve');
+    await page.getByLabel('Email').fill('eve@example.test');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('heading', { name: 'Home' }).waitFor();
+
+    await page.goto('/settings');
+    await page.getByRole('button', { name: 'Link Corp' }).click();
+    await approveAtProvider(page, providerAccount());
+    await page.waitForURL('**/settings?linked=corp');
+    await page.getByRole('status').filter({ hasText: 'Corp is linked: you can sign in with it now.' }).waitFor();
+    assert.equal(new URL(page.url()).hash, '', 'nothing left in the address bar');
+    await page.getByRole('button', { name: 'Unlink Corp' }).waitFor();
+    await expectNoSeriousViolations(page, '/settings with a provider linked');
+
+    await page.getByRole('button', { name: 'Unlink Corp' }).click();
+    await page.getByRole('button', { name: 'Link Corp' }).waitFor();
+    await context.close();
+  });
+
+  it('an account made by the provider: its last way in is not unlinked; a password is set, then it is', async () => {
+    const { context, page } = await newPage();
+    await signInWithCorp(page, providerAccount());
+    await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
+    assert.equal(await passwordRow(page), 'Not set');
+    await page.getByRole('button', { name: 'Unlink Corp' }).click();
+    await page.getByRole('alert').filter({ hasText: 'This is your only way to sign in, so it cannot be unlinked. Set a password or link another provider first.' }).waitFor();
+    await page.getByRole('button', { name: 'Unlink Corp' }).waitFor();
+
+    await page.getByRole('heading', { name: 'Set a password' }).waitFor();
+    assert.equal(await page.getByLabel('Current password').count(), 0);
+    await page.getByLabel('New password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await eventually(async () => assert.equal(await passwordRow(page), 'Set'));
+    await page.getByRole('heading', { name: 'Password', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Unlink Corp' }).click();
+    await page.getByRole('button', { name: 'Link Corp' }).waitFor();
+    await expectNoSeriousViolations(page, '/settings after setting a password');
+    await context.close();
+  });
+
+  it('deletes an account without a password, confirmed by its recent sign-in at the provider', async () => {
+    const { context, page } = await newPage();
+    await signInWithCorp(page, providerAccount());
+    await page.goto('/settings');
+    const handle = /@(\w+)\)/.exec((await page.getByText('Signed in as').textContent()) ?? '')?.[1];
+    assert.ok(handle !== undefined);
+    await page.getByRole('button', { name: 'Delete account…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete your account' });
+    await dialog.getByText('Your account has no password, so a recent sign-in confirms this.', { exact: false }).waitFor();
+    assert.equal(await dialog.getByLabel('Password').count(), 0);
+    await dialog.getByRole('button', { name: 'Delete for good' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Sign in' }).waitFor();
+    assert.equal((await fetch(`${plaza.url}/v1/users/${handle}`)).status, 404);
+    await context.close();
+  });
+
+  it('ran without Plaza\'s pages refusing anything or throwing', () => {
+    assert.deepEqual(refusals, []);
+  });
+
+  async function expectNoSeriousViolations(page: Page, where: string): Promise<void> {
+    assert.deepEqual(await seriousAccessibilityViolations(page), [], where);
+  }
 });

@@ -25,11 +25,12 @@ export type PlazaProcess = { readonly url: string; output(): string; stop(): Pro
 
 /**
  * `node src/main.ts serve` (what `npm start` runs) with only what a user's shell would have, on the
- * embedded profile, its own DATA_DIR and a free loopback port, plus `env`.
+ * embedded profile, its own DATA_DIR and a free loopback port (or `port`, when PUBLIC_URL must be
+ * known first), plus `env`.
  */
-export async function startPlaza(env: Record<string, string> = {}): Promise<PlazaProcess> {
+export async function startPlaza(env: Record<string, string> = {}, port?: number): Promise<PlazaProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plaza-browser-'));
-  const port = await freePort();
+  port ??= await freePort();
   const server = spawn(process.execPath, ['src/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },

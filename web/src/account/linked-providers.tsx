@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { useLocation } from 'preact-iso';
 import { api, problemOf } from '../api/client.ts';
 import { accessToken } from '../api/session.ts';
 import { useAccount } from '../api/use-account.ts';
@@ -16,6 +17,8 @@ import { refreshAccount } from './refresh-account.ts';
 export function LinkedProviders() {
   const { t } = useI18n();
   const { account } = useAccount();
+  // Back from linking: auth-return.tsx sends the browser here with `?linked=<provider>`.
+  const { query } = useLocation();
   const [configured, setConfigured] = useState<Provider[] | null>(null);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -50,6 +53,11 @@ export function LinkedProviders() {
   return (
     <section aria-labelledby="providers-title" class="stack">
       <h2 id="providers-title">{t('settings.providersTitle')}</h2>
+      {query.linked !== undefined && linked.includes(query.linked) && (
+        <p class="notice" role="status">
+          {t('settings.linked', { provider: rows.find((provider) => provider.id === query.linked)?.name ?? query.linked })}
+        </p>
+      )}
       <ul class="provider-list">
         <li data-provider="password">
           <span>{t('settings.passwordMethod')}</span>

@@ -1,4 +1,3 @@
-import { useLocation } from 'preact-iso';
 import { useAccount } from '../api/use-account.ts';
 import { signOut } from '../api/client.ts';
 import { ChangePassword } from '../account/change-password.tsx';
@@ -12,7 +11,6 @@ import '../account/account-settings.css';
 export default function Settings() {
   const { t } = useI18n();
   const { account } = useAccount();
-  const { query } = useLocation();
   return (
     <section class="page">
       <h1>{t('settings.title')}</h1>
@@ -22,11 +20,6 @@ export default function Settings() {
       <button type="button" onClick={() => void signOut()}>
         {t('auth.signOut')}
       </button>
-      {query.linked !== undefined && (
-        <p class="notice" role="status">
-          {t('settings.linked', { provider: query.linked })}
-        </p>
-      )}
       <div class="settings-section">
         <ChangePassword />
       </div>
