@@ -103,9 +103,6 @@ describe('the web client in a browser', { skip: skipWithoutChromium() }, () => {
     await expectNoSeriousViolations(bo.page, '/explore');
     await bo.page.goto('/settings');
     await expectNoSeriousViolations(bo.page, '/settings');
-    await bo.page.goto('/memos');
-    await bo.page.locator('[data-not-built]').waitFor();
-    await expectNoSeriousViolations(bo.page, 'a page not built yet');
     await ada.context.close();
     await bo.context.close();
   });

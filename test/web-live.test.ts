@@ -128,7 +128,7 @@ describe('live events, notifications and push in the web client', { skip: skipWi
     await eventually(async () => assert.equal(await items.count(), 3));
     assert.deepEqual(await items.locator('.notification-sentence').allTextContents(), ['New Ada liked your post', 'New Ada followed you', 'New Ada posted']);
     assert.equal(await items.first().getByRole('link', { name: 'Bo says hello' }).getAttribute('href'), `/posts/${bosPost}`);
-    assert.equal(await items.nth(1).getByRole('link', { name: 'Ada' }).getAttribute('href'), '/users/ada_live');
+    assert.equal(await items.nth(1).getByRole('link', { name: 'Ada' }).getAttribute('href'), '/u/ada_live');
     await expectNoSeriousViolations(page, '/notifications');
 
     // A new one arrives while the page is open: at the top, without a reload.

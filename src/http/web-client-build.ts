@@ -77,7 +77,9 @@ export function sourceHash(): string {
 }
 
 async function runVite(outDir: string): Promise<void> {
-  const child = spawn(process.execPath, [viteBin(), 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+  // Vite refuses a second build of the project while one runs; each build here has a directory of
+  // its own and replaces web/dist whole (see buildWebClient), so racing starts may both build.
+  const child = spawn(process.execPath, [viteBin(), 'build', '--bypass-lock', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
     cwd: WEB_DIR,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

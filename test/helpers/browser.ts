@@ -25,12 +25,12 @@ export type PlazaProcess = { readonly url: string; output(): string; stop(): Pro
 
 /**
  * `node src/main.ts serve` (what `npm start` runs) with only what a user's shell would have, on the
- * embedded profile, its own DATA_DIR and a free loopback port, plus `env` (or what `env` makes of
- * the URL Plaza will have, for settings naming Plaza itself).
+ * embedded profile, its own DATA_DIR and a free loopback port (or `port`, when PUBLIC_URL must be
+ * known first), plus `env` (or what `env` makes of the URL Plaza will have, for settings naming Plaza itself).
  */
-export async function startPlaza(env: Record<string, string> | ((url: string) => Record<string, string>) = {}): Promise<PlazaProcess> {
+export async function startPlaza(env: Record<string, string> | ((url: string) => Record<string, string>) = {}, port?: number): Promise<PlazaProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plaza-browser-'));
-  const port = await freePort();
+  port ??= await freePort();
   const url = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, ['src/main.ts', 'serve'], {
     cwd: new URL('../..', import.meta.url),

@@ -31,7 +31,7 @@ function fill(template, values) {
 /** The client page a push is about: the post, else the person who followed, else the list. */
 function pageOf(push) {
   if (push.post?.id) return `/posts/${encodeURIComponent(push.post.id)}`;
-  if (push.type === 'follow' && push.actor?.handle) return `/users/${encodeURIComponent(push.actor.handle)}`;
+  if (push.type === 'follow' && push.actor?.handle) return `/u/${encodeURIComponent(push.actor.handle)}`;
   return '/notifications';
 }
 

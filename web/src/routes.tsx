@@ -7,7 +7,6 @@ import type { MessageKey } from './i18n/en.ts';
  * loaded when first visited (its own chunk), so the first page's JavaScript stays small. To add a
  * feature page: write `pages/<name>.tsx` exporting a default component, and add its row here (with
  * `nav` to put it in the navigation, `signedIn` to send visitors without a session to sign in).
- * Rows marked `notBuilt` are placeholders waiting for their feature.
  */
 export type PageRoute = {
   path: string;
@@ -23,19 +22,18 @@ export type PageRoute = {
 /** Where the social sign-in sends the browser back with the session; Plaza allows it by default (README "Web client"). */
 export const AUTH_RETURN_PATH = '/auth/return';
 
-const placeholder = lazy(() => import('./pages/placeholder.tsx'));
-
 export const ROUTES: PageRoute[] = [
   { path: '/', component: lazy(() => import('./pages/home.tsx')), nav: 'nav.home' },
   { path: '/explore', component: lazy(() => import('./pages/explore.tsx')), nav: 'nav.explore' },
-  // Not built yet (issue 16): each is the next engineer's page.
   { path: '/notifications', component: lazy(() => import('./pages/notifications.tsx')), nav: 'nav.notifications', signedIn: true },
   { path: '/memos', component: lazy(() => import('./pages/memos.tsx')), nav: 'nav.memos', signedIn: true },
   { path: '/recordings', component: lazy(() => import('./pages/recordings.tsx')), nav: 'nav.recordings', signedIn: true },
   { path: '/wallet', component: lazy(() => import('./pages/wallet.tsx')), nav: 'nav.wallet', signedIn: true },
   { path: '/wallet/return', component: lazy(() => import('./pages/wallet-return.tsx')), signedIn: true },
   { path: '/library', component: lazy(() => import('./pages/library.tsx')), nav: 'library.title', signedIn: true },
-  { path: '/profile', component: placeholder, nav: 'nav.profile', signedIn: true },
+  { path: '/profile', component: lazy(() => import('./pages/own-profile.tsx')), nav: 'nav.profile', signedIn: true },
+  { path: '/profile/edit', component: lazy(() => import('./pages/edit-profile.tsx')), signedIn: true },
+  { path: '/u/:handle', component: lazy(() => import('./pages/profile.tsx')) },
   { path: '/settings', component: lazy(() => import('./pages/settings.tsx')), nav: 'nav.settings', signedIn: true },
   { path: '/sign-in', component: lazy(() => import('./pages/sign-in.tsx')), nav: 'nav.signIn', signedOutOnly: true },
   { path: '/sign-up', component: lazy(() => import('./pages/sign-up.tsx')), nav: 'nav.signUp', signedOutOnly: true },

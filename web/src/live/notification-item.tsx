@@ -10,7 +10,7 @@ const SENTENCES: Record<Notification['type'], MessageKey> = {
 };
 
 /** Where a user's and a post's own pages are (routes.tsx). */
-export const userPath = (handle: string) => `/users/${encodeURIComponent(handle)}`;
+export const userPath = (handle: string) => `/u/${encodeURIComponent(handle)}`;
 export const postPath = (id: string) => `/posts/${encodeURIComponent(id)}`;
 
 /** One notification: who did what ("Lin liked your post"), linking to them and to the post, and when. */

@@ -7,7 +7,7 @@ import { problemMessage } from '../i18n/problem-message.ts';
 
 /**
  * Where the social sign-in lands: Plaza's callback sends the browser here with the session (or
- * `error=`) in the fragment, which never reaches a server. It is read once and wiped from the address
+ * `error=`, or `linked=` after linking a provider) in the fragment, which never reaches a server. It is read once and wiped from the address
  * bar and history straight away.
  */
 export default function AuthReturn() {
@@ -20,6 +20,9 @@ export default function AuthReturn() {
     const accessToken = fields.get('accessToken');
     const refreshToken = fields.get('refreshToken');
     const user = fields.get('user');
+    // A provider linked from settings (`link=true`) comes back with `#linked=<provider>` and no new session.
+    const linked = fields.get('linked');
+    if (linked !== null) return route(`/settings?linked=${encodeURIComponent(linked)}`, true);
     if (accessToken === null || refreshToken === null || user === null) {
       setError(fields.get('error') ?? 'access_denied');
       return;

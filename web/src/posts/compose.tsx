@@ -5,6 +5,7 @@ import { useI18n } from '../i18n/i18n.tsx';
 import { problemMessage } from '../i18n/problem-message.ts';
 import { VoiceAttachment } from '../media/voice-attachment.tsx';
 import { graphemeCount, POST_TEXT_MAX_GRAPHEMES } from './graphemes.ts';
+import { ComposeOptions, DEFAULT_POST_OPTIONS, postOptionsBody, priceCoins, type PostOptions } from './compose-options.tsx';
 
 /** API.md: a post takes at most four media. */
 const MAX_PHOTOS = 4;
@@ -12,9 +13,9 @@ const MAX_PHOTOS = 4;
 type Photo = { file: File; preview: string };
 
 /**
- * Writing a post: text with a live count of graphemes against the API's limit, up to four photos
- * (each uploaded with POST /v1/media when posting) and a voice recording made here, then POST
- * /v1/posts. Videos, a price and followers-only are not built yet.
+ * Writing a post: text with a live count of graphemes against the API's limit, up to four photos or
+ * videos (each uploaded with POST /v1/media when posting), a voice recording made here, who may see
+ * it and its price, then POST /v1/posts.
  */
 export function Compose({ onPosted }: { onPosted: () => void }) {
   const { t } = useI18n();
@@ -27,6 +28,7 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
   const [voiceId, setVoiceId] = useState<string | null>(null);
   const [voiceGeneration, setVoiceGeneration] = useState(0);
   const photoRoom = MAX_PHOTOS - (voiceId === null ? 0 : 1);
+  const [options, setOptions] = useState<PostOptions>(DEFAULT_POST_OPTIONS);
   const count = graphemeCount(text);
   const over = count - POST_TEXT_MAX_GRAPHEMES;
   const busy = stage === 'uploading' || stage === 'posting';
@@ -63,12 +65,14 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
         mediaIds.push(data.id);
       }
       setStage('posting');
-      const { data, error, response } = await api.POST('/v1/posts', { body: { text, ...(mediaIds.length > 0 && { mediaIds }) } });
+      const { data, error, response } = await api.POST('/v1/posts', { body: { text, ...(mediaIds.length > 0 && { mediaIds }), ...postOptionsBody(options) } });
       if (data === undefined) throw problemOf(error, response);
       setText('');
       removePhotos(photos);
       setVoiceId(null);
       setVoiceGeneration((value) => value + 1);
+      // The audience is kept for the next post; a price is not, so no post is paid by accident.
+      setOptions((before) => ({ ...before, price: '' }));
       setStage('posted');
       onPosted();
     } catch (failure) {
@@ -90,7 +94,7 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
         <ul class="previews">
           {photos.map((photo, index) => (
             <li key={photo.preview}>
-              <img src={photo.preview} alt="" />
+              {photo.file.type.startsWith('video/') ? <video src={photo.preview} muted preload="metadata" aria-hidden="true" /> : <img src={photo.preview} alt="" />}
               <button type="button" class="secondary" onClick={() => removePhotos([photo])} aria-label={t('compose.removePhoto', { index: index + 1 })}>
                 ×
               </button>
@@ -98,17 +102,18 @@ export function Compose({ onPosted }: { onPosted: () => void }) {
           ))}
         </ul>
       )}
+      <ComposeOptions options={options} onChange={setOptions} disabled={busy} />
       <div class="compose-actions">
         <label class="button secondary" aria-disabled={photos.length >= photoRoom}>
           {t('compose.addPhotos')}
-          <input class="visually-hidden" type="file" accept="image/*" multiple disabled={photos.length >= photoRoom || busy} onChange={(event) => {
+          <input class="visually-hidden" type="file" accept="image/*,video/*" multiple disabled={photos.length >= photoRoom || busy} onChange={(event) => {
               addPhotos(event.currentTarget.files);
               event.currentTarget.value = '';
             }} />
         </label>
         <span class="muted">{t('compose.photosLimit', { max: MAX_PHOTOS })}</span>
         <VoiceAttachment key={voiceGeneration} disabled={photos.length >= MAX_PHOTOS || busy} onChange={setVoiceId} />
-        <button type="submit" disabled={busy || empty || over > 0}>
+        <button type="submit" disabled={busy || empty || over > 0 || priceCoins(options) === null}>
           {stage === 'uploading' ? t('compose.uploading') : stage === 'posting' ? t('compose.posting') : t('compose.post')}
         </button>
       </div>

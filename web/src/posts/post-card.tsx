@@ -5,17 +5,23 @@ import type { Post, PostMedia } from '../api/types.ts';
 import { useI18n, type Translate } from '../i18n/i18n.tsx';
 import { LockedPost, PaidPostBadge } from '../wallet/locked-post.tsx';
 import { BlurhashCanvas } from './blurhash-canvas.tsx';
+import { DeletePostButton } from '../likes/delete-post.tsx';
+import { LikersDialog } from '../likes/likers-dialog.tsx';
+import '../likes/post-actions.css';
 
-/** One post: author, time, text, media (nothing plays by itself), and the like button with its count. */
-export function PostCard({ post, onChange }: { post: Post; onChange: (post: Post) => void }) {
+/** One post: author, time, text, media (nothing plays by itself), the like button with its count (opening the likers), and the author's delete. */
+export function PostCard({ post, onChange, onDelete }: { post: Post; onChange: (post: Post) => void; onDelete?: (post: Post) => void }) {
   const { t, locale } = useI18n();
+  const { account } = useAccount();
   const created = new Date(post.createdAt);
   return (
     <article class="post" aria-label={t('post.by', { name: post.author.name })}>
       <header class="post-header">
         {post.author.avatarUrl !== null ? <img class="avatar" src={post.author.avatarUrl} alt="" width="40" height="40" loading="lazy" /> : <span class="avatar" aria-hidden="true" />}
         <span class="author">
-          <strong>{post.author.name}</strong> <span class="muted">@{post.author.handle}</span>
+          <a class="author-link" href={`/u/${encodeURIComponent(post.author.handle)}`}>
+            <strong>{post.author.name}</strong> <span class="muted">@{post.author.handle}</span>
+          </a>
         </span>
         <time class="muted" dateTime={post.createdAt} title={created.toLocaleString(locale)}>
           {relativeTime(created, locale)}
@@ -27,6 +33,7 @@ export function PostCard({ post, onChange }: { post: Post; onChange: (post: Post
       {post.locked ? <LockedPost post={post} onChange={onChange} /> : post.media.length > 0 && <MediaGrid media={post.media} t={t} />}
       <footer class="post-footer">
         <LikeButton post={post} onChange={onChange} />
+        {onDelete !== undefined && account?.id === post.author.id && <DeletePostButton post={post} onDeleted={onDelete} />}
       </footer>
     </article>
   );
@@ -70,6 +77,7 @@ function LikeButton({ post, onChange }: { post: Post; onChange: (post: Post) => 
   const { t } = useI18n();
   const { account } = useAccount();
   const [busy, setBusy] = useState(false);
+  const [showLikers, setShowLikers] = useState(false);
   const toggle = async () => {
     setBusy(true);
     const liked = !post.likedByMe;
@@ -86,9 +94,16 @@ function LikeButton({ post, onChange }: { post: Post; onChange: (post: Post) => 
           {post.likedByMe ? t('post.unlike') : t('post.like')}
         </button>
       )}
-      <span class="muted" data-like-count>
-        {t('post.likes', { count: post.likeCount })}
-      </span>
+      {post.likeCount > 0 ? (
+        <button type="button" class="link-like" data-like-count aria-haspopup="dialog" onClick={() => setShowLikers(true)}>
+          {t('post.likes', { count: post.likeCount })}
+        </button>
+      ) : (
+        <span class="muted" data-like-count>
+          {t('post.likes', { count: post.likeCount })}
+        </span>
+      )}
+      {showLikers && <LikersDialog postId={post.id} onClose={() => setShowLikers(false)} />}
     </div>
   );
 }

@@ -24,13 +24,14 @@ export function Timeline({ source, empty }: { source: TimelineSource; empty: str
   );
   const list = usePagedList(fetchPage);
   const replace = (post: Post) => list.setItems((posts) => posts.map((each) => (each.id === post.id ? post : each)));
+  const remove = (post: Post) => list.setItems((posts) => posts.filter((each) => each.id !== post.id));
   return (
     <div class="timeline">
       {source === '/v1/timelines/home' && <NewPosts shown={list.items} onShow={(posts) => list.setItems((shown) => [...posts, ...shown])} />}
       <ol class="posts" aria-busy={list.loading}>
         {list.items.map((post) => (
           <li key={post.id}>
-            <PostCard post={post} onChange={replace} />
+            <PostCard post={post} onChange={replace} onDelete={remove} />
           </li>
         ))}
       </ol>
