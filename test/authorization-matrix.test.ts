@@ -214,6 +214,7 @@ const EXEMPT: Record<string, string> = {
   'GET /docs/static/theme/plaza.svg': "public API documentation (Plaza's icon)",
   'GET /': "the web client's page (index.html); no user data",
   'GET /assets/{name}': "the web client's scripts and styles; no user data",
+  'GET /sw.js': "the web client's service worker (a static script); no user data",
   'GET /favicon.ico': "Plaza's icon; no user data",
   'GET /favicon.svg': "Plaza's icon; no user data",
   'GET /metrics': "operators' metrics, no user data; who may read them is issue 9 item 10's own test",

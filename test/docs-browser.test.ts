@@ -6,7 +6,8 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.ts';
 import { imageSample } from './helpers/media-samples.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
@@ -47,7 +48,7 @@ describe('the pages in a browser, over http at a network address', { skip }, () 
     };
     base = `http://${address}:${port}`;
     await eventually(async () => assert.equal((await fetch(`${base}/healthz`)).status, 200), 60_000);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

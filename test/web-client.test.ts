@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { WEB_CLIENT_DIST } from '../src/http/web-client.ts';
-import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { launchChromium, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { imageSample } from './helpers/media-samples.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
@@ -31,7 +31,7 @@ describe('the web client in a browser', { skip: skipWithoutChromium() }, () => {
   before(async () => {
     await webClientBuilt();
     plaza = await startPlaza({ ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL) });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createECDH, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { freePort } from '../scripts/services/common.ts';
-import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { launchChromium, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
 
@@ -28,7 +28,7 @@ describe('live events, notifications and push in the web client', { skip: skipWi
     await webClientBuilt();
     pushOrigin = `https://127.0.0.1:${await freePort()}`;
     plaza = await startPlaza({ VAPID_SUBJECT: 'mailto:live@plaza.social', PUSH_INTERNAL_ORIGINS: pushOrigin });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

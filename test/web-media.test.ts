@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { launchChromium, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { eventually } from './helpers/wait.ts';
 import { webClientBuilt } from './helpers/web-client.ts';
 
@@ -24,7 +24,7 @@ describe('memos, recordings and voice posts in a browser', { skip: skipWithoutCh
   before(async () => {
     await webClientBuilt();
     plaza = await startPlaza();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...FAKE_MICROPHONE] });
+    browser = await launchChromium(FAKE_MICROPHONE);
   });
   after(async () => {
     await browser?.close();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { freePort } from '../scripts/services/common.ts';
-import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { launchChromium, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { startIdentityProvider, type IdentityProvider } from './helpers/identity-provider.ts';
 import { ffmpegSample, imageSample } from './helpers/media-samples.ts';
 import { eventually } from './helpers/wait.ts';
@@ -32,7 +32,7 @@ describe('profiles, likes, compose options and settings in a browser', { skip: s
   before(async () => {
     await webClientBuilt();
     plaza = await startPlaza();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -384,7 +384,7 @@ describe('linked sign-in providers in a browser', { skip: skipWithoutChromium() 
       },
       port,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

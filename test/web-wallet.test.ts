@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
+import { type Browser, type Locator, type Page } from 'playwright-core';
+import { launchChromium, seriousAccessibilityViolations, skipWithoutChromium, startPlaza, type PlazaProcess } from './helpers/browser.ts';
 import { publish, signUp, type TestSession } from './helpers/factories.ts';
 import { client } from './helpers/http.ts';
 import { ADMIN_EMAIL, deliver, grant, paymentsEnv, signedEvent, signUpAdmin, startFakeStripe } from './helpers/ledger.ts';
@@ -40,7 +40,7 @@ describe('paid posts, the wallet and the library in a browser', { skip: skipWith
     // Checkout sends the buyer back to the client's own return page, on this Plaza.
     plaza = await startPlaza((url) => ({ ADMIN_EMAILS: ADMIN_EMAIL, ...paymentsEnv(stripe.url), PAYMENTS_RETURN_URL: `${url}/wallet/return` }));
     api = client(plaza.url);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     operator = await signUpAdmin(api);
     seller = await signUp(api, { name: 'Sela Seller', handle: 'sela' });
   });

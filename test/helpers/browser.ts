@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import { createHash } from 'node:crypto';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { freePort } from '../../scripts/services/common.ts';
 import { eventually } from './wait.ts';
 
@@ -19,6 +20,61 @@ export const CHROMIUM_ARGS = ['--no-sandbox'];
 /** A reason to skip the file on a machine without chromium; never under CI, where a missing browser fails. */
 export function skipWithoutChromium(): string | false {
   return !existsSync(CHROMIUM) && process.env.CI === undefined ? `no ${CHROMIUM} (apt-get install chromium)` : false;
+}
+
+/**
+ * Debian's chromium, launched once this test file's turn has come: browser test files run one at a
+ * time (a lock directory beside the other runs' temporary files), while the rest of the suite runs
+ * beside them. Two at once on a two-core machine starved each other's pages past their timeouts.
+ * Closing the browser gives the turn up.
+ */
+export async function launchChromium(args: readonly string[] = []): Promise<Browser> {
+  const release = await browserTurn();
+  try {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...args] });
+    browser.on('disconnected', release);
+    return browser;
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+const TURN = join(tmpdir(), `plaza-browser-turn-${createHash('sha256').update(new URL('../..', import.meta.url).pathname).digest('hex').slice(0, 12)}`);
+let turnsHeld = 0;
+
+async function browserTurn(): Promise<() => void> {
+  if (turnsHeld === 0) {
+    for (;;) {
+      try {
+        mkdirSync(TURN);
+        writeFileSync(join(TURN, 'pid'), String(process.pid));
+        break;
+      } catch {
+        if (!holderAlive()) rmSync(TURN, { recursive: true, force: true });
+        else await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+  turnsHeld += 1;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    turnsHeld -= 1;
+    if (turnsHeld === 0) rmSync(TURN, { recursive: true, force: true });
+  };
+}
+
+/** Whether the process holding the turn still runs (a killed test run leaves its lock behind). */
+function holderAlive(): boolean {
+  try {
+    process.kill(Number(readFileSync(join(TURN, 'pid'), 'utf8')), 0);
+    return true;
+  } catch (error) {
+    // No pid written yet: its holder is between the two steps.
+    return (error as NodeJS.ErrnoException).code === 'EPERM' || (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
 }
 
 export type PlazaProcess = { readonly url: string; output(): string; stop(): Promise<void> };
