@@ -16,6 +16,8 @@ export function useAccount(): { account: Account | null; restoring: boolean } {
   const [waiting, setWaiting] = useState(restoring);
   useEffect(() => {
     const stop = onAccountChange(setAccount);
+    // A change between the first render and this subscription (a resumed session coming back) would be missed.
+    setAccount(currentAccount());
     if (waiting) void restored.then(() => setWaiting(false));
     return stop;
   }, []);
